@@ -1,0 +1,49 @@
+"""The ``logllm`` command: a thin dispatcher to each subcommand's own ``main(argv)``.
+
+Subcommand modules are imported only when chosen, so ``logllm --help`` stays fast and a
+subcommand's heavy imports (torch, gradio) never slow down the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module, one-line help). Each module exposes ``main(argv: list[str] | None) -> int``.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("dataset_builders.cli", "parse, window, split and publish Loghub or your own logs"),
+    "quickstart": ("logllm.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
+    "train": ("train.train_logllm", "run the three LogLLM training stages from a YAML recipe"),
+    "evaluate": ("train.evaluate", "score a model on a dataset split: metrics, plots, reports"),
+    "detect": ("logllm.detect", "find anomalous windows and lines in your own log files"),
+    "watch": ("logllm.watch", "follow a growing log and alert on anomalous windows"),
+    "serve": ("space.app", "start the Gradio demo"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
+    return f"usage: logllm <command> [options]\n\ncommands:\n{rows}\n\nRun `logllm <command> --help` for a command's options."
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    if argv[0] in {"-V", "--version"}:
+        from logllm import __version__
+
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"logllm: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
