@@ -1,0 +1,59 @@
+"""The model card generator: numbers come from metrics files and the metadata parses offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from huggingface_hub import ModelCard
+
+from model_cards import render_model_card, validate_model_card
+
+
+def _write_metrics(path, **values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values), encoding="utf-8")
+    return path
+
+
+def test_card_results_round_trip_through_hub_card_tools(tmp_path):
+    hdfs = _write_metrics(
+        tmp_path / "hdfs" / "metrics.json",
+        dataset="hdfs_session", split="test", precision=0.91, recall=0.97, f1=0.9391,
+        roc_auc=0.99, pr_auc=0.95, threshold=0.37, tp=97, fp=10, tn=880, fn=3,
+    )
+    bgl = _write_metrics(tmp_path / "bgl_sliding_100_100" / "metrics.json", test={"f1": 0.61, "precision": 0.5, "recall": 0.78})
+    text = render_model_card(
+        [hdfs, bgl], repo_id="org/logllm-hdfs", hyperparameters={"1": {"learning_rate": 5e-4}, "3": {"epochs": 2}},
+        base_models=["bert-base-uncased"],
+    )
+    card = validate_model_card(text)
+    values = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert values[("hdfs_session", "f1")] == pytest.approx(0.9391)
+    assert values[("hdfs_session", "roc_auc")] == pytest.approx(0.99)
+    assert values[("bgl_sliding_100_100", "f1")] == pytest.approx(0.61)  # name from the folder
+    assert card.data.license == "apache-2.0" and card.data.base_model == ["bert-base-uncased"]
+    assert "trust_remote_code=True" in card.text and "logpai/loghub" in card.text
+    assert "| 990 |" in card.text  # windows = tp+fp+tn+fn
+    assert "learning_rate=0.0005" in card.text and "not recorded" in card.text  # 2a/2b unknown, said so
+    assert "offline model" not in card.text  # real datasets: not the synthetic disclaimer
+    assert ModelCard(text).data.to_dict()["model-index"][0]["name"] == "logllm-hdfs"
+
+
+def test_synthetic_metrics_mark_the_offline_model(tmp_path):
+    path = _write_metrics(tmp_path / "m.json", f1=0.8, precision=0.8, recall=0.8)
+    text = render_model_card({"synthetic_quickstart": path}, repo_id="me/tiny")
+    assert "This is the offline model" in text and "synthetic-data" in ModelCard(text).data.tags
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps([1, 2]), json.dumps({"precision": 0.5})])
+def test_bad_metrics_files_are_named_in_the_error(tmp_path, content):
+    path = tmp_path / "metrics.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match="metrics.json"):
+        render_model_card([path], repo_id="me/x")
+
+
+def test_validation_rejects_a_card_without_license():
+    with pytest.raises(ValueError, match="no license"):
+        validate_model_card("---\npipeline_tag: text-classification\n---\nfrom_pretrained(x, trust_remote_code=True)")
