@@ -1,0 +1,79 @@
+"""Metrics against scikit-learn and hand counts; thresholds; plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score, average_precision_score, f1_score, precision_score, recall_score, roc_auc_score,
+)
+
+from train.metrics import best_f1_threshold, compute_metrics
+from train.plots import PLOT_FILES, save_plots
+
+LABELS = [0, 0, 0, 0, 1, 1, 1, 0, 1, 0]
+SCORES = [0.05, 0.2, 0.7, 0.1, 0.9, 0.4, 0.8, 0.3, 0.65, 0.55]
+
+
+def test_counts_by_hand():
+    m = compute_metrics(LABELS, SCORES, threshold=0.5)
+    # >= 0.5: indices 2 (0), 4 (1), 6 (1), 8 (1), 9 (0) -> tp 3, fp 2; index 5 (1, 0.4) missed
+    assert (m["tp"], m["fp"], m["tn"], m["fn"], m["n"]) == (3, 2, 4, 1, 10)
+    assert m["precision"] == pytest.approx(3 / 5)
+    assert m["recall"] == pytest.approx(3 / 4)
+    assert m["specificity"] == pytest.approx(4 / 6)
+    assert m["threshold"] == 0.5
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.35, 0.5, 0.75, 0.95])
+def test_matches_sklearn(threshold):
+    m = compute_metrics(LABELS, SCORES, threshold)
+    pred = (np.asarray(SCORES) >= threshold).astype(int)
+    assert m["precision"] == pytest.approx(precision_score(LABELS, pred, zero_division=0))
+    assert m["recall"] == pytest.approx(recall_score(LABELS, pred, zero_division=0))
+    assert m["f1"] == pytest.approx(f1_score(LABELS, pred, zero_division=0))
+    assert m["accuracy"] == pytest.approx(accuracy_score(LABELS, pred))
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(LABELS, SCORES))
+    assert m["pr_auc"] == pytest.approx(average_precision_score(LABELS, SCORES))
+
+
+def test_single_class_has_no_ranking_metrics():
+    m = compute_metrics([0, 0, 0], [0.1, 0.6, 0.2], 0.5)
+    assert m["roc_auc"] is None and m["pr_auc"] is None
+    assert (m["fp"], m["tn"], m["precision"], m["recall"]) == (1, 2, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "labels, scores, message",
+    [([0, 1], [0.1], "2 labels but 1 scores"), ([0, -1], [0.1, 0.2], "window 1 has -1"),
+     ([0, 1], [0.1, float("nan")], "window 1 is nan"), ([], [], "empty")],
+)
+def test_bad_input_is_named(labels, scores, message):
+    with pytest.raises(ValueError, match=message):
+        compute_metrics(labels, scores)
+
+
+def test_best_f1_threshold_maximises_f1_and_sits_between_scores():
+    t = best_f1_threshold(LABELS, SCORES)
+    best = compute_metrics(LABELS, SCORES, t)["f1"]
+    for candidate in np.linspace(0, 1, 101):
+        assert compute_metrics(LABELS, SCORES, candidate)["f1"] <= best + 1e-12
+    assert t not in SCORES  # halfway between two scores, not on one
+    assert best_f1_threshold([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]) == pytest.approx(0.5)
+
+
+def test_best_f1_threshold_needs_anomalies():
+    with pytest.raises(ValueError, match="no anomalous windows"):
+        best_f1_threshold([0, 0], [0.1, 0.2])
+
+
+def test_plots_written_and_non_empty(tmp_path):
+    paths = save_plots(LABELS, SCORES, tmp_path, 0.5)
+    assert [p.name for p in paths] == list(PLOT_FILES)
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+def test_plots_survive_one_class(tmp_path):
+    paths = save_plots([0, 0, 0], [0.1, 0.2, 0.3], tmp_path, 0.5)
+    assert all(p.stat().st_size > 0 for p in paths)
