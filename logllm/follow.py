@@ -41,6 +41,8 @@ class LogFollower:
             in ``stats.split_long_lines``) so one runaway line cannot exhaust memory.
         encoding (`str`, *optional*, defaults to `"utf-8"`): undecodable bytes become U+FFFD
             and the line is counted in ``stats.undecodable_lines``.
+        chunk_bytes (`int`, *optional*, defaults to 1 MiB): most bytes read per poll; a backlog
+            waits on disk, not in memory.
     """
 
     def __init__(
@@ -50,10 +52,12 @@ class LogFollower:
         from_start: bool = False,
         max_line_bytes: int = 1 << 20,
         encoding: str = "utf-8",
+        chunk_bytes: int = 1 << 20,
     ) -> None:
         self.path = Path(path)
         self.max_line_bytes = max_line_bytes
         self.encoding = encoding
+        self.chunk_bytes = chunk_bytes
         self.stats = FollowStats()
         self._file: BinaryIO | None = None
         self._inode: tuple[int, int] | None = None
@@ -91,7 +95,7 @@ class LogFollower:
     # -- reading -------------------------------------------------------------------------
     def _read_available(self) -> list[str]:
         assert self._file is not None
-        chunk = self._file.read()
+        chunk = self._file.read(self.chunk_bytes)
         if not chunk:
             return []
         data = self._partial + chunk
@@ -129,22 +133,29 @@ class LogFollower:
         return [self._decode(raw)]
 
     def poll(self) -> list[str]:
-        """Return the complete lines that arrived since the last call (never blocks)."""
+        """Return complete lines that arrived since the last call (at most ``chunk_bytes``; never blocks).
+
+        Like ``tail -F``, the old file is read to its end before a rotation is acted on.
+        """
         if self._file is None and not self._open(seek_end=False):
             return []
+        assert self._file is not None
+        position = self._file.tell()
         lines = self._read_available()
+        if self._file.tell() != position:
+            return lines
         identity = self._path_identity()
-        if identity is None:  # deleted or moved away; keep what we have and wait for a new one
+        if identity is None:  # deleted or moved away, nothing new yet: wait for a new file
             return lines
         inode, size = identity
-        if inode != self._inode:  # rotated: drain the old file, then start the new one at 0
-            lines += self._read_available() + self._flush_partial()
+        if inode != self._inode:  # rotated and drained: start the new file from its beginning
+            lines += self._flush_partial()
             self.close()
             self.stats.rotations += 1
             logger.info("%s was rotated; following the new file", self.path)
             if self._open(seek_end=False):
                 lines += self._read_available()
-        elif size < self._file.tell():  # truncated in place (copytruncate, `> file`)
+        elif size < position:  # truncated in place (copytruncate, `> file`)
             self.stats.truncations += 1
             logger.info("%s was truncated; reading from its start", self.path)
             self._partial = b""

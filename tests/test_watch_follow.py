@@ -12,6 +12,20 @@ def _append(path, data: bytes) -> None:
         handle.write(data)
 
 
+def _drain(follower, polls: int = 5) -> list[str]:
+    return [line for _ in range(polls) for line in follower.poll()]
+
+
+def test_backlog_is_read_in_bounded_chunks(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    follower = LogFollower(log, chunk_bytes=64)
+    _append(log, b"".join(b"line %03d\n" % i for i in range(100)))
+    first = follower.poll()
+    assert 0 < len(first) <= 8
+    assert first + _drain(follower, 200) == [f"line {i:03d}" for i in range(100)]
+
+
 def test_starts_at_end_and_returns_only_complete_lines(tmp_path):
     log = tmp_path / "app.log"
     log.write_bytes(b"old line\n")
@@ -38,7 +52,7 @@ def test_rotation_drains_old_file_then_follows_new_one(tmp_path):
     _append(log, b"last-in-old\ntail-no-newline")
     os.rename(log, tmp_path / "app.log.1")
     log.write_bytes(b"first-in-new\n")
-    assert follower.poll() == ["last-in-old", "tail-no-newline", "first-in-new"]
+    assert _drain(follower) == ["last-in-old", "tail-no-newline", "first-in-new"]
     assert follower.stats.rotations == 1
     _append(log, b"next\n")
     assert follower.poll() == ["next"]
