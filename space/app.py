@@ -1,0 +1,316 @@
+"""LogLLM demo: upload a log (or paste one, or pick a synthetic example) and see what is anomalous.
+
+Runs as a Hugging Face Space (``app_file: app.py``) and locally with ``logllm serve``. The
+model is loaded once per model name and shared by every request; the queue lets several users
+wait their turn instead of fighting over the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from logllm import pipeline  # noqa: E402
+from logllm.pipeline import DetectionInputError, DetectionReport, Detector, WindowResult  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+DEFAULT_MAX_MB = 20.0
+MAX_TABLE_ROWS = 2000
+TOP_K = 3
+TABLE_HEADERS = ["rank", "window", "source", "lines", "probability", "anomalous", "label", "top line"]
+
+_DETECTORS: dict[str, Detector] = {}
+_LOAD_LOCK = threading.Lock()
+_SCORE_LOCK = threading.Lock()  # torch on a small CPU: one scoring pass at a time is fastest
+
+
+def get_detector(model: str | None) -> Detector:
+    """Load a model the first time it is asked for, then reuse it for every request."""
+    name = pipeline.resolve_model(model or None)
+    with _LOAD_LOCK:
+        if name not in _DETECTORS:
+            _DETECTORS[name] = Detector.load(name)
+        return _DETECTORS[name]
+
+
+def example_files() -> list[str]:
+    return sorted(str(p) for p in EXAMPLES_DIR.glob("*.log"))
+
+
+def model_choices(default: str | None) -> list[str]:
+    """The default model first, then any other trained models found under runs/."""
+    found = [str(p.parent) for p in sorted(Path("runs").glob("*/model/config.json"))]
+    choices = [c for c in [default, *found] if c]
+    return list(dict.fromkeys(choices))
+
+
+# ---------------------------------------------------------------------------------------
+# presentation helpers (pure; tested without a browser)
+# ---------------------------------------------------------------------------------------
+def windows_table(report: DetectionReport) -> pd.DataFrame:
+    ranked = sorted(report.results, key=lambda r: r.score, reverse=True)[:MAX_TABLE_ROWS]
+    rows = []
+    for rank, result in enumerate(ranked, start=1):
+        top = result.suspicious_lines(1)
+        rows.append([
+            rank, result.window_id, Path(result.source).name, f"{result.first_line}-{result.last_line}",
+            round(result.score, 4), "yes" if result.anomalous else "no",
+            {1: "anomalous", 0: "normal"}.get(result.label, "unknown"),
+            f"{top[0][0]}: {top[0][2][:120]}" if top else "",
+        ])
+    return pd.DataFrame(rows, columns=TABLE_HEADERS)
+
+
+def highlighted_lines(result: WindowResult | None, top_k: int = TOP_K) -> list[tuple[str, str | None]]:
+    """The window's lines; the top-k suspicious ones labelled so they render highlighted."""
+    if result is None:
+        return []
+    suspicious = {number: score for number, score, _ in result.suspicious_lines(top_k)}
+    spans = []
+    for number, text in zip(result.line_numbers, result.lines):
+        label = f"suspicious {suspicious[number]:.2f}" if number in suspicious else None
+        spans.append((f"{number:>6}  {text}\n", label))
+    return spans
+
+
+def score_figure(report: DetectionReport) -> plt.Figure:
+    """Score per window in log order (timeline) next to the score histogram."""
+    scores = [r.score for r in report.results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+    colors = ["tab:red" if r.anomalous else "tab:blue" for r in report.results]
+    left.scatter(range(len(scores)), scores, c=colors, s=12)
+    left.axhline(report.threshold, color="black", linestyle="--", linewidth=1)
+    left.set(xlabel="window (log order)", ylabel="P(anomalous)", ylim=(-0.02, 1.02), title="Score timeline")
+    right.hist(scores, bins=20, range=(0, 1), color="tab:gray")
+    right.axvline(report.threshold, color="black", linestyle="--", linewidth=1, label="threshold")
+    right.set(xlabel="P(anomalous)", ylabel="windows", title="Score histogram")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def label_plots(report: DetectionReport, out_dir: Path) -> tuple[str | None, str | None, str]:
+    """Confusion matrix + ROC when every window has a label; otherwise say why there are none."""
+    if not report.has_labels:
+        return None, None, "The input has no labels, so no confusion matrix or ROC curve."
+    import numpy as np
+
+    from train.metrics import compute_metrics
+    from train.plots import plot_confusion_matrix, plot_roc_curve
+
+    labels = np.array([r.label for r in report.results])
+    scores = np.array([r.score for r in report.results])
+    cm = plot_confusion_matrix(labels, scores, report.threshold, out_dir / "confusion_matrix.png")
+    roc = plot_roc_curve(labels, scores, out_dir / "roc_curve.png")
+    m = compute_metrics(labels.tolist(), scores.tolist(), threshold=report.threshold)
+    auc = m.get("roc_auc")
+    text = (
+        f"Against the file's labels: precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
+        f"F1 {m['f1']:.3f}" + (f", ROC-AUC {auc:.3f}" if isinstance(auc, float) else "")
+    )
+    return str(cm), str(roc), text
+
+
+def summary_markdown(report: DetectionReport) -> str:
+    s = pipeline.report_summary(report)
+    text = (
+        f"**{s['windows']} windows**, **{s['anomalous_windows']} anomalous** at threshold {s['threshold']:g} "
+        f"· {s['lines']} lines · format `{s['format']}` · windows `{s['window']}` · {s['seconds']:.2f} s "
+        f"· model `{s['model']}`"
+    )
+    if s["notes"]:
+        text += "\n\n" + "\n".join(f"- {note}" for note in s["notes"])
+    return text
+
+
+# ---------------------------------------------------------------------------------------
+# event handlers
+# ---------------------------------------------------------------------------------------
+def _input_path(upload: str | None, pasted: str, example: str | None, work: Path, max_mb: float) -> Path:
+    if upload:
+        return Path(upload)
+    if pasted and pasted.strip():
+        data = pasted.encode("utf-8")
+        if len(data) > max_mb * 1e6:
+            raise DetectionInputError(f"pasted text is {len(data) / 1e6:.1f} MB; the limit is {max_mb:g} MB")
+        path = work / "pasted.log"
+        path.write_bytes(data)
+        return path
+    if example:
+        return EXAMPLES_DIR / Path(example).name
+    raise DetectionInputError("Upload a log file, paste some lines, or pick an example first.")
+
+
+def _error_outputs(message: str) -> tuple[Any, ...]:
+    return (
+        f"**Cannot analyse this input.** {message}",
+        pd.DataFrame(columns=TABLE_HEADERS), [], None, None, None, "", None, None, None,
+    )
+
+
+def analyze(
+    upload: str | None,
+    pasted: str,
+    example: str | None,
+    model: str | None,
+    fmt: str,
+    window: str,
+    threshold: float,
+    max_mb: float = DEFAULT_MAX_MB,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:
+    """Score one input; returns every output of the page (errors become a message, never a trace)."""
+    work = Path(tempfile.mkdtemp(prefix="logllm-space-"))
+    try:
+        path = _input_path(upload, pasted, example, work, max_mb)
+        progress(0, desc="loading model")
+        detector = get_detector(model)
+        progress(0, desc="reading log")
+
+        def report_progress(done: int, total: int) -> None:
+            progress((done, total), desc="scoring windows", unit="windows")
+
+        with _SCORE_LOCK:
+            report = pipeline.detect_path(
+                detector, path, fmt=fmt, window=window or None, threshold=float(threshold),
+                progress=report_progress, max_bytes=int(max_mb * 1e6),
+            )
+        if upload:
+            report.notes.insert(0, f"file: {Path(upload).name}")
+    except (DetectionInputError, ValueError, UnicodeError, OSError) as err:
+        logger.info("rejected input: %s", err)
+        return _error_outputs(str(err))
+    except Exception as err:  # the page must stay up whatever the input; log the trace server-side
+        logger.exception("analysis failed")
+        return _error_outputs(f"internal error ({type(err).__name__}): {err}")
+    csv_path = pipeline.write_results(report.results, work / "logllm_results.csv", TOP_K)
+    jsonl_path = pipeline.write_results(report.results, work / "logllm_results.jsonl", TOP_K)
+    cm, roc, label_text = label_plots(report, work)
+    top = report.flagged[0] if report.flagged else max(report.results, key=lambda r: r.score, default=None)
+    state = {"results": {r.window_id: r for r in report.results}}
+    return (
+        summary_markdown(report), windows_table(report), highlighted_lines(top),
+        score_figure(report) if report.results else None, cm, roc, label_text,
+        str(csv_path), str(jsonl_path), state,
+    )
+
+
+def show_window(state: dict | None, table: pd.DataFrame, evt: gr.SelectData) -> list[tuple[str, str | None]]:
+    """Clicking a row shows that window's lines, suspicious ones highlighted."""
+    if not state or table is None or len(table) == 0:
+        return []
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    window_id = table.iloc[int(row)]["window"]
+    return highlighted_lines(state["results"].get(window_id))
+
+
+def window_lines(state: dict | None, window_id: str) -> list[tuple[str, str | None]]:
+    """API twin of the row click: the lines of one window by id."""
+    if not state:
+        return []
+    return highlighted_lines(state["results"].get(window_id))
+
+
+# ---------------------------------------------------------------------------------------
+# layout
+# ---------------------------------------------------------------------------------------
+def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB) -> gr.Blocks:
+    """The whole page. ``default_model`` None means the quickstart model (or $LOGLLM_MODEL)."""
+    try:
+        resolved = pipeline.resolve_model(default_model)
+        model_note = ""
+    except DetectionInputError as err:
+        resolved, model_note = default_model, f"⚠️ {err}"
+    with gr.Blocks(title="LogLLM log anomaly detection") as demo:
+        gr.Markdown(
+            "# LogLLM: find anomalous windows in your logs\n"
+            "Upload a log file, paste lines, or pick a synthetic example. Supported formats: HDFS, BGL, "
+            "Thunderbird, Liberty, or plain lines (auto-detected). Windows above the threshold are "
+            "flagged; click a row to see its lines with the most suspicious ones highlighted."
+            + (f"\n\n{model_note}" if model_note else "")
+        )
+        state = gr.State()
+        with gr.Row():
+            with gr.Column(scale=2):
+                upload = gr.File(label=f"Log file (max {max_mb:g} MB; .log, .txt, .gz)", type="filepath",
+                                 elem_id="log-upload")
+                pasted = gr.Textbox(label="…or paste log lines", lines=5, max_lines=12, elem_id="log-paste")
+                example = gr.Dropdown(
+                    choices=[Path(p).name for p in example_files()], value=None,
+                    label="…or pick a bundled synthetic example", elem_id="log-example",
+                )
+            with gr.Column(scale=1):
+                model = gr.Dropdown(choices=model_choices(resolved), value=resolved, allow_custom_value=True,
+                                    label="Model (folder or Hub id)", elem_id="model")
+                fmt = gr.Dropdown(choices=list(pipeline.FORMATS), value="auto", label="Format")
+                window = gr.Textbox(value="", label="Window (empty = format default)",
+                                    placeholder="session | sliding:100:100 | time:60")
+                threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold")
+                run = gr.Button("Detect anomalies", variant="primary", elem_id="run")
+        summary = gr.Markdown(elem_id="summary")
+        table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, max_height=420,
+                             label="Windows (highest probability first; click a header to sort)",
+                             elem_id="windows-table")
+        lines = gr.HighlightedText(label="Selected window: suspicious lines highlighted", combine_adjacent=False,
+                                   show_legend=False, elem_id="window-lines")
+        plot = gr.Plot(label="Scores")
+        with gr.Row():
+            cm = gr.Image(label="Confusion matrix", type="filepath")
+            roc = gr.Image(label="ROC curve", type="filepath")
+        label_text = gr.Markdown()
+        with gr.Row():
+            csv_file = gr.File(label="Results (CSV)")
+            jsonl_file = gr.File(label="Results (JSONL)")
+        mb = gr.Number(value=max_mb, visible=False)
+        run.click(
+            analyze, inputs=[upload, pasted, example, model, fmt, window, threshold, mb],
+            outputs=[summary, table, lines, plot, cm, roc, label_text, csv_file, jsonl_file, state],
+            api_name="analyze",
+        )
+        table.select(show_window, inputs=[state, table], outputs=lines)
+        window_id = gr.Textbox(visible=False)
+        window_id.submit(window_lines, inputs=[state, window_id], outputs=lines, api_name="window_lines")
+    return demo
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="logllm serve", description="Start the LogLLM Gradio demo.")
+    parser.add_argument("--model", default=None, help="default model folder or Hub id (default: the quickstart model)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="upload size limit in MB")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests scored at the same time")
+    parser.add_argument("--queue-size", type=int, default=64, help="requests allowed to wait")
+    return parser.parse_args(argv)
+
+
+def launch(args: argparse.Namespace, **launch_kwargs: Any) -> gr.Blocks:
+    demo = build_demo(args.model, args.max_mb)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=f"{args.max_mb:g}mb",
+                show_error=False, **launch_kwargs)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    launch(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
