@@ -78,3 +78,22 @@ def test_bad_arguments_are_rejected():
         AnomalySynthesizer([])
     with pytest.raises(ValueError, match="anomaly_ratio"):
         normal_only_splits(windows(), anomaly_ratio=1.0)
+
+
+def test_normal_only_dataset_dict_drops_known_anomalies_and_keeps_test():
+    from datasets import Dataset, DatasetDict
+
+    from train.normal_only import normal_only_dataset_dict
+
+    rows = windows(20)
+    for r in rows[:3]:
+        r["label"], r["categories"] = 1, ["VAPI"]
+    for r in rows[3:]:
+        r["label"] = 0
+    test = Dataset.from_list(rows[:5])
+    dd = normal_only_dataset_dict(DatasetDict(train=Dataset.from_list(rows), test=test), kinds="unseen_template,error_level", preprocess=mask, seed=1)
+    assert set(dd) == {"train", "validation", "test"} and dd["test"] is test
+    ids = [w for name in ("train", "validation") for w in dd[name]["window_id"]]
+    assert not {"blk_0", "blk_1", "blk_2"} & {i.split("#")[0] for i in ids}
+    cats = {c for name in ("train", "validation") for cs in dd[name]["categories"] for c in cs}
+    assert cats <= {"synthetic:unseen_template", "synthetic:error_level"} and cats

@@ -53,7 +53,7 @@ def _default_preprocess() -> Callable[[str], str]:
         return make_preprocessor("re")
     except (ImportError, AttributeError, ValueError, TypeError):  # pragma: no cover - before DATA lands
         try:
-            from modeling_logllm.processing_logllm import mask_line
+            from modeling_logllm.masking_logllm import mask_line
 
             return mask_line
         except ImportError:
@@ -306,11 +306,54 @@ def normal_only_splits(
     return out, synth.report
 
 
+def normal_only_dataset_dict(
+    dataset: Any,
+    *,
+    kinds: Sequence[str] | str = ALL_KINDS,
+    anomaly_ratio: float = 0.3,
+    validation_fraction: float = 0.1,
+    drop_known_anomalies: bool = True,
+    preprocess: Callable[[str], str] | None = None,
+    seed: int = 0,
+) -> Any:
+    """A ``DatasetDict`` for ``logllm train --normal-only`` from a user's window dataset.
+
+    The user's ``train`` (and ``validation``, if any) windows are pooled and taken as normal;
+    windows already labeled anomalous (1) are left out when ``drop_known_anomalies`` (a user
+    who knows of incidents should not teach the model they are normal; counted and logged).
+    Train and validation are re-split and get synthetic anomalies from their own lines
+    (:func:`normal_only_splits`); a ``test`` split is kept unchanged for evaluation.
+    """
+    from datasets import Dataset, DatasetDict
+
+    from dataset_builders.features import WINDOW_FEATURES
+
+    if isinstance(kinds, str):
+        kinds = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    pooled = [row for name in ("train", "validation") if name in dataset for row in dataset[name]]
+    if not pooled:
+        raise ValueError(f"normal-only training needs a 'train' split with windows; got splits {sorted(dataset)}")
+    known = [r for r in pooled if int(r["label"]) == 1]
+    if drop_known_anomalies and known:
+        logger.info("normal-only: leaving out %d windows already labeled anomalous", len(known))
+        pooled = [r for r in pooled if int(r["label"]) != 1]
+    splits, report = normal_only_splits(
+        pooled, anomaly_ratio=anomaly_ratio, validation_fraction=validation_fraction, kinds=kinds,
+        preprocess=preprocess, seed=seed,
+    )
+    out = DatasetDict({name: Dataset.from_list(rows, features=WINDOW_FEATURES) for name, rows in splits.items()})
+    if "test" in dataset:
+        out["test"] = dataset["test"]
+    out.synthesis_report = report.as_dict()  # type: ignore[attr-defined]
+    return out
+
+
 __all__ = [
     "ALL_KINDS",
     "SLIDING_KINDS",
     "AnomalySynthesizer",
     "SynthesisReport",
+    "normal_only_dataset_dict",
     "normal_only_splits",
     "synthesize_anomalies",
 ]
