@@ -1,0 +1,212 @@
+"""From log files (or synthetic logs) to split, optionally oversampled window datasets.
+
+``build_windows`` and ``build_dataset`` are what ``logllm data build``, the ``datasets``
+builder class and other packages call; ``build_synthetic_dataset`` is the one-call path from
+generated logs to a ``DatasetDict`` (used by the quickstart and the tests of other packages).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import BuildReport, LogFormatError
+from .records import LogRecord
+
+__all__ = ["BuildSettings", "DATASETS", "iter_records", "build_windows", "build_splits", "build_dataset",
+           "build_synthetic_dataset", "config_name_for"]
+
+logger = logging.getLogger(__name__)
+
+DATASETS = ("hdfs", "hdfs_traces", "bgl", "thunderbird", "liberty", "spirit", "plain", "synthetic-hdfs", "synthetic-bgl", "auto")
+WINDOWINGS = ("session", "sliding", "time")
+
+
+@dataclass
+class BuildSettings:
+    """Everything that decides a build; saved into the dataset card."""
+
+    dataset: str = "bgl"
+    inputs: list[str] = field(default_factory=list)
+    labels: str | None = None              # HDFS anomaly_label.csv
+    templates: str | None = None           # HDFS templates for Event_traces.csv
+    pattern: str | None = None             # plain logs: regex with named groups
+    windowing: str | None = None           # session (HDFS) | sliding (others) by default
+    window_size: int = 100
+    step: int = 100
+    time_length: float = 60.0
+    time_step: float | None = None
+    preprocessing: str = "re"
+    split_method: str | None = None        # random (HDFS) | chronological (others) by default
+    test_size: float = 0.2
+    validation_size: float = 0.1
+    seed: int = 42
+    beta: float = 0.0                      # minority oversampling of train; 0 disables
+    missing_labels: str = "error"
+    max_lines: int | None = None           # read at most this many records (quick looks at huge logs)
+    keep_raw: bool = True
+    # synthetic logs
+    n_sessions: int = 2000
+    n_lines: int = 20000
+    anomaly_rate: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        family_is_session = self.dataset in {"hdfs", "hdfs_traces", "synthetic-hdfs"}
+        self.windowing = self.windowing or ("session" if family_is_session else "sliding")
+        if self.windowing not in WINDOWINGS:
+            raise ValueError(f"unknown windowing {self.windowing!r}; choose one of {', '.join(WINDOWINGS)}")
+        self.split_method = self.split_method or ("random" if self.windowing == "session" else "chronological")
+
+    @property
+    def family(self) -> str:
+        return self.dataset.replace("synthetic-", "synthetic_")
+
+
+def config_name_for(settings: BuildSettings) -> str:
+    """``hdfs_session``, ``bgl_sliding_100_100``, ``plain_time_60_60`` (contract 2)."""
+    if settings.windowing == "session":
+        suffix = "session"
+    elif settings.windowing == "sliding":
+        suffix = f"sliding_{settings.window_size}_{settings.step}"
+    else:
+        suffix = f"time_{settings.time_length:g}_{(settings.time_step or settings.time_length):g}"
+    name = f"{settings.family}_{suffix}"
+    return name if settings.preprocessing == "re" else f"{name}_{settings.preprocessing}"
+
+
+def iter_records(settings: BuildSettings, report: BuildReport) -> Iterator[LogRecord]:
+    """Stream the records of every input (or of the synthetic generator)."""
+    from .synthetic import generate_bgl_like, generate_hdfs_like
+
+    if settings.dataset == "synthetic-hdfs":
+        rate = 0.03 if settings.anomaly_rate is None else settings.anomaly_rate
+        records = generate_hdfs_like(settings.n_sessions, settings.seed, rate)
+    elif settings.dataset == "synthetic-bgl":
+        rate = 0.002 if settings.anomaly_rate is None else settings.anomaly_rate
+        records = generate_bgl_like(settings.n_lines, settings.seed, rate)
+    else:
+        if not settings.inputs:
+            raise ValueError(f"dataset {settings.dataset!r} needs --input files")
+        records = _parse_inputs(settings, report)
+    for count, record in enumerate(records, start=1):
+        if settings.max_lines is not None and count > settings.max_lines:
+            report.note(f"stopped after --max-lines {settings.max_lines:,} records")
+            break
+        yield record
+
+
+def _parse_inputs(settings: BuildSettings, report: BuildReport) -> Iterator[LogRecord]:
+    from .loghub import parse_file
+
+    for path in settings.inputs:
+        logger.info("parsing %s as %s", path, settings.dataset)
+        yield from parse_file(path, settings.dataset, report, pattern=settings.pattern, templates=settings.templates)
+
+
+def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int] | None:
+    from .loghub import read_block_labels
+
+    if settings.dataset == "hdfs":
+        if settings.labels is None:
+            if settings.missing_labels == "error":
+                raise LogFormatError("HDFS blocks need labels", path=settings.inputs[0] if settings.inputs else None,
+                                     expected="--labels anomaly_label.csv (or --missing-labels unknown for unlabeled logs)")
+            return None
+        return read_block_labels(settings.labels, report)
+    return None
+
+
+def build_windows(settings: BuildSettings, report: BuildReport | None = None) -> Iterator[dict[str, Any]]:
+    """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first)."""
+    from .preprocessing import make_preprocessor
+    from .windowing import session_windows, sliding_windows, time_windows
+
+    report = report if report is not None else BuildReport()
+    preprocess = make_preprocessor(settings.preprocessing)
+    records = iter_records(settings, report)
+    if settings.windowing == "session":
+        labels = _block_labels(settings, report)
+        missing = settings.missing_labels if labels is not None or settings.dataset != "hdfs" else "unknown"
+        return session_windows(records, preprocess, block_labels=labels, missing_labels=missing, report=report,
+                               keep_raw=settings.keep_raw)
+    if settings.windowing == "sliding":
+        return sliding_windows(records, settings.window_size, settings.step, preprocess, report=report)
+    return time_windows(records, settings.time_length, settings.time_step, preprocess, report=report)
+
+
+def build_splits(settings: BuildSettings, report: BuildReport | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Windows split into train/validation/test, train oversampled when ``beta > 0``."""
+    from .oversampling import oversample
+    from .splits import split_windows
+
+    report = report if report is not None else BuildReport()
+    windows = list(build_windows(settings, report))
+    if not windows:
+        raise LogFormatError("no windows were built", path=", ".join(settings.inputs) or settings.dataset,
+                             expected="log lines that form at least one window (see the build report)")
+    splits = split_windows(windows, settings.split_method, test_size=settings.test_size,
+                           validation_size=settings.validation_size, seed=settings.seed, report=report)
+    if settings.beta:
+        before = len(splits["train"])
+        splits["train"] = oversample(splits["train"], settings.beta, settings.seed)
+        report.add("train_windows_added_by_oversampling", len(splits["train"]) - before)
+    return splits
+
+
+def build_dataset(settings: BuildSettings, report: BuildReport | None = None):
+    """A ``DatasetDict`` with ``WINDOW_FEATURES`` rows for ``settings``."""
+    from datasets import Dataset, DatasetDict
+
+    from .features import WINDOW_FEATURES
+
+    splits = build_splits(settings, report)
+    return DatasetDict({name: Dataset.from_list(rows, features=WINDOW_FEATURES) for name, rows in splits.items()})
+
+
+def build_synthetic_dataset(
+    kind: str = "hdfs",
+    n_sessions: int = 2000,
+    n_lines: int = 20000,
+    seed: int = 0,
+    *,
+    preprocessing: str = "re",
+    window_size: int = 100,
+    step: int | None = None,
+    test_size: float = 0.2,
+    validation_size: float = 0.1,
+    beta: float = 0.0,
+    anomaly_rate: float | None = None,
+    report: BuildReport | None = None,
+):
+    """Generate synthetic logs and return their windows as a ``DatasetDict`` (train/validation/test).
+
+    ``kind="hdfs"``: ``n_sessions`` blocks, one session window each, random split.
+    ``kind="bgl"``: ``n_lines`` lines, sliding windows of ``window_size`` (step defaults to the
+    size), chronological split. Deterministic from ``seed``.
+    """
+    if kind not in {"hdfs", "bgl"}:
+        raise ValueError(f"kind must be 'hdfs' or 'bgl', got {kind!r}")
+    settings = BuildSettings(dataset=f"synthetic-{kind}", n_sessions=n_sessions, n_lines=n_lines, seed=seed,
+                             preprocessing=preprocessing, window_size=window_size, step=step or window_size,
+                             test_size=test_size, validation_size=validation_size, beta=beta, anomaly_rate=anomaly_rate)
+    return build_dataset(settings, report)
+
+
+def settings_info(settings: BuildSettings) -> dict[str, Any]:
+    """The settings as card metadata (inputs shortened to file names)."""
+    info = asdict(settings)
+    info["inputs"] = [os.path.basename(p) for p in settings.inputs]
+    info["source"] = ", ".join(info["inputs"]) or settings.dataset
+    if settings.windowing == "sliding":
+        info["windowing"] = f"sliding (size {settings.window_size}, step {settings.step})"
+    elif settings.windowing == "time":
+        info["windowing"] = f"time (length {settings.time_length:g}s, step {(settings.time_step or settings.time_length):g}s)"
+    else:
+        info["windowing"] = "session (one window per block id)"
+    info["synthetic"] = settings.dataset.startswith("synthetic")
+    return info
