@@ -23,6 +23,7 @@ class LogFormatError(ValueError):
 
     def __init__(self, message: str, *, path: str | None = None, line_number: int | None = None,
                  expected: str | None = None) -> None:
+        self.reason = message
         self.path = path
         self.line_number = line_number
         self.expected = expected

@@ -56,6 +56,13 @@ class BuildSettings:
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.dataset == "auto":
+            if not self.inputs:
+                raise ValueError("--dataset auto needs --input files to look at")
+            from .loghub import detect_format
+
+            self.dataset = detect_format(self.inputs[0])
+            logger.info("detected format %s for %s", self.dataset, self.inputs[0])
         family_is_session = self.dataset in {"hdfs", "hdfs_traces", "synthetic-hdfs"}
         self.windowing = self.windowing or ("session" if family_is_session else "sliding")
         if self.windowing not in WINDOWINGS:
@@ -97,6 +104,7 @@ def iter_records(settings: BuildSettings, report: BuildReport) -> Iterator[LogRe
         if settings.max_lines is not None and count > settings.max_lines:
             report.note(f"stopped after --max-lines {settings.max_lines:,} records")
             break
+        report.add("log_lines")
         yield record
 
 

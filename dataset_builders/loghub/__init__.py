@@ -76,9 +76,10 @@ def parse_file(path: str, fmt: str, report: BuildReport | None = None, *, patter
 
 
 def _not_this_format(fmt: str, bad: int, seen: int, first: LogFormatError) -> LogFormatError:
-    return LogFormatError(f"{bad} of the first {seen} lines are not {fmt} lines; first: {first}",
-                          path=first.path, line_number=first.line_number,
-                          expected=f"a {fmt} log (try --format auto, or --format plain for your own logs)")
+    return LogFormatError(f"{bad} of the first {seen} lines are not {fmt} lines, so the file is not a {fmt} log "
+                          f"(first bad line: {first.reason}, expected {first.expected}); pick the right format, "
+                          "let it be detected ('auto'), or read any text with 'plain'",
+                          path=first.path, line_number=first.line_number)
 
 
 def parse_event_traces(path: str, templates: str | None, report: BuildReport) -> Iterator[LogRecord]:
