@@ -292,16 +292,12 @@ def load_window_dataset(dataset: str, config: str | None = None) -> Any:
 
 
 def load_model(model_dir: str) -> tuple[Any, Any]:
-    """Model and processor saved with save_pretrained (local classes first, remote code otherwise)."""
-    try:
-        from modeling_logllm import LogLLMForAnomalyDetection, LogLLMProcessor
+    """Model and processor saved with save_pretrained (the training package's loader checks the type)."""
+    from train.model_setup import load_saved_logllm
 
-        return LogLLMForAnomalyDetection.from_pretrained(model_dir), LogLLMProcessor.from_pretrained(model_dir)
-    except ImportError:
-        from transformers import AutoModel, AutoProcessor
-
-        model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
-        return model, AutoProcessor.from_pretrained(model_dir, trust_remote_code=True)
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"--model {model_dir}: no such folder (expected a save_pretrained output)")
+    return load_saved_logllm(model_dir)
 
 
 @dataclass

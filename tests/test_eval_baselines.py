@@ -1,0 +1,105 @@
+"""Baselines on a tiny synthetic window dataset: shapes, seeds, the "other" bucket, skips."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+from train.baselines import (
+    OTHER, BertBaselineConfig, DecoderBaselineConfig, EventCountVectorizer, format_mean_std,
+    run_bert_baseline, run_count_baselines, run_decoder_baseline,
+)
+
+NORMAL = ["open <*>", "read block <*>", "close <*>", "ack <*>"]
+ANOMALOUS = ["disk error on <*>", "timeout talking to <*>"]
+
+
+def make_split(n: int, seed: int, anomaly_rate: float = 0.3) -> Dataset:
+    rng = random.Random(seed)
+    rows = {"window_id": [], "lines": [], "label": []}
+    for i in range(n):
+        label = int(rng.random() < anomaly_rate)
+        lines = [rng.choice(NORMAL) for _ in range(6)]
+        if label:
+            lines[rng.randrange(6)] = rng.choice(ANOMALOUS)
+        rows["window_id"].append(f"s{seed}-{i}")
+        rows["lines"].append(lines)
+        rows["label"].append(label)
+    return Dataset.from_dict(rows)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_split(60, 0), make_split(20, 1), make_split(30, 2)
+
+
+@pytest.fixture()
+def one_thread():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_event_counts_use_train_vocabulary_and_other_bucket():
+    vec = EventCountVectorizer().fit([["a", "b", "a"], ["c"]])
+    assert list(vec.get_feature_names_out()) == [OTHER, "a", "b", "c"]
+    matrix = vec.transform([["a", "a", "zzz", "c", "yyy"]]).toarray()
+    assert matrix.tolist() == [[2, 2, 0, 1]]
+
+
+def test_count_baselines_over_seeds(splits):
+    train, validation, test = splits
+    results = run_count_baselines(train, test, seeds=[0, 1, 2], validation_ds=validation)
+    assert set(results) == {"logistic_regression", "decision_tree", "random_forest", "knn", "svm", "isolation_forest"}
+    for name, result in results.items():
+        assert [r["seed"] for r in result["runs"]] == [0, 1, 2]
+        assert result["n_test"] == 30 and result["n_train"] == 60
+        f1s = [r["f1"] for r in result["runs"]]
+        assert result["mean"]["f1"] == pytest.approx(np.mean(f1s)) and result["std"]["f1"] == pytest.approx(np.std(f1s))
+        assert all(r["tp"] + r["fp"] + r["tn"] + r["fn"] == 30 for r in result["runs"])
+    # the anomalous lines are perfectly separable by counts: supervised models must find them
+    assert results["decision_tree"]["mean"]["f1"] == 1.0
+    assert results["logistic_regression"]["runs"][0]["threshold_source"] == "best F1 on validation"
+    assert results["isolation_forest"]["runs"][0]["threshold_source"] == "model default"
+    # a different seed changes the random forest, never the rest of the protocol
+    assert format_mean_std(results["knn"]).count("±") == 1
+
+
+def test_one_class_train_skips_supervised_models(splits):
+    _, _, test = splits
+    normal_only = make_split(30, 5, anomaly_rate=0.0)
+    results = run_count_baselines(normal_only, test, seeds=[0])
+    assert results["svm"]["skipped"].startswith("train split has only label 0")
+    assert results["isolation_forest"]["runs"], "the unsupervised model still runs on normal-only train"
+    with pytest.raises(ValueError, match="unknown count baselines"):
+        run_count_baselines(normal_only, test, seeds=[0], models=["xgboost"])
+
+
+def test_bad_labels_are_named(splits):
+    train, _, test = splits
+    bad = test.map(lambda r, i: {"label": -1 if i == 3 else r["label"]}, with_indices=True)
+    with pytest.raises(ValueError, match="test: window 3 has label -1"):
+        run_count_baselines(train, bad, seeds=[0])
+
+
+def test_bert_classifier_runs_offline(splits, one_thread):
+    train, validation, test = splits
+    result = run_bert_baseline(train, test, seeds=[0], validation_ds=validation,
+                               config=BertBaselineConfig(max_length=32, epochs=1, batch_size=16))
+    run = result["runs"][0]
+    assert run["n"] == 30 and 0.0 <= run["f1"] <= 1.0 and run["roc_auc"] is not None
+    assert "MiniLM" in result["backbone"]
+
+
+def test_decoder_prompt_completion_learns_the_answer(splits, one_thread):
+    train, validation, test = splits
+    config = DecoderBaselineConfig(hidden_size=32, num_layers=1, max_length=48, epochs=6, batch_size=8, learning_rate=3e-3)
+    result = run_decoder_baseline(train, test, seeds=[0], validation_ds=validation, config=config)
+    run = result["runs"][0]
+    assert run["n"] == 30 and "from scratch" in result["backbone"]
+    assert run["roc_auc"] > 0.5  # it learned something from 60 windows, above chance ranking
