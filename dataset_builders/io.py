@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 22
+BINARY_PROBE_BYTES = 8192
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".zip")
 _READ_ERRORS = (EOFError, OSError, zlib.error, tarfile.TarError, zipfile.BadZipFile)
 
@@ -168,13 +169,15 @@ def open_log_lines(
 
 
 def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line_bytes: int) -> Iterator[tuple[str, int, str]]:
-    number = 0
+    number = yielded = head_bytes = 0
     try:
         for raw, cut in _binary_lines(stream, max_line_bytes):
             number += 1
-            if number == 1 and b"\x00" in raw[:8192]:
-                raise LogFormatError("looks like a binary file (NUL bytes in the first line)", path=source,
-                                     line_number=1, expected="a text log, one message per line")
+            if head_bytes < BINARY_PROBE_BYTES:
+                head_bytes += len(raw) + 1
+                if b"\x00" in raw:
+                    raise LogFormatError(f"looks like a binary file (NUL bytes within its first {BINARY_PROBE_BYTES} bytes)",
+                                         path=source, line_number=number, expected="a text log, one message per line")
             if cut:
                 report.add("lines_cut_at_max_length", where=f"{source}:{number}")
                 logger.warning("%s:%d: line longer than %d bytes was cut", source, number, max_line_bytes)
@@ -191,6 +194,7 @@ def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line
             except UnicodeDecodeError:
                 text = raw.decode("utf-8", errors="replace")
                 report.add("non_utf8_lines_repaired", where=f"{source}:{number}")
+            yielded += 1
             yield source, number, text
     except _READ_ERRORS as error:
         raise LogFormatError(f"could not read past line {number} ({type(error).__name__}: {error}); "
@@ -198,6 +202,8 @@ def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line
                              expected="a complete plain, gzip, bz2, tar or zip file") from error
     if number == 0:
         raise LogFormatError("file is empty", path=source, expected="at least one log line")
+    if yielded == 0:
+        raise LogFormatError(f"file is empty (all {number} lines are blank)", path=source, expected="at least one log line")
     report.add("lines_read", number)
 
 

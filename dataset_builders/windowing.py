@@ -162,10 +162,11 @@ def time_windows(
 ) -> Iterator[Window]:
     """Windows covering ``[start, start + length)`` seconds, starting every ``step`` seconds.
 
-    Window starts are aligned to multiples of ``step`` from the first timestamp. Records may
-    arrive out of time order by up to ``lateness`` seconds (default ``length``); a later record
-    whose windows were already emitted is counted as ``late_lines_skipped``. Records without a
-    timestamp are counted as ``lines_without_timestamp``. Lines keep log order inside a window.
+    Window starts are aligned to multiples of ``step`` from the first timestamp. Streams:
+    records may arrive out of time order by up to ``lateness`` seconds (default ``length``). A
+    record further back in time (concatenated or rotated files) closes every open window and
+    starts a new time segment, counted as ``time_order_resets``, so no line is dropped. Records
+    without a timestamp are counted as ``lines_without_timestamp``. Lines keep log order.
     """
     step = length if step is None else step
     if length <= 0 or step <= 0:
@@ -173,52 +174,43 @@ def time_windows(
     lateness = length if lateness is None else lateness
     preprocess = preprocess or _identity
     report = report if report is not None else BuildReport()
-    origin: float | None = None
+    origin = newest = 0.0
+    started = False
     open_windows: dict[int, list[tuple[LogRecord, str]]] = {}
-    emitted_up_to = -1   # every window index <= this has been emitted
-    newest = -math.inf
-    source_name = ""
+    closed_below = -math.inf   # window indices below this were emitted
 
-    def emit(k: int) -> Window | None:
-        items = open_windows.pop(k, None)
-        if not items:
-            return None
+    def emit(k: int) -> Window:
+        items = open_windows.pop(k)
         recs = [r for r, _ in items]
-        start = origin + k * step
         report.add("windows")
-        return window_from_records(f"{source_name}:t{start:.3f}-{start + length:.3f}", recs, [t for _, t in items])
+        window_id = f"{_short_source(recs[0].source)}:{recs[0].line_number}-{recs[-1].line_number}@t{origin + k * step:.3f}"
+        return window_from_records(window_id, recs, [t for _, t in items])
 
     for record in records:
-        if record.timestamp is None:
+        t = record.timestamp
+        if t is None:
             report.add("lines_without_timestamp", where=f"{record.source}:{record.line_number}")
             continue
-        t = record.timestamp
-        if origin is None:
-            origin, source_name = t, _short_source(record.source)
-        first_k = max(0, math.floor((t - origin - length) / step) + 1)
+        if not started or t < newest - lateness:
+            if started:
+                report.add("time_order_resets", where=f"{record.source}:{record.line_number}")
+                for k in sorted(open_windows):
+                    yield emit(k)
+            origin, newest, closed_below, started = t, t, -math.inf, True
+        first_k = math.floor((t - origin - length) / step) + 1
         last_k = math.floor((t - origin) / step)
-        if t < origin:
-            report.add("late_lines_skipped", where=f"{record.source}:{record.line_number}")
-            continue
-        if last_k <= emitted_up_to:
-            report.add("late_lines_skipped", where=f"{record.source}:{record.line_number}")
-            continue
         text = preprocess(record.content)
-        for k in range(max(first_k, emitted_up_to + 1), last_k + 1):
+        for k in range(max(first_k, closed_below), last_k + 1):
             open_windows.setdefault(k, []).append((record, text))
         if t > newest:
             newest = t
-            # windows ending before (newest - lateness) can no longer receive records
-            closable = math.floor((newest - lateness - origin - length) / step)
-            for k in sorted(k for k in open_windows if k <= closable):
-                window = emit(k)
-                if window is not None:
-                    yield window
-            emitted_up_to = max(emitted_up_to, closable)
+            # windows ending before (newest - lateness) can receive no more records
+            closable = math.floor((newest - lateness - origin - length) / step) + 1
+            for k in sorted(k for k in open_windows if k < closable):
+                yield emit(k)
+            closed_below = max(closed_below, closable)
     for k in sorted(open_windows):
-        window = emit(k)
-        if window is not None:
-            yield window
+        yield emit(k)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ..records import LogRecord
 __all__ = ["make_plain_parser", "parse_timestamp"]
 
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?")
-_LEADING_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?)(?:Z|[+-]\d\d:?\d\d)?[ ,]+(?:(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\b[ :\]-]*)?(.*)\Z", re.DOTALL)
+_LEADING_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?)(?:Z|[+-]\d\d:?\d\d)?[\s,|-]*(?:\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\b\]?[\s:|-]*)?(.*)\Z", re.DOTALL)
 
 
 def parse_timestamp(value: str) -> float | None:
