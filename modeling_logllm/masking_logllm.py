@@ -22,8 +22,8 @@ MASK = "<*>"
 
 # (name, regex), most specific first. Named so tests and docs can say which rule fired.
 MASK_PATTERNS: list[tuple[str, str]] = [
-    ("url", r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+"),
-    ("email", r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+    ("url", r"(?<![\w+.-])[A-Za-z][\w+.-]*://[^\s\"'<>]+"),
+    ("email", r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
     ("hdfs_block", r"blk_-?\d+"),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
     ("ipv4_port", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?![\w.])"),
@@ -40,12 +40,13 @@ MASK_PATTERNS: list[tuple[str, str]] = [
 MASK_REGEX: re.Pattern[str] = re.compile("|".join(f"(?:{pattern})" for _, pattern in MASK_PATTERNS))
 
 
-# No pattern cares which digit it sees, except that "0x" starts a hex number. So a line and its
-# copy with the digits 2-9 replaced by "1" match at the same positions: results are cached under
-# that key. HDFS has few line shapes but almost no repeated lines (block ids, IPs), so this turns
+# No pattern cares which digit it sees, except that "0x" starts a hex number. So a line without
+# "0x" and its copy with every digit replaced by "1" match at the same positions (with "0x", only
+# the digits 2-9 are replaced): results are cached under that key. HDFS has few line shapes but almost no repeated lines (block ids, IPs), so this turns
 # a regex scan per line into a dictionary lookup. When the unmasked text has no digits, the
 # masked line itself is cached; otherwise the match spans are, and applied to the real line.
-_DIGIT_KEY = bytes.maketrans(b"23456789", b"11111111")
+_DIGIT_KEY = bytes.maketrans(b"0123456789", b"1111111111")
+_DIGIT_KEY_KEEP_ZERO = bytes.maketrans(b"23456789", b"11111111")
 _CACHE: dict[bytes, str | tuple[int, ...]] = {}
 _CACHE_SIZE = 100_000
 _MAX_CACHED_LENGTH = 1024
@@ -72,7 +73,8 @@ def mask_line(text: str) -> str:
     """Replace every variable field of ``text`` with ``<*>`` (patterns in priority order)."""
     if len(text) > _MAX_CACHED_LENGTH:
         return MASK_REGEX.sub(MASK, text)
-    key = text.encode("utf-8", "surrogatepass").translate(_DIGIT_KEY)
+    raw = text.encode("utf-8", "surrogatepass")
+    key = raw.translate(_DIGIT_KEY_KEEP_ZERO if b"0x" in raw or b"0X" in raw else _DIGIT_KEY)
     entry = _CACHE.get(key)
     if entry is None:
         entry = _cache_entry(text)
