@@ -1,0 +1,163 @@
+"""Hub dataset folders: export + load_dataset, the datasets builder class, push (mocked HfApi), download (local server)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from dataset_builders.cli import main
+
+
+def test_cli_build_two_configs_into_one_repo(tmp_path):
+    import datasets
+
+    out = tmp_path / "repo"
+    assert main(["build", "--dataset", "synthetic-hdfs", "--n-sessions", "120", "--anomaly-rate", "0.2",
+                 "--seed", "3", "--output", str(out)]) == 0
+    assert main(["build", "--dataset", "synthetic-bgl", "--n-lines", "1500", "--window-size", "25", "--step", "25",
+                 "--anomaly-rate", "0.01", "--no-difficulty", "--output", str(out)]) == 0
+    names = datasets.get_dataset_config_names(str(out))
+    assert sorted(names) == ["synthetic_bgl_sliding_25_25", "synthetic_hdfs_session"]
+    hdfs = datasets.load_dataset(str(out), "synthetic_hdfs_session")
+    bgl = datasets.load_dataset(str(out), "synthetic_bgl_sliding_25_25")
+    assert sum(hdfs[s].num_rows for s in hdfs) == 120 and sum(bgl[s].num_rows for s in bgl) == 60
+    assert hdfs["train"].features["line_labels"].feature.dtype == "int64"
+    card = (out / "README.md").read_text()
+    assert card.count("- config_name:") == 2 and "| synthetic_hdfs_session | " in card
+    assert "How hard is it?" in card and "decision tree on event counts" in card   # measured for synthetic
+    info = json.loads((out / "synthetic_hdfs_session" / "dataset_info.json").read_text())
+    assert info["statistics"]["test"]["windows"] == 24 and info["seed"] == 3
+    assert info["difficulty"]["methods"]["keyword rule"]["f1"] < 0.9
+
+
+def test_oversampling_only_touches_train(tmp_path):
+    out = tmp_path / "repo"
+    assert main(["build", "--dataset", "synthetic-hdfs", "--n-sessions", "200", "--anomaly-rate", "0.05",
+                 "--beta", "0.3", "--no-difficulty", "--output", str(out)]) == 0
+    stats = json.loads((out / "synthetic_hdfs_session" / "dataset_info.json").read_text())["statistics"]
+    train = stats["train"]
+    assert train["anomalous_windows"] / train["windows"] >= 0.3
+    assert stats["test"]["windows"] == 40 and stats["test"]["anomalous_windows"] / 40 < 0.3
+
+
+def test_datasets_builder_class(tmp_path):
+    from dataset_builders.builder import LogWindows
+
+    builder = LogWindows(name="tiny", dataset="synthetic-bgl", n_lines=600, window_size=30, step=30,
+                         cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    ds = builder.as_dataset()
+    assert set(ds) == {"train", "validation", "test"} and sum(ds[s].num_rows for s in ds) == 20
+    assert builder.build_report["log_lines"] == 600
+
+
+def test_push_uses_hfapi(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)))
+
+    def upload_folder(self, **kw):
+        calls.append(("upload", kw["repo_id"], kw))
+        return huggingface_hub.CommitInfo(commit_url="https://huggingface.co/datasets/me/logs/commit/" + "1" * 40, commit_message="m", commit_description="",
+                                          oid="1" * 40)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    out = tmp_path / "repo"
+    assert main(["build", "--dataset", "synthetic-bgl", "--n-lines", "400", "--window-size", "20", "--step", "20",
+                 "--no-difficulty", "--output", str(out)]) == 0
+    assert main(["push", str(out), "me/logs", "--private"]) == 0
+    assert calls[0][:2] == ("create", "me/logs") and calls[0][2]["repo_type"] == "dataset" and calls[0][2]["private"]
+    assert calls[1][:2] == ("upload", "me/logs") and calls[1][2]["folder_path"] == str(out)
+
+
+# --------------------------------------------------------------------------------------------- download
+
+
+def _archive() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("BGL.log", "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 "
+                               "R02-M1-N0-C:J12-U11 RAS KERNEL INFO ok\n" * 2000)
+    return buffer.getvalue()
+
+
+@pytest.fixture()
+def zenodo(tmp_path):
+    """A stand-in for Zenodo on 127.0.0.1: record API with the MD5, file with Range support."""
+    payload = _archive()
+    state = {"md5": hashlib.md5(payload).hexdigest(), "ranges": [], "honour_range": True}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path.startswith("/api/records/8196385"):
+                body = json.dumps({"files": [{"key": "BGL.zip", "size": len(payload), "checksum": f"md5:{state['md5']}"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if not self.path.startswith("/records/8196385/files/BGL.zip"):
+                self.send_error(404)
+                return
+            start = 0
+            header = self.headers.get("Range")
+            state["ranges"].append(header)
+            if header and state["honour_range"]:
+                start = int(header.split("=")[1].split("-")[0])
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(payload) - start))
+            self.end_headers()
+            self.wfile.write(payload[start:])
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", payload, state
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_verifies_and_resumes(zenodo, tmp_path):
+    from dataset_builders.download import download
+
+    base, payload, state = zenodo
+    out = tmp_path / "dl"
+    out.mkdir()
+    (out / "BGL.zip.part").write_bytes(payload[:1000])       # an interrupted earlier download
+    path = download("bgl", out, base_url=base, timeout=10)
+    assert path.read_bytes() == payload and state["ranges"] == ["bytes=1000-"]
+    assert not (out / "BGL.zip.part").exists()
+    assert download("bgl", out, base_url=base, timeout=10) == path and len(state["ranges"]) == 1   # verified, not refetched
+    from dataset_builders.loghub import parse_file
+
+    assert sum(1 for _ in parse_file(str(path), "bgl")) == 2000
+
+
+def test_download_restarts_when_range_ignored_and_rejects_bad_checksum(zenodo, tmp_path):
+    from dataset_builders.download import ChecksumError, download
+
+    base, payload, state = zenodo
+    state["honour_range"] = False
+    out = tmp_path / "dl"
+    out.mkdir()
+    (out / "BGL.zip.part").write_bytes(b"garbage")
+    assert main(["download", "bgl", "--output", str(out), "--base-url", base]) == 0
+    assert (out / "BGL.zip").read_bytes() == payload
+    (out / "BGL.zip").unlink()
+    state["md5"] = "0" * 32
+    with pytest.raises(ChecksumError, match="md5 is .* published 0000"):
+        download("bgl", out, base_url=base, timeout=10)
+    assert (out / "BGL.zip.part.corrupt").exists() and not (out / "BGL.zip").exists()
