@@ -181,19 +181,19 @@ def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line
             if cut:
                 report.add("lines_cut_at_max_length", where=f"{source}:{number}")
                 logger.warning("%s:%d: line longer than %d bytes was cut", source, number, max_line_bytes)
-            if raw.endswith(b"\r"):
+            if raw[-1:] == b"\r":
                 raw = raw[:-1]
-            if not raw.strip():
+            if not raw or raw.isspace():
                 report.add("blank_lines", where=f"{source}:{number}")
                 continue
-            if b"\x00" in raw:
-                raw = raw.replace(b"\x00", b"")
-                report.add("lines_with_nul_bytes", where=f"{source}:{number}")
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode()
             except UnicodeDecodeError:
                 text = raw.decode("utf-8", errors="replace")
                 report.add("non_utf8_lines_repaired", where=f"{source}:{number}")
+            if "\x00" in text:
+                text = text.replace("\x00", "")
+                report.add("lines_with_nul_bytes", where=f"{source}:{number}")
             yielded += 1
             yield source, number, text
     except _READ_ERRORS as error:

@@ -235,6 +235,8 @@ class _SessionStore:
         self.categories: list[str | None] = [None]
         self._category_index: dict[str | None, int] = {None: 0}
         self.sessions: dict[str, array] = {}
+        self._last_source: str | None = None
+        self._last_source_id = 0
 
     @staticmethod
     def _intern(value, table: list, index: dict) -> int:
@@ -247,17 +249,28 @@ class _SessionStore:
     def add(self, record: LogRecord, text: str) -> int:
         i = len(self.line_numbers)
         self.line_numbers.append(record.line_number)
-        self.text_ids.append(self._intern(text, self.texts, self._text_index))
-        self.labels.append(-1 if record.label is None else record.label)
-        self.times.append(math.nan if record.timestamp is None else record.timestamp)
-        self.source_ids.append(self._intern(record.source, self.sources, self._source_index))
-        self.category_ids.append(self._intern(record.category, self.categories, self._category_index))
+        text_id = self._text_index.get(text)
+        if text_id is None:
+            text_id = self._intern(text, self.texts, self._text_index)
+        self.text_ids.append(text_id)
+        label = record.label
+        self.labels.append(-1 if label is None else label)
+        stamp = record.timestamp
+        self.times.append(math.nan if stamp is None else stamp)
+        source = record.source
+        if source != self._last_source:
+            self._last_source_id = self._intern(source, self.sources, self._source_index)
+            self._last_source = source
+        self.source_ids.append(self._last_source_id)
+        category = record.category
+        self.category_ids.append(0 if category is None else self._intern(category, self.categories, self._category_index))
         if self.raw is not None:
             self.raw.append(record.content)
+        sessions = self.sessions
         for sid in record.session_ids:
-            ids = self.sessions.get(sid)
+            ids = sessions.get(sid)
             if ids is None:
-                ids = self.sessions[sid] = array("I")
+                ids = sessions[sid] = array("I")
             ids.append(i)
         return i
 
@@ -285,13 +298,15 @@ def session_windows(
     preprocess = preprocess or _identity
     report = report if report is not None else BuildReport()
     store = _SessionStore(keep_raw)
+    add = store.add
     for record in records:
-        if not record.session_ids:
-            report.add("lines_without_session_id", where=f"{record.source}:{record.line_number}")
-            continue
-        store.add(record, preprocess(record.content))
-        if len(record.session_ids) > 1:
+        ids = record.session_ids
+        if len(ids) != 1:
+            if not ids:
+                report.add("lines_without_session_id", where=f"{record.source}:{record.line_number}")
+                continue
             report.add("lines_in_several_sessions", where=f"{record.source}:{record.line_number}")
+        add(record, preprocess(record.content))
     logger.info("grouped %s lines into %s sessions", f"{len(store.line_numbers):,}", f"{len(store.sessions):,}")
     for sid, ids in store.sessions.items():
         window = _session_window(sid, ids, store, block_labels, missing_labels, report)

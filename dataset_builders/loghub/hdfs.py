@@ -20,15 +20,25 @@ __all__ = ["parse_hdfs_line", "read_block_labels", "BLOCK_ID"]
 BLOCK_ID = re.compile(r"blk_-?\d+")
 _HEADER = re.compile(r"(\d{6}) (\d{6}) (\d+) ([A-Z]+) (\S+?): ?(.*)\Z", re.DOTALL)
 _DAY_CACHE: dict[str, int] = {}
+_find_blocks = BLOCK_ID.findall
 HDFS_LINE_SHAPE = "'yymmdd hhmmss pid LEVEL component: content'"
 
 
+_TIME_CACHE: dict[str, float] = {}
+
+
 def _hdfs_time(date: str, clock: str) -> float:
-    """``081109`` + ``203518`` -> POSIX seconds (UTC); the day part is cached."""
-    day = _DAY_CACHE.get(date)
-    if day is None:
-        day = _DAY_CACHE[date] = calendar.timegm((2000 + int(date[:2]), int(date[2:4]), int(date[4:6]), 0, 0, 0))
-    return float(day + int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + int(clock[4:6]))
+    """``081109`` + ``203518`` -> POSIX seconds (UTC); cached, since many lines share a second."""
+    key = date + clock
+    stamp = _TIME_CACHE.get(key)
+    if stamp is None:
+        if len(_TIME_CACHE) > 100_000:
+            _TIME_CACHE.clear()
+        day = _DAY_CACHE.get(date)
+        if day is None:
+            day = _DAY_CACHE[date] = calendar.timegm((2000 + int(date[:2]), int(date[2:4]), int(date[4:6]), 0, 0, 0))
+        stamp = _TIME_CACHE[key] = float(day + int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + int(clock[4:6]))
+    return stamp
 
 
 def parse_hdfs_line(text: str, source: str, line_number: int) -> LogRecord:
@@ -37,15 +47,9 @@ def parse_hdfs_line(text: str, source: str, line_number: int) -> LogRecord:
     if match is None:
         raise LogFormatError("not an HDFS log line", path=source, line_number=line_number, expected=HDFS_LINE_SHAPE)
     date, clock, _pid, level, component, content = match.groups()
-    return LogRecord(
-        source=source,
-        line_number=line_number,
-        content=content,
-        timestamp=_hdfs_time(date, clock),
-        level=level,
-        component=component,
-        session_ids=tuple(dict.fromkeys(BLOCK_ID.findall(content))),
-    )
+    blocks = _find_blocks(content)
+    return LogRecord(source, line_number, content, _hdfs_time(date, clock), level, component, None, None,
+                     tuple(blocks) if len(blocks) < 2 else tuple(dict.fromkeys(blocks)))
 
 
 _LABELS = {"normal": 0, "anomaly": 1, "anomalous": 1, "abnormal": 1, "0": 0, "1": 1}

@@ -1,0 +1,167 @@
+"""Throughput and peak memory of parse + preprocess (``re``) + session windowing on HDFS-style logs.
+
+Writes ``bench/results/data_pipeline.json`` and ``.md``. Each size runs in a fresh subprocess so
+its peak RSS is its own. Inputs are synthetic HDFS-like logs (``dataset_builders.synthetic``): a
+base log is generated once and copied with renumbered block ids up to each size, so every copy
+adds new sessions (the real HDFS_v1 has 575,061 blocks in 11.2M lines; ours ~17 lines/block).
+
+    python bench/data_pipeline.py                       # 100 MB, 300 MB, 1 GB
+    python bench/data_pipeline.py --sizes-mb 20 50 100  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "_work"
+RESULTS = ROOT / "bench" / "results"
+HDFS_FULL_LINES = 11_175_629
+HDFS_FULL_BYTES = int(1.47 * 2**30)
+
+
+@dataclass
+class Args:
+    sizes_mb: list[int] = field(default_factory=lambda: [100, 300, 1000])
+    base_sessions: int = 20_000
+    seed: int = 0
+    keep_raw: bool = False
+
+
+def parse_args(argv: list[str] | None) -> Args:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--base-sessions", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-raw", action="store_true", help="also keep raw_lines (memory grows with the log text)")
+    return Args(**vars(parser.parse_args(argv)))
+
+
+def make_log(size_mb: int, base_sessions: int, seed: int) -> Path:
+    """A synthetic HDFS-like log of about ``size_mb`` MB (cached under bench/_work)."""
+    from dataset_builders.synthetic import write_synthetic
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    base = WORK / f"hdfs_base_{base_sessions}_{seed}.log"
+    if not base.exists():
+        write_synthetic("hdfs", str(base), n_sessions=base_sessions, seed=seed, label_path=str(WORK / "base_labels.csv"))
+    target = WORK / f"hdfs_{size_mb}mb.log"
+    if target.exists():
+        return target
+    chunk = base.read_bytes()
+    with open(target, "wb") as out:
+        copy = 0
+        while out.tell() < size_mb * 10**6:
+            copy += 1   # renumber block ids so each copy brings new sessions
+            data = chunk.replace(b"blk_-", b"\x01").replace(b"blk_", b"blk_%d" % copy).replace(b"\x01", b"blk_-%d" % copy)
+            out.write(data[: size_mb * 10**6 - out.tell()] if out.tell() + len(data) > size_mb * 10**6 else data)
+        # end on a full line
+    text_end = target.read_bytes()[-200:]
+    if not text_end.endswith(b"\n"):
+        with open(target, "rb+") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(size - len(text_end) + text_end.rfind(b"\n") + 1)
+            handle.truncate()
+    return target
+
+
+def measure(path: str, keep_raw: bool) -> dict:
+    """Run parse + mask + session windows over ``path`` in this process; consume every window."""
+    from dataset_builders.errors import BuildReport
+    from dataset_builders.loghub import parse_file
+    from dataset_builders.preprocessing import make_preprocessor
+    from dataset_builders.windowing import session_windows
+
+    report = BuildReport()
+    start = time.perf_counter()
+    windows = lines_in_windows = 0
+    for window in session_windows(parse_file(path, "hdfs", report), make_preprocessor("re"), report=report, keep_raw=keep_raw):
+        windows += 1
+        lines_in_windows += len(window["lines"])
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lines = report["lines_read"]
+    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "lines": lines, "sessions": windows,
+            "lines_in_windows": lines_in_windows, "seconds": round(seconds, 2), "lines_per_s": round(lines / seconds),
+            "mb_per_s": round(os.path.getsize(path) / 1e6 / seconds, 2), "peak_rss_mb": round(peak_kb / 1024, 1),
+            "keep_raw": keep_raw}
+
+
+def run_child(path: Path, keep_raw: bool) -> dict:
+    command = [sys.executable, __file__, "--child", str(path)] + (["--keep-raw"] if keep_raw else [])
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def write_results(rows: list[dict], args: Args) -> None:
+    largest = max(rows, key=lambda r: r["lines"])
+    bytes_per_line = largest["bytes"] / largest["lines"]
+    full_seconds = HDFS_FULL_LINES / largest["lines_per_s"]
+    # memory grows ~linearly with lines for sessions: fit the two largest sizes
+    a, b = sorted(rows, key=lambda r: r["lines"])[-2:]
+    slope = (b["peak_rss_mb"] - a["peak_rss_mb"]) / max(1, b["lines"] - a["lines"])
+    full_rss = b["peak_rss_mb"] + slope * (HDFS_FULL_LINES - b["lines"])
+    result = {
+        "benchmark": "parse + re masking + session windows, synthetic HDFS-like logs",
+        "hardware": f"{os.cpu_count()} CPU cores visible ({platform.processor() or platform.machine()}), shared with other jobs; no GPU",
+        "load_average_at_start": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "seed": args.seed,
+        "keep_raw": args.keep_raw,
+        "runs": rows,
+        "extrapolated_full_hdfs": {
+            "lines": HDFS_FULL_LINES, "seconds": round(full_seconds, 1), "peak_rss_mb": round(full_rss, 1),
+            "method": "lines / (lines/s of the largest run); RSS linear in lines through the two largest runs",
+            "bytes_per_line_synthetic": round(bytes_per_line, 1),
+            "goal": "under 180 s and 1024 MB",
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "data_pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+    rows_md = "\n".join(f"| {r['file']} | {r['bytes'] / 1e6:,.0f} | {r['lines']:,} | {r['sessions']:,} | {r['seconds']:.1f} | "
+                        f"{r['lines_per_s']:,} | {r['mb_per_s']:.1f} | {r['peak_rss_mb']:,.0f} |" for r in rows)
+    full = result["extrapolated_full_hdfs"]
+    (RESULTS / "data_pipeline.md").write_text(f"""# Data pipeline benchmark
+
+Parse (HDFS line parser) + `re` masking + session windows by block id, every window consumed;
+synthetic HDFS-like logs (seed {args.seed}), one fresh process per size, `raw_lines` kept: {args.keep_raw}.
+Hardware: {result['hardware']}; load average at start {result['load_average_at_start']:.1f}.
+
+| file | MB | lines | sessions | seconds | lines/s | MB/s | peak RSS (MB) |
+|---|---:|---:|---:|---:|---:|---:|---:|
+{rows_md}
+
+Extrapolated to the full HDFS_v1 ({HDFS_FULL_LINES:,} lines): **{full['seconds']:.0f} s** and
+**{full['peak_rss_mb']:,.0f} MB** peak RSS ({full['method']}). Goal: under 180 s and 1 GB.
+""")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        print(json.dumps(measure(argv[1], keep_raw="--keep-raw" in argv)))
+        return 0
+    args = parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    rows = []
+    for size in args.sizes_mb:
+        path = make_log(size, args.base_sessions, args.seed)
+        rows.append(run_child(path, args.keep_raw))
+        print(json.dumps(rows[-1]), flush=True)
+    write_results(rows, args)
+    print(f"wrote {RESULTS / 'data_pipeline.json'} and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
