@@ -22,7 +22,8 @@ class KeywordModel:
     def parameters(self):
         return iter(())
 
-    def detect(self, windows, processor, threshold=0.5, batch_size=8, line_scores=False):
+    def detect(self, windows, processor, threshold=0.5, batch_size=8, line_scores=False, preprocessed=False):
+        assert preprocessed, "dataset lines are preprocessed already; evaluation must say so"
         self.calls.append(len(windows))
         out = []
         for lines in windows:

@@ -51,7 +51,10 @@ def score_windows(
     with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= chunk) as bar:
         for start in range(0, len(windows), chunk):
             part = [list(w) for w in windows[start : start + chunk]]
-            results = model.detect(part, processor, threshold=DEFAULT_THRESHOLD, batch_size=batch_size, line_scores=line_scores)
+            # dataset lines are already preprocessed (contract 2): the processor must not mask them again
+            results = model.detect(
+                part, processor, threshold=DEFAULT_THRESHOLD, batch_size=batch_size, line_scores=line_scores, preprocessed=True
+            )
             if len(results) != len(part):
                 raise RuntimeError(f"model.detect returned {len(results)} results for {len(part)} windows")
             scores.extend(float(r["score"]) for r in results)
