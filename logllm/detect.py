@@ -78,23 +78,19 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 0 or args.batch_size < 1:
         raise pipeline.DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
     max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
-    detector = pipeline.Detector.load(args.model, batch_size=args.batch_size)
+    if args.output and Path(args.output).suffix.lower() not in {".jsonl", ".json", ".csv"}:
+        raise pipeline.DetectionInputError(f"--output {args.output}: use a .jsonl or .csv file name")
     spool = Path(tempfile.mkdtemp(prefix="logllm-detect-"))
     try:
         path = _stdin_to_file(max_bytes, spool) if args.path == "-" else Path(args.path)
-        bar = tqdm(total=0, unit="win", desc="scoring", disable=True if args.no_progress else None, file=sys.stderr)
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        report = pipeline.detect_path(
-            detector, path, fmt=args.fmt, window=args.window, threshold=args.threshold,
-            progress=progress, max_bytes=max_bytes, source_name="<stdin>" if args.path == "-" else None,
-        )
-        bar.close()
+        read = pipeline.read_input(path, fmt=args.fmt, window=args.window, max_bytes=max_bytes,
+                                   source_name="<stdin>" if args.path == "-" else None)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+    detector = pipeline.Detector.load(args.model, batch_size=args.batch_size)
+    with tqdm(total=len(read.windows), unit="win", desc="scoring", file=sys.stderr,
+              disable=True if args.no_progress else None) as bar:
+        report = pipeline.score_input(detector, read, args.threshold, lambda done, _total: bar.update(done - bar.n))
     for note in report.notes:
         print(f"logllm detect: note: {note}", file=sys.stderr)
     print(pipeline.format_table(report, top_k=args.top_k, max_rows=args.max_rows))
@@ -108,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # per-batch truncation warnings are summed into one note instead
+        logging.getLogger("modeling_logllm").setLevel(logging.ERROR)
+        logging.getLogger("dataset_builders").setLevel(logging.ERROR)
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     from dataset_builders.errors import LogFormatError
 
     from logllm.pipeline import DetectionInputError

@@ -126,8 +126,16 @@ class WindowResult:
         """The k lines that moved the score most, as (line number, line score, text), best first."""
         if not self.line_scores:
             return []
-        order = sorted(range(len(self.lines)), key=lambda i: self.line_scores[i], reverse=True)[:k]
-        return [(self.line_numbers[i], float(self.line_scores[i]), self.lines[i]) for i in order]
+        order = sorted(range(len(self.lines)), key=lambda i: (-self.line_scores[i], i))
+        picked, seen = [], set()
+        for i in order:  # repeated identical lines score the same: show each text once
+            if self.lines[i] in seen:
+                continue
+            seen.add(self.lines[i])
+            picked.append((self.line_numbers[i], float(self.line_scores[i]), self.lines[i]))
+            if len(picked) == k:
+                break
+        return picked
 
 
 @dataclass
@@ -207,30 +215,48 @@ class Detector:
         windows: Sequence[Window],
         threshold: float = 0.5,
         progress: ProgressFn | None = None,
-        line_scores: bool = True,
+        line_scores: bool | str = "flagged",
     ) -> list[WindowResult]:
-        """Score windows in batches; ``progress(done, total)`` after each batch."""
+        """Score windows in batches; ``progress(done, total)`` after each batch.
+
+        Line scores are leave-one-out (one extra forward pass per distinct line), so by default
+        (``"flagged"``) they are computed only for windows at or above the threshold; ``True``
+        computes them for all windows, ``False`` for none. :meth:`explain` adds them later.
+        """
         results: list[WindowResult] = []
         total = len(windows)
         for start in range(0, total, self.batch_size):
             batch = windows[start : start + self.batch_size]
             outputs = self.model.detect(
                 [w.lines for w in batch], self.processor, threshold=threshold,
-                batch_size=self.batch_size, line_scores=line_scores,
+                batch_size=self.batch_size, line_scores=line_scores is True,
             )
             for window, out in zip(batch, outputs, strict=True):
+                scores = out.get("line_scores")
                 results.append(
                     WindowResult(
                         window_id=window.window_id, source=window.source,
                         line_numbers=list(window.line_numbers), lines=list(window.lines),
                         score=float(out["score"]), anomalous=bool(out["anomalous"]),
-                        line_scores=[float(s) for s in out["line_scores"]] if out.get("line_scores") else None,
+                        line_scores=[float(s) for s in scores] if scores else None,
                         label=window.label, line_labels=list(window.line_labels),
                     )
                 )
             if progress is not None:
                 progress(min(start + len(batch), total), total)
+        if line_scores == "flagged":
+            self.explain([r for r in results if r.anomalous])
         return results
+
+    def explain(self, results: Sequence[WindowResult]) -> None:
+        """Fill in leave-one-out line scores for results that have none yet (in place)."""
+        todo = [r for r in results if r.line_scores is None]
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            outputs = self.model.detect([r.lines for r in batch], self.processor, batch_size=self.batch_size,
+                                        line_scores=True)
+            for result, out in zip(batch, outputs, strict=True):
+                result.line_scores = [float(s) for s in out["line_scores"]]
 
 
 # ---------------------------------------------------------------------------------------
@@ -278,16 +304,182 @@ def window_label(line_labels: Sequence[int]) -> int:
 
 
 def line_parser(fmt: str, source: str) -> Callable[[str, int], Any]:
-    """A per-line parser for streaming: (text, line number) -> LogRecord, or None for a blank line."""
+    """A per-line parser for streaming: (text, line number) -> LogRecord, or None for a blank line.
+
+    A line that does not fit the format is kept as plain text (its content is the whole line,
+    label unknown), counted in ``parse.unparsed`` and logged for the first few, so a stray
+    line never stops a watcher and is never dropped silently.
+    """
+    from dataset_builders.errors import LogFormatError
+    from dataset_builders.loghub import line_parser as data_line_parser
     from dataset_builders.records import LogRecord
 
-    if fmt == "plain":
+    if fmt == "auto":
+        raise DetectionInputError("a followed file needs an explicit --format (default plain)")
+    try:
+        strict = data_line_parser(fmt)
+    except ValueError as err:
+        raise DetectionInputError(str(err)) from None
 
-        def parse_plain(text: str, line_number: int) -> LogRecord | None:
-            return LogRecord(source, line_number, text) if text.strip() else None
+    def parse(text: str, line_number: int) -> LogRecord | None:
+        if not text.strip():
+            return None
+        try:
+            return strict(text, source, line_number)
+        except LogFormatError as err:
+            parse.unparsed += 1
+            if parse.unparsed <= 5:
+                logger.warning("%s; kept as a plain line", err)
+        return LogRecord(source, line_number, text)
 
-        return parse_plain
-    raise DetectionInputError(f"format {fmt!r} cannot be followed line by line yet; use --format plain")
+    parse.unparsed = 0
+    return parse
+
+
+# BuildReport counters worth telling the user about, with how to say it.
+REPORT_NOTES = {
+    "non_utf8_lines_repaired": "{n} line(s) were not valid UTF-8; undecodable bytes were replaced",
+    "lines_cut_at_max_length": "{n} line(s) were longer than 1 MiB and were cut",
+    "lines_with_nul_bytes": "{n} line(s) held NUL bytes, which were removed",
+    "lines_without_session_id": "{n} line(s) name no HDFS block id and are in no session window",
+    "lines_without_timestamp": "{n} line(s) have no timestamp and are in no time window",
+    "late_lines_skipped": "{n} line(s) arrived too far out of time order for their time window",
+    "lines_between_windows": "{n} line(s) fall between windows (step > size)",
+    "unparsed_lines": "{n} line(s) did not match the format and were skipped",
+}
+
+
+def sniff_format(path: Path) -> str:
+    """DATA's format detector (first lines vs. the strict parsers); anything unknown is plain."""
+    from dataset_builders.loghub import detect_format
+
+    return detect_format(str(path))
+
+
+def iter_records(path: Path, fmt: str, report: Any, source_name: str | None = None) -> Iterable[Any]:
+    """Parsed records of one file (DATA's parsers: unparsable lines skipped and counted)."""
+    from dataset_builders.loghub import parse_file
+
+    for record in parse_file(str(path), fmt, report):
+        if source_name:
+            record.source = source_name
+        yield record
+
+
+def windows_of(records: Iterable[Any], spec: WindowSpec, report: Any) -> Iterable[dict]:
+    from dataset_builders.windowing import session_windows, sliding_windows, time_windows
+
+    if spec.kind == "session":
+        return session_windows(records, report=report)
+    if spec.kind == "time":
+        return time_windows(records, spec.seconds, report=report)
+    return sliding_windows(records, spec.size, spec.step, report=report)
+
+
+def read_windows(
+    path: str | Path,
+    fmt: str = "auto",
+    window: str | None = None,
+    max_bytes: int | None = None,
+    source_name: str | None = None,
+) -> tuple[list[Window], str, WindowSpec, int, list[str]]:
+    """User input -> windows ready to score, the format and windowing used, lines read, notes."""
+    from dataset_builders.errors import BuildReport
+
+    if fmt not in FORMATS:
+        raise DetectionInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(path)
+    check_readable_log(path, max_bytes)
+    files = expand_inputs(path)
+    report, notes, formats = BuildReport(), [], set()
+    windows: list[Window] = []
+    spec = None
+    for file in files:
+        check_readable_log(file, max_bytes)
+        file_fmt = sniff_format(file) if fmt == "auto" else fmt
+        if fmt == "auto" and file_fmt == "plain":
+            notes.append(f"{source_name or file}: format not recognised as HDFS/BGL/Thunderbird/Liberty; "
+                         "every line is read as a plain message")
+        formats.add(file_fmt)
+        spec = WindowSpec.parse(window or DEFAULT_WINDOWS.get(file_fmt, "sliding:100:100"))
+        if spec.kind == "session" and not file_fmt.startswith("hdfs"):
+            raise DetectionInputError(f"session windows need HDFS block ids; {file} is {file_fmt}: use sliding or time")
+        for row in windows_of(iter_records(file, file_fmt, report, source_name), spec, report):
+            windows.append(Window(
+                window_id=row["window_id"], source=row["source"], lines=list(row["raw_lines"] or row["lines"]),
+                line_numbers=list(row["line_numbers"]), line_labels=list(row["line_labels"]), label=int(row["label"]),
+            ))
+    for name, template in REPORT_NOTES.items():
+        if report[name]:
+            first = report.examples.get(name, [""])[0]
+            notes.append(template.format(n=report[name]) + (f" (first at {first})" if first else ""))
+    notes.extend(report.notes)
+    if not windows:
+        if report["lines_without_timestamp"]:
+            raise DetectionInputError(f"{source_name or path}: time windows need timestamps and "
+                                      f"{report['lines_without_timestamp']} line(s) have none; use sliding windows")
+        raise DetectionInputError(f"{source_name or path}: no log lines could be grouped into windows")
+    used = formats.pop() if len(formats) == 1 else "mixed"
+    return windows, used, spec or WindowSpec("sliding"), report["lines_read"], notes
+
+
+def processor_notes(before: dict, after: dict, processor: Any) -> list[str]:
+    """What the model had to cut, summed over a run (the processor warns per batch)."""
+    notes = []
+    cut = after.get("lines_truncated", 0) - before.get("lines_truncated", 0)
+    if cut:
+        limit = getattr(processor, "max_tokens_per_line", "?")
+        notes.append(f"{cut} distinct line(s) were longer than the model's {limit} tokens per line and were truncated")
+    return notes
+
+
+@dataclass
+class ReadResult:
+    """Windows read from user input, before scoring (so bad input fails before a model loads)."""
+
+    windows: list[Window]
+    fmt: str
+    window: WindowSpec
+    n_lines: int
+    notes: list[str]
+    seconds: float
+
+
+def read_input(
+    path: str | Path,
+    fmt: str = "auto",
+    window: str | None = None,
+    max_bytes: int | None = None,
+    source_name: str | None = None,
+) -> ReadResult:
+    started = now()
+    windows, used, spec, n_lines, notes = read_windows(path, fmt, window, max_bytes, source_name)
+    return ReadResult(windows, used, spec, n_lines, notes, now() - started)
+
+
+def score_input(detector: Detector, read: ReadResult, threshold: float = 0.5,
+                progress: ProgressFn | None = None) -> DetectionReport:
+    started = now()
+    before = dict(getattr(detector.processor, "stats", {}))
+    results = detector.score(read.windows, threshold=threshold, progress=progress)
+    notes = read.notes + processor_notes(before, dict(getattr(detector.processor, "stats", {})), detector.processor)
+    return DetectionReport(results=results, fmt=read.fmt, window=read.window, threshold=threshold,
+                           n_lines=read.n_lines, seconds=read.seconds + now() - started, notes=notes,
+                           model=detector.name)
+
+
+def detect_path(
+    detector: Detector,
+    path: str | Path,
+    fmt: str = "auto",
+    window: str | None = None,
+    threshold: float = 0.5,
+    progress: ProgressFn | None = None,
+    max_bytes: int | None = None,
+    source_name: str | None = None,
+) -> DetectionReport:
+    """Read, window and score one file or folder; the function behind CLI and Space."""
+    return score_input(detector, read_input(path, fmt, window, max_bytes, source_name), threshold, progress)
 
 
 # ---------------------------------------------------------------------------------------
