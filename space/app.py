@@ -299,9 +299,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def launch(args: argparse.Namespace, **launch_kwargs: Any) -> gr.Blocks:
+    try:  # load the default model once, before the first visitor waits for it
+        get_detector(args.model)
+    except DetectionInputError as err:
+        logger.warning("no default model loaded: %s", err)
     demo = build_demo(args.model, args.max_mb)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
-    demo.launch(server_name=args.host, server_port=args.port, max_file_size=f"{args.max_mb:g}mb",
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=int(args.max_mb * 1e6),
                 show_error=False, **launch_kwargs)
     return demo
 

@@ -1,0 +1,145 @@
+"""The Space as a user meets it: a real server on 127.0.0.1 driven by gradio_client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from detect_support import PLANTED, planted_log, untrained_tiny_model_dir  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_MB = 0.5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def start_server(model_dir: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logllm", "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
+         "--max-mb", str(MAX_MB), "--concurrency", "1"],
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, proc, log_path)
+    except Exception:
+        proc.kill()
+        raise
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def model_dir():
+    return str(untrained_tiny_model_dir())
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    log = tmp_path_factory.mktemp("space") / "server.log"
+    proc, url = start_server(model_dir, log)
+    yield url, log
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def analyze(client: Client, model_dir: str, upload=None, pasted: str = "", example=None, window: str = "",
+            threshold: float = 0.5):
+    return client.predict(upload, pasted, example, model_dir, "auto", window, threshold, MAX_MB, api_name="/analyze")
+
+
+def test_upload_scores_windows_and_highlights_the_models_top_line(server, model_dir, tmp_path):
+    url, _ = server
+    log = tmp_path / "planted.log"
+    log.write_text(planted_log(30, planted_at=(17,)))
+    client = Client(url, verbose=False)
+    summary, table, lines, plot, cm, roc, label_text, csv_path, jsonl_path = analyze(
+        client, model_dir, upload=handle_file(str(log)), window="sliding:10:10", threshold=0.0)
+    assert "**3 windows**, **3 anomalous**" in summary and "format `plain`" in summary
+    assert table["headers"][:5] == ["rank", "window", "source", "lines", "probability"]
+    assert [row[1] for row in table["data"]].count("planted.log:11-20") == 1
+    probs = [row[4] for row in table["data"]]
+    assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
+    # the page shows the top window's lines, and highlights what the model itself ranks highest
+    from logllm.pipeline import Detector, detect_path
+
+    report = detect_path(Detector.load(model_dir), log, window="sliding:10:10", threshold=0.0)
+    top = max(report.results, key=lambda r: r.score)
+    expected = {number for number, _, _ in top.suspicious_lines(3)}
+    highlighted = {int(span["token"].split()[0]) for span in lines if span["class_or_confidence"]}
+    assert highlighted == expected and len(lines) == 10
+    assert any(PLANTED in span["token"] for span in lines) == (17 in top.line_numbers)
+    assert "no labels" in label_text and cm is None and roc is None
+    assert Path(csv_path).read_text().count("\n") == 4 and Path(jsonl_path).read_text().count("\n") == 3
+
+
+def test_bundled_labeled_example_gives_confusion_matrix_and_roc(server, model_dir):
+    url, _ = server
+    summary, table, *_rest = analyze(Client(url, verbose=False), model_dir, example="synthetic_bgl_labeled.log")
+    _lines, _plot, cm, roc, label_text, _csv, _jsonl = _rest
+    assert "format `bgl`" in summary and len(table["data"]) == 6
+    assert Path(cm).name == "confusion_matrix.png" and Path(roc).name == "roc_curve.png"
+    assert "precision" in label_text and "ROC-AUC" in label_text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("binary.bin", b"\x00\x01\x02ELF" * 300, "binary"),
+        ("empty.log", b"", "empty"),
+        ("latin1.log", "résumé sent\n".encode("latin-1") * 4, "not valid UTF-8"),
+        ("data.json", b'{"a": 1}\n{"b": 2}\n', "format not recognised"),
+    ],
+    ids=["binary", "empty", "non-utf8", "unknown-format"],
+)
+def test_bad_uploads_give_a_message_in_the_page(server, model_dir, tmp_path, name, content, message):
+    url, log = server
+    path = tmp_path / name
+    path.write_bytes(content)
+    summary = analyze(Client(url, verbose=False), model_dir, upload=handle_file(str(path)))[0]
+    assert message in summary and "Traceback" not in summary
+
+
+def test_huge_input_is_refused_and_the_app_stays_up(server, model_dir, tmp_path):
+    url, _ = server
+    client = Client(url, verbose=False)
+    summary = analyze(client, model_dir, pasted="x" * int(MAX_MB * 1e6 + 10))[0]
+    assert "the limit is 0.5 MB" in summary
+    big = tmp_path / "big.log"
+    big.write_bytes(b"a log line\n" * int(MAX_MB * 1e6 / 11 + 100))
+    with pytest.raises(Exception, match="(?i)too large|size|limit"):
+        analyze(client, model_dir, upload=handle_file(str(big)))
+    assert "Upload a log file" in analyze(client, model_dir)[0]  # nothing given: a hint, and still alive
+    assert "**3 windows**" in analyze(client, model_dir, pasted=planted_log(30), window="sliding:10:10")[0]
