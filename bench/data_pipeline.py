@@ -64,15 +64,22 @@ def make_log(size_mb: int, base_sessions: int, seed: int) -> Path:
             copy += 1   # renumber block ids so each copy brings new sessions
             data = chunk.replace(b"blk_-", b"\x01").replace(b"blk_", b"blk_%d" % copy).replace(b"\x01", b"blk_-%d" % copy)
             out.write(data[: size_mb * 10**6 - out.tell()] if out.tell() + len(data) > size_mb * 10**6 else data)
-        # end on a full line
-    text_end = target.read_bytes()[-200:]
-    if not text_end.endswith(b"\n"):
-        with open(target, "rb+") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(size - len(text_end) + text_end.rfind(b"\n") + 1)
+    with open(target, "rb+") as handle:   # end on a full line
+        handle.seek(-4096, os.SEEK_END)
+        tail = handle.read()
+        if not tail.endswith(b"\n"):
+            handle.seek(-(len(tail) - tail.rfind(b"\n") - 1), os.SEEK_END)
             handle.truncate()
     return target
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; unlike ru_maxrss it is not inherited from the parent across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(path: str, keep_raw: bool) -> dict:
@@ -89,11 +96,10 @@ def measure(path: str, keep_raw: bool) -> dict:
         windows += 1
         lines_in_windows += len(window["lines"])
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     lines = report["lines_read"]
     return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "lines": lines, "sessions": windows,
             "lines_in_windows": lines_in_windows, "seconds": round(seconds, 2), "lines_per_s": round(lines / seconds),
-            "mb_per_s": round(os.path.getsize(path) / 1e6 / seconds, 2), "peak_rss_mb": round(peak_kb / 1024, 1),
+            "mb_per_s": round(os.path.getsize(path) / 1e6 / seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
             "keep_raw": keep_raw}
 
 

@@ -197,8 +197,9 @@ def time_windows(
                 for k in sorted(open_windows):
                     yield emit(k)
             origin, newest, closed_below, started = t, t, -math.inf, True
-        first_k = math.floor((t - origin - length) / step) + 1
-        last_k = math.floor((t - origin) / step)
+        offset = t - origin
+        last_k = math.floor(offset / step)
+        first_k = min(last_k, math.floor((offset - length) / step) + 1)   # min(): float rounding near 0
         text = preprocess(record.content)
         for k in range(max(first_k, closed_below), last_k + 1):
             open_windows.setdefault(k, []).append((record, text))
@@ -221,7 +222,7 @@ class _SessionStore:
     """Compact per-line columns plus one array of line indices per session id."""
 
     def __init__(self, keep_raw: bool) -> None:
-        self.line_numbers = array("q")
+        self.line_numbers = array("I")    # widened to "q" if a file ever passes 2**32 lines
         self.text_ids = array("I")
         self.labels = array("b")
         self.times = array("d")
@@ -248,7 +249,11 @@ class _SessionStore:
 
     def add(self, record: LogRecord, text: str) -> int:
         i = len(self.line_numbers)
-        self.line_numbers.append(record.line_number)
+        try:
+            self.line_numbers.append(record.line_number)
+        except OverflowError:
+            self.line_numbers = array("q", self.line_numbers)
+            self.line_numbers.append(record.line_number)
         text_id = self._text_index.get(text)
         if text_id is None:
             text_id = self._intern(text, self.texts, self._text_index)

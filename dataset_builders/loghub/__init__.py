@@ -58,19 +58,21 @@ def parse_file(path: str, fmt: str, report: BuildReport | None = None, *, patter
     parse = line_parser(fmt, pattern)
     seen = bad = 0
     first_error: LogFormatError | None = None
-    for source, number, text in open_log_lines(path, report):
-        seen += 1
-        try:
-            record = parse(text, source, number)
-        except LogFormatError as error:
-            bad += 1
-            first_error = first_error or error
-            report.add("unparsed_lines", where=f"{source}:{number}")
-            if seen == PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
-                raise _not_this_format(fmt, bad, seen, first_error) from None
-            continue
-        report.add("records")
-        yield record
+    try:
+        for source, number, text in open_log_lines(path, report):
+            seen += 1
+            try:
+                record = parse(text, source, number)
+            except LogFormatError as error:
+                bad += 1
+                first_error = first_error or error
+                report.add("unparsed_lines", where=f"{source}:{number}")
+                if seen == PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
+                    raise _not_this_format(fmt, bad, seen, first_error) from None
+                continue
+            yield record
+    finally:
+        report.add("records", seen - bad)
     if seen and seen < PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
         raise _not_this_format(fmt, bad, seen, first_error)
 

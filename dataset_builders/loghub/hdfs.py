@@ -32,7 +32,7 @@ def _hdfs_time(date: str, clock: str) -> float:
     key = date + clock
     stamp = _TIME_CACHE.get(key)
     if stamp is None:
-        if len(_TIME_CACHE) > 100_000:
+        if len(_TIME_CACHE) > 20_000:
             _TIME_CACHE.clear()
         day = _DAY_CACHE.get(date)
         if day is None:
