@@ -182,6 +182,8 @@ def build_synthetic_dataset(
     n_lines: int = 20000,
     seed: int = 0,
     *,
+    n_windows: int | None = None,
+    anomaly_ratio: float | None = None,
     preprocessing: str = "re",
     window_size: int = 100,
     step: int | None = None,
@@ -196,11 +198,23 @@ def build_synthetic_dataset(
     ``kind="hdfs"``: ``n_sessions`` blocks, one session window each, random split.
     ``kind="bgl"``: ``n_lines`` lines, sliding windows of ``window_size`` (step defaults to the
     size), chronological split. Deterministic from ``seed``.
+
+    Size and anomaly share can also be given per window: ``n_windows`` (HDFS: blocks; BGL:
+    ``n_windows * window_size`` lines) and ``anomaly_ratio``, the wanted share of anomalous
+    windows (HDFS: exact in expectation; BGL: converted to an episode rate per line, approximate
+    because episodes span several lines and windows).
     """
     if kind not in {"hdfs", "bgl"}:
         raise ValueError(f"kind must be 'hdfs' or 'bgl', got {kind!r}")
+    step = step or window_size
+    if n_windows is not None:
+        n_sessions, n_lines = n_windows, n_windows * step
+    if anomaly_ratio is not None:
+        if not 0.0 <= anomaly_ratio < 1.0:
+            raise ValueError(f"anomaly_ratio must be in [0, 1), got {anomaly_ratio}")
+        anomaly_rate = anomaly_ratio if kind == "hdfs" else 1.0 - (1.0 - anomaly_ratio) ** (1.0 / window_size)
     settings = BuildSettings(dataset=f"synthetic-{kind}", n_sessions=n_sessions, n_lines=n_lines, seed=seed,
-                             preprocessing=preprocessing, window_size=window_size, step=step or window_size,
+                             preprocessing=preprocessing, window_size=window_size, step=step,
                              test_size=test_size, validation_size=validation_size, beta=beta, anomaly_rate=anomaly_rate)
     return build_dataset(settings, report)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from .records import LogRecord
 
 __all__ = ["ANOMALY_KINDS", "SyntheticLine", "hdfs_like_lines", "bgl_like_lines", "generate_hdfs_like",
-           "generate_bgl_like", "write_synthetic"]
+           "generate_bgl_like", "write_synthetic", "build_synthetic_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -381,3 +381,10 @@ def write_synthetic(kind: str, log_path: str, *, n_sessions: int = 1000, n_lines
     else:
         raise ValueError(f"unknown synthetic kind {kind!r}; choose 'hdfs' or 'bgl'")
     return counts
+
+
+def build_synthetic_dataset(*args, **kwargs):
+    """Generated logs -> windowed ``DatasetDict``; see ``dataset_builders.pipeline.build_synthetic_dataset``."""
+    from .pipeline import build_synthetic_dataset as build
+
+    return build(*args, **kwargs)

@@ -91,3 +91,24 @@ def test_synthetic_data_is_not_separable_by_one_token(kind):
     scores = {name.split(" (")[0]: m["f1"] for name, m in result["methods"].items()}
     assert scores["keyword rule"] < 0.8 and scores["best single token"] < 0.8, scores
     assert result["best_token_train_f1"] < 0.8
+
+
+def test_one_call_api_by_windows_and_anomaly_ratio():
+    from dataset_builders.synthetic import build_synthetic_dataset
+
+    ds = build_synthetic_dataset(kind="hdfs", n_windows=400, anomaly_ratio=0.25, seed=7)
+    labels = [y for s in ds for y in ds[s]["label"]]
+    assert len(labels) == 400 and 0.15 < sum(labels) / 400 < 0.35
+    bgl = build_synthetic_dataset(kind="bgl", n_windows=60, anomaly_ratio=0.3, seed=7, window_size=10)
+    labels = [y for s in bgl for y in bgl[s]["label"]]
+    assert len(labels) == 60 and 0.1 < sum(labels) / 60 < 0.6
+
+
+def test_synth_cli_writes_logs(tmp_path):
+    from dataset_builders.cli import main
+
+    out = tmp_path / "s.log"
+    assert main(["synth", "--kind", "bgl", "--n-lines", "300", "--output", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 300
+    assert main(["synth", "--kind", "hdfs", "--n-sessions", "20", "--output", str(tmp_path / "h.log")]) == 0
+    assert (tmp_path / "anomaly_label.csv").read_text().count("\n") == 21
