@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from logllm import pipeline  # noqa: E402
 from logllm.pipeline import DetectionInputError, DetectionReport, Detector, WindowResult  # noqa: E402
@@ -94,6 +95,7 @@ def score_figure(report: DetectionReport) -> plt.Figure:
     left.scatter(range(len(scores)), scores, c=colors, s=12)
     left.axhline(report.threshold, color="black", linestyle="--", linewidth=1)
     left.set(xlabel="window (log order)", ylabel="P(anomalous)", ylim=(-0.02, 1.02), title="Score timeline")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.hist(scores, bins=20, range=(0, 1), color="tab:gray")
     right.axvline(report.threshold, color="black", linestyle="--", linewidth=1, label="threshold")
     right.set(xlabel="P(anomalous)", ylabel="windows", title="Score histogram")
@@ -155,6 +157,13 @@ def _input_path(upload: str | None, pasted: str, example: str | None, work: Path
     raise DetectionInputError("Upload a log file, paste some lines, or pick an example first.")
 
 
+def _display_name(upload: str | None, pasted: str, example: str | None) -> str:
+    """What the user calls the input (never the server's temporary path)."""
+    if upload:
+        return Path(upload).name
+    return "pasted.log" if pasted and pasted.strip() else Path(example or "input.log").name
+
+
 def _error_outputs(message: str) -> tuple[Any, ...]:
     return (
         f"**Cannot analyse this input.** {message}",
@@ -175,6 +184,7 @@ def analyze(
 ) -> tuple[Any, ...]:
     """Score one input; returns every output of the page (errors become a message, never a trace)."""
     work = Path(tempfile.mkdtemp(prefix="logllm-space-"))
+    path = None
     try:
         path = _input_path(upload, pasted, example, work, max_mb)
         progress(0, desc="loading model")
@@ -187,13 +197,14 @@ def analyze(
         with _SCORE_LOCK:
             report = pipeline.detect_path(
                 detector, path, fmt=fmt, window=window or None, threshold=float(threshold),
-                progress=report_progress, max_bytes=int(max_mb * 1e6),
+                progress=report_progress, max_bytes=int(max_mb * 1e6), source_name=_display_name(upload, pasted, example),
             )
-        if upload:
-            report.notes.insert(0, f"file: {Path(upload).name}")
     except (DetectionInputError, ValueError, UnicodeError, OSError) as err:
         logger.info("rejected input: %s", err)
-        return _error_outputs(str(err))
+        message = str(err)
+        if path is not None:  # show the user's file name, not the server's temporary path
+            message = message.replace(str(path), _display_name(upload, pasted, example))
+        return _error_outputs(message)
     except Exception as err:  # the page must stay up whatever the input; log the trace server-side
         logger.exception("analysis failed")
         return _error_outputs(f"internal error ({type(err).__name__}): {err}")
@@ -258,8 +269,8 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
                                     label="Model (folder or Hub id)", elem_id="model")
                 fmt = gr.Dropdown(choices=list(pipeline.FORMATS), value="auto", label="Format")
                 window = gr.Textbox(value="", label="Window (empty = format default)",
-                                    placeholder="session | sliding:100:100 | time:60")
-                threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold")
+                                    placeholder="session | sliding:100:100 | time:60", elem_id="window")
+                threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold", elem_id="threshold")
                 run = gr.Button("Detect anomalies", variant="primary", elem_id="run")
         summary = gr.Markdown(elem_id="summary")
         table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, max_height=420,

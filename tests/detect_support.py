@@ -1,16 +1,24 @@
-"""A tiny LogLLM trained for a few seconds to spot one planted line, shared by the detect tests.
+"""Shared by the detect/watch/space tests: planted-anomaly logs, a tiny saved model, a server.
 
-Untrained models give random line scores, so a test that checks "the planted line ranks
-first" would pass or fail by luck. This model learns the planted line in ~100 CPU steps, so
-such a test means something. Cached on disk once per test session (process).
+The tiny model is untrained (random weights, `presets.build_tiny`): tests check the plumbing
+(windows, scores, the lines the model itself ranks highest, messages), never its judgement.
+A few-step trained tiny model did not separate planted windows on this 2-core CPU in test time
+(scores stayed equal after 70 steps), so no test claims the planted line is found by skill.
 """
 
 from __future__ import annotations
 
-import functools
+import os
 import random
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PLANTED = "disk failure on node 7"
 NORMAL_TEMPLATES = ("job {n} started", "job {n} finished", "heartbeat ok")
@@ -26,44 +34,6 @@ def planted_log(n_lines: int = 40, planted_at: tuple[int, ...] = (27,), seed: in
     return "".join((PLANTED if i in planted_at else normal_line(rng)) + "\n" for i in range(1, n_lines + 1))
 
 
-def _training_windows(seed: int, n: int = 6, size: int = 3) -> tuple[list[list[str]], list[int]]:
-    rng = random.Random(seed)
-    windows, labels = [], []
-    for i in range(n):
-        window = [normal_line(rng) for _ in range(size)]
-        if i % 2:
-            window[rng.randrange(size)] = PLANTED
-        windows.append(window)
-        labels.append(i % 2)
-    return windows, labels
-
-
-@functools.lru_cache(maxsize=1)
-def trained_tiny_model_dir(seed: int = 4, steps: int = 30) -> Path:
-    """Save a tiny model trained to flag windows holding PLANTED; returns its folder."""
-    import torch
-
-    from modeling_logllm.presets import build_tiny
-
-    torch.manual_seed(seed)
-    model, processor = build_tiny(seed=seed)
-    model.set_training_stage(3)
-    windows, labels = _training_windows(seed)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    model.train()
-    batch = processor(windows, labels=labels)
-    for _ in range(steps):
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
-    out = Path(tempfile.mkdtemp(prefix="logllm-test-model-"))
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
-
-
 def untrained_tiny_model_dir(seed: int = 0) -> Path:
     from modeling_logllm.presets import build_tiny
 
@@ -72,3 +42,40 @@ def untrained_tiny_model_dir(seed: int = 0) -> Path:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def start_server(model_dir: str, log_path: Path, max_mb: float = 20.0) -> tuple[subprocess.Popen, str]:
+    """`logllm serve` in a subprocess on a free 127.0.0.1 port; returns it once it answers."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logllm", "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
+         "--max-mb", str(max_mb), "--concurrency", "1"],
+        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, proc, log_path)
+    except Exception:
+        proc.kill()
+        raise
+    return proc, url

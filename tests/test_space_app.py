@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,46 +12,9 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import PLANTED, planted_log, untrained_tiny_model_dir  # noqa: E402
+from detect_support import PLANTED, planted_log, start_server, untrained_tiny_model_dir  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 MAX_MB = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
-
-
-def start_server(model_dir: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logllm", "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
-         "--max-mb", str(MAX_MB), "--concurrency", "1"],
-        cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, proc, log_path)
-    except Exception:
-        proc.kill()
-        raise
-    return proc, url
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +25,7 @@ def model_dir():
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("space") / "server.log"
-    proc, url = start_server(model_dir, log)
+    proc, url = start_server(model_dir, log, max_mb=MAX_MB)
     yield url, log
     proc.terminate()
     try:

@@ -1,0 +1,91 @@
+"""A real headless Chromium (Debian package, driven by pip playwright) uploads a log to the Space.
+
+Skips when no Chromium binary is found, unless LOGLLM_REQUIRE_BROWSER=1 (CI), then fails.
+Saves the page as bench/results/space_screenshot.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from detect_support import ROOT, planted_log, start_server, untrained_tiny_model_dir  # noqa: E402
+
+pytestmark = pytest.mark.browser
+CANDIDATES = (
+    "/usr/lib/chromium/chromium-headless-shell",
+    "/usr/lib/chromium/chromium",
+    "chromium-headless-shell",
+    "chromium",
+    "chromium-browser",
+)
+SCREENSHOT = ROOT / "bench" / "results" / "space_screenshot.png"
+
+
+def find_chromium() -> str | None:
+    """$LOGLLM_CHROMIUM, else the Debian binaries (the real ELF behind the /usr/bin wrapper first)."""
+    for candidate in (os.environ.get("LOGLLM_CHROMIUM"), *CANDIDATES):
+        if not candidate:
+            continue
+        found = candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("LOGLLM_REQUIRE_BROWSER") == "1":
+            pytest.fail("LOGLLM_REQUIRE_BROWSER=1 but no Chromium found (apt-get install chromium-headless-shell)")
+        pytest.skip("no Chromium binary found; install the Debian package chromium-headless-shell")
+    pytest.importorskip("playwright.sync_api")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model_dir = str(untrained_tiny_model_dir())
+    proc, url = start_server(model_dir, tmp_path_factory.mktemp("browser") / "server.log")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_upload_in_a_real_browser_renders_the_windows_table(chromium, server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    log = tmp_path / "planted.log"
+    log.write_text(planted_log(30, planted_at=(17,)))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1800})
+            page.goto(server, wait_until="domcontentloaded", timeout=120_000)  # gradio never goes network-idle
+            page.locator("#run").wait_for(timeout=120_000)
+            page.locator("#log-upload input[type=file]").set_input_files(str(log))
+            page.locator("#window textarea, #window input").first.fill("sliding:10:10")
+            page.locator("#run").click()
+            page.locator("#summary").get_by_text("3 windows").wait_for(timeout=120_000)
+            cell = page.locator('#windows-table [data-testid="cell-0-1"]').first
+            cell.wait_for(state="attached", timeout=30_000)
+            windows = {page.locator(f'#windows-table [data-testid="cell-{r}-1"]').first.inner_text().strip()
+                       for r in range(3)}
+            assert windows == {"planted.log:1-10", "planted.log:11-20", "planted.log:21-30"}
+            assert "suspicious" in page.locator("#window-lines").inner_text()
+            page.wait_for_timeout(1500)  # let the plot finish drawing before the picture
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
