@@ -49,12 +49,12 @@ class AblationArguments:
     seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds"})
     model_preset: str = field(default="tiny", metadata={"help": "tiny (fast, random encoder) or default (MiniLM + small Llama)"})
     max_train_windows: int = field(default=96, metadata={"help": "training windows per run (before oversampling)"})
-    max_eval_windows: int = field(default=32, metadata={"help": "validation windows (threshold choice)"})
-    max_test_windows: int = field(default=96, metadata={"help": "test windows"})
+    max_eval_windows: int = field(default=80, metadata={"help": "validation windows (threshold choice, per-stage eval)"})
+    max_test_windows: int = field(default=200, metadata={"help": "test windows"})
     max_lines_per_window: int = field(default=16, metadata={"help": "lines the model reads per window"})
     epochs: float = field(default=1.0, metadata={"help": "epochs per stage (paper: 1 / 1+1 / 2)"})
-    stage1_max_samples: int = field(default=96, metadata={"help": "stage 1 windows (paper: 1,000)"})
-    lr_scale: float = field(default=4.0, metadata={"help": "multiplies the paper's stage learning rates (few steps on a tiny random decoder)"})
+    stage1_max_samples: int = field(default=160, metadata={"help": "stage 1 windows (paper: 1,000)"})
+    lr_scale: float = field(default=20.0, metadata={"help": "multiplies the paper's stage learning rates (few steps on a tiny random decoder)"})
     batch_size: int = field(default=8, metadata={"help": "windows per step"})
     torch_threads: int = field(default=1, metadata={"help": "torch threads; 1 is fastest on a shared 2-core machine"})
     output: str = field(default=str(RESULTS / "ablations"), metadata={"help": "writes <output>.json, <output>.md and plots"})
@@ -114,6 +114,16 @@ def train_and_score(dataset: Any, config: dict[str, Any], seed: int, args: Ablat
     }
 
 
+def save(payload: dict[str, Any], output: str) -> None:
+    """Write the JSON (after every run, so an interrupted benchmark keeps what it measured) and the Markdown."""
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    payload["plots"] = [str(p) for p in write_plots(payload, out.parent)]
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")
+
+
 def run(args: AblationArguments) -> dict[str, Any]:
     import torch
 
@@ -129,24 +139,26 @@ def run(args: AblationArguments) -> dict[str, Any]:
         for name in args.datasets:
             runs: list[dict[str, Any]] = []
             built: dict[str, tuple[Any, dict[str, Any]]] = {}
+            payload["datasets"][name] = {"runs": runs}
+            payload.setdefault("planned", {})[name] = [{**c, "seed": seed} for c in planned_configs(args, name) for seed in args.seeds]
             for config in planned_configs(args, name):
                 if config["preprocessing"] not in built:
                     built[config["preprocessing"]] = load_bench_dataset(name, config["preprocessing"])
+                    if "source" not in payload["datasets"][name]:  # the first build (main config: re) describes the data
+                        payload["datasets"][name].update(built[config["preprocessing"]][1])
                 dataset, _ = built[config["preprocessing"]]
                 for seed in args.seeds:
                     logger.info("%s: %s seed %d", name, config, seed)
                     try:
                         runs.append(train_and_score(dataset, config, seed, args, Path(tmp)))
+                        payload["runs_done"] = payload.get("runs_done", 0) + 1
+                        save(payload, args.output)
                     except Exception as err:  # a failed variant is reported, never dropped silently
                         logger.exception("%s %s seed %d failed", name, config, seed)
                         payload["not_run"].append({"dataset": name, "what": f"{config} seed {seed}", "reason": f"failed: {err}"})
             skipped = [p for p in args.preprocessings if p not in bench_datasets()[name].preprocessings]
             for p in skipped:
                 payload["not_run"].append({"dataset": name, "what": f"preprocessing {p}", "reason": "the data has no text (event keys only)"})
-            info = built.get("re", next(iter(built.values())))[1] if built else {}
-            payload["datasets"][name] = {**info, "runs": runs}
-    payload["plots"] = [str(p) for p in write_plots(payload, Path(args.output).parent)]
-    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return payload
 
 
@@ -231,9 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or set(args.studies) - set(STUDIES):
         raise SystemExit(f"unknown datasets/studies {sorted(unknown | (set(args.studies) - set(STUDIES)))}")
     payload = run(args)
+    save(payload, args.output)
     out = Path(args.output)
-    out.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")
     print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')} and {len(payload['plots'])} plots")
     return 0
 

@@ -110,7 +110,9 @@ def _data_line(info: dict[str, Any]) -> str:
     )
 
 
-def dataset_section(name: str, baselines: dict[str, Any] | None, ablations: dict[str, Any] | None, hardware: dict[str, str]) -> list[str]:
+def dataset_section(
+    name: str, baselines: dict[str, Any] | None, ablations: dict[str, Any] | None, hardware: dict[str, str], preset: str = "?"
+) -> list[str]:
     info = (baselines or ablations or {})
     lines = [f"### {name}", "", _data_line(info), ""]
     if info.get("notes"):
@@ -118,7 +120,6 @@ def dataset_section(name: str, baselines: dict[str, Any] | None, ablations: dict
     lines += ["| method | precision | recall | F1 | ROC-AUC | seeds | source |", "|---|---|---|---|---|---|---|"]
     if ablations is not None:
         runs = _logllm_runs(ablations)
-        preset = ablations.get("model_preset", "?")
         cells = [mean_std(runs, k) for k in METRICS]
         source = f"measured, {hardware.get('ablations', '?')}" if runs else "not run"
         lines.append(f"| **LogLLM** ({preset} preset, re, stages 1-2a-2b-3, β=0.3) | " + " | ".join(cells) + f" | {_seeds(runs)} | {source} |")
@@ -175,7 +176,15 @@ def ablation_sections(ablations: dict[str, Any]) -> list[str]:
     lines += ["", "Paper, Fig. 4: F1 varies by at most 0.07 for β in 10–80%; β = 0 collapses on Thunderbird (F1 0).", ""]
     for plot in ablations.get("plots", []):
         lines.append(f"![{Path(plot).stem}](results/{Path(plot).name})")
-    not_run = ablations.get("not_run", [])
+    not_run = list(ablations.get("not_run", []))
+    for name, planned in (ablations.get("planned") or {}).items():
+        done = [{k: str(r.get(k)) for k in ("preprocessing", "stages", "beta", "seed")} for r in datasets.get(name, {}).get("runs", [])]
+        for config in planned:
+            if {k: str(config.get(k)) for k in ("preprocessing", "stages", "beta", "seed")} not in done:
+                failed = any(n.get("dataset") == name and str(config.get("seed")) in str(n.get("what")) and n.get("reason", "").startswith("failed")
+                             for n in ablations.get("not_run", []))
+                if not failed:
+                    not_run.append({"dataset": name, "what": json.dumps(config), "reason": "planned, not reached (benchmark stopped before it)"})
     if not_run:
         lines += ["", "### Not run", ""] + [f"- {n.get('dataset')}: {n.get('what')} — {n.get('reason')}" for n in not_run]
     return lines + [""]
@@ -229,7 +238,10 @@ def render(results_dir: Path) -> str:
     lines += ["## LogLLM vs baselines vs the paper, per dataset", ""]
     names = list(dict.fromkeys([*((baselines or {}).get("datasets") or {}), *((ablations or {}).get("datasets") or {})]))
     for name in names:
-        lines += dataset_section(name, ((baselines or {}).get("datasets") or {}).get(name), ((ablations or {}).get("datasets") or {}).get(name), hardware)
+        lines += dataset_section(
+            name, ((baselines or {}).get("datasets") or {}).get(name), ((ablations or {}).get("datasets") or {}).get(name),
+            hardware, (ablations or {}).get("model_preset", "?"),
+        )
     if ablations is not None:
         lines += ablation_sections(ablations)
     else:
