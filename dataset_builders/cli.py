@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .errors import BuildReport, LogFormatError
@@ -117,7 +118,7 @@ def _run_build(args: argparse.Namespace) -> int:
     name = args.config_name or config_name_for(settings)
     info = settings_info(settings)
     info["log_lines"] = report["log_lines"]
-    info["command"] = "logllm data " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
+    info["command"] = _command_line(sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
     if args.difficulty if args.difficulty is not None else info["synthetic"]:
         from .difficulty import measure_difficulty
 
@@ -131,6 +132,11 @@ def _run_build(args: argparse.Namespace) -> int:
         print(f"  {split:<10} {s['windows']:>8,} windows  {s['anomalous_windows']:>7,} anomalous  {s['lines']:>10,} lines")
     print("build report:\n  " + report.summary().replace("\n", "\n  "))
     return 0
+
+
+def _command_line(argv: list[str]) -> str:
+    """The command for the card, with local paths shortened to file names."""
+    return "logllm data " + " ".join(os.path.basename(a) if os.path.sep in a and os.path.exists(a) else a for a in argv)
 
 
 def _run_synth(args: argparse.Namespace) -> int:
