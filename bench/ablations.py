@@ -34,7 +34,7 @@ from baselines import RESULTS, bench_datasets, load_bench_dataset  # noqa: E402 
 logger = logging.getLogger("bench.ablations")
 
 MAIN = {"preprocessing": "re", "stages": "1,2a,2b,3", "beta": 0.3}
-STUDIES = ("preprocessing", "stages", "beta")
+STUDIES = ("main", "preprocessing", "stages", "beta")  # "main" alone: only the main configuration
 STAGE_VARIANTS = ("1,2a,2b,3", "2a,2b,3", "1,3", "3", "1,2a,2b")
 
 
@@ -58,6 +58,7 @@ class AblationArguments:
     batch_size: int = field(default=8, metadata={"help": "windows per step"})
     torch_threads: int = field(default=1, metadata={"help": "torch threads; 1 is fastest on a shared 2-core machine"})
     output: str = field(default=str(RESULTS / "ablations"), metadata={"help": "writes <output>.json, <output>.md and plots"})
+    resume: bool = field(default=False, metadata={"help": "keep the runs already in <output>.json and add only missing (config, seed) runs"})
 
 
 def planned_configs(args: AblationArguments, dataset: str) -> list[dict[str, Any]]:
@@ -124,6 +125,17 @@ def save(payload: dict[str, Any], output: str) -> None:
     out.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")
 
 
+def resumable(args: AblationArguments, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The earlier results to extend with --resume; refused if they were measured with other sizes."""
+    path = Path(args.output).with_suffix(".json")
+    if not args.resume or not path.is_file():
+        return None
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    if previous.get("settings") != settings or previous.get("model_preset") != args.model_preset:
+        raise SystemExit(f"--resume: {path} was measured with other settings {previous.get('settings')}; use another --output")
+    return previous
+
+
 def run(args: AblationArguments) -> dict[str, Any]:
     import torch
 
@@ -135,12 +147,18 @@ def run(args: AblationArguments) -> dict[str, Any]:
         "benchmark": "ablations", "hardware": hardware_info(), "seeds": args.seeds, "model_preset": args.model_preset,
         "settings": settings, "datasets": {}, "not_run": [], "plots": [],
     }
+    previous = resumable(args, settings)
+    if previous:
+        payload["datasets"] = previous["datasets"]
+        payload["seeds"] = sorted({*previous.get("seeds", []), *args.seeds})
+        payload["planned"] = previous.get("planned", {})
     with tempfile.TemporaryDirectory(prefix="logllm_ablation_") as tmp:
         for name in args.datasets:
-            runs: list[dict[str, Any]] = []
             built: dict[str, tuple[Any, dict[str, Any]]] = {}
-            payload["datasets"][name] = {"runs": runs}
-            payload.setdefault("planned", {})[name] = [{**c, "seed": seed} for c in planned_configs(args, name) for seed in args.seeds]
+            payload["datasets"].setdefault(name, {"runs": []})
+            runs: list[dict[str, Any]] = payload["datasets"][name]["runs"]
+            planned = payload.setdefault("planned", {}).setdefault(name, [])
+            planned += [p for p in ({**c, "seed": seed} for c in planned_configs(args, name) for seed in args.seeds) if p not in planned]
             for config in planned_configs(args, name):
                 if config["preprocessing"] not in built:
                     built[config["preprocessing"]] = load_bench_dataset(name, config["preprocessing"])
@@ -148,6 +166,9 @@ def run(args: AblationArguments) -> dict[str, Any]:
                         payload["datasets"][name].update(built[config["preprocessing"]][1])
                 dataset, _ = built[config["preprocessing"]]
                 for seed in args.seeds:
+                    if any(all(str(r.get(k)) == str(v) for k, v in {**config, "seed": seed}.items()) for r in runs):
+                        logger.info("%s: %s seed %d already measured (--resume)", name, config, seed)
+                        continue
                     logger.info("%s: %s seed %d", name, config, seed)
                     try:
                         runs.append(train_and_score(dataset, config, seed, args, Path(tmp)))

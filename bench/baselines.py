@@ -135,10 +135,11 @@ class BaselineBenchArguments:
     datasets: list[str] = field(default_factory=lambda: list(bench_datasets()), metadata={"help": "benchmark datasets"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "model seeds (at least 3 for mean ± std)"})
     neural: bool = field(default=True, metadata={"help": "also run the BERT and decoder classifiers"})
-    neural_max_train_windows: int = field(default=150, metadata={"help": "skip neural baselines on datasets with more training windows"})
+    neural_max_train_windows: int = field(default=150, metadata={"help": "larger training splits: neural baselines use the capped training windows (or are skipped)"})
     bert_max_length: int = field(default=64, metadata={"help": "BERT classifier tokens per window"})
     bert_epochs: float = field(default=1.0, metadata={"help": "BERT classifier epochs"})
     decoder_epochs: float = field(default=4.0, metadata={"help": "decoder classifier epochs"})
+    capped_train_windows: int = field(default=96, metadata={"help": "also run on the first N training windows (what bench/ablations.py trains LogLLM on); 0 disables"})
     torch_threads: int = field(default=1, metadata={"help": "torch threads; 1 is fastest on a shared 2-core machine"})
     output: str = field(default=str(RESULTS / "baselines"), metadata={"help": "writes <output>.json and <output>.md"})
 
@@ -156,15 +157,24 @@ def run(args: BaselineBenchArguments) -> dict[str, Any]:
         dataset, info = load_bench_dataset(name)
         train, validation, test = dataset["train"], dataset.get("validation"), dataset["test"]
         results = run_count_baselines(train, test, args.seeds, validation_ds=validation)
-        if args.neural and len(train) <= args.neural_max_train_windows:
-            bert = BertBaselineConfig(max_length=args.bert_max_length, epochs=args.bert_epochs)
-            results["bert_classifier"] = run_bert_baseline(train, test, args.seeds, validation_ds=validation, config=bert)
-            decoder = DecoderBaselineConfig(epochs=args.decoder_epochs)
-            results["decoder_prompt_completion"] = run_decoder_baseline(train, test, args.seeds, validation_ds=validation, config=decoder)
-        elif args.neural:
-            reason = f"not run: {len(train)} training windows > --neural_max_train_windows {args.neural_max_train_windows} (CPU budget)"
-            for model in ("bert_classifier", "decoder_prompt_completion"):
-                results[model] = {"model": model, "seeds": args.seeds, "runs": [], "skipped": reason}
+        capped = None
+        if args.capped_train_windows and len(train) > args.capped_train_windows:
+            capped = train.select(range(args.capped_train_windows))
+            suffix = f" (first {args.capped_train_windows} train windows)"
+            for model, result in run_count_baselines(capped, test, args.seeds, validation_ds=validation).items():
+                results[model + suffix] = {**result, "train_windows_used": args.capped_train_windows}
+        if args.neural:
+            neural_train = train if len(train) <= args.neural_max_train_windows else capped
+            if neural_train is None:
+                reason = f"not run: {len(train)} training windows > --neural_max_train_windows {args.neural_max_train_windows} (CPU budget)"
+                for model in ("bert_classifier", "decoder_prompt_completion"):
+                    results[model] = {"model": model, "seeds": args.seeds, "runs": [], "skipped": reason}
+            else:
+                suffix = "" if neural_train is train else f" (first {len(neural_train)} train windows)"
+                bert = BertBaselineConfig(max_length=args.bert_max_length, epochs=args.bert_epochs)
+                results["bert_classifier" + suffix] = run_bert_baseline(neural_train, test, args.seeds, validation_ds=validation, config=bert)
+                decoder = DecoderBaselineConfig(epochs=args.decoder_epochs)
+                results["decoder_prompt_completion" + suffix] = run_decoder_baseline(neural_train, test, args.seeds, validation_ds=validation, config=decoder)
         payload["datasets"][name] = {**info, "results": results, "wall_time_s": round(time.perf_counter() - started, 1)}
         logger.info("%s done in %.0fs", name, time.perf_counter() - started)
     payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -188,6 +198,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
             lines += [f"Note: {data['notes']}.", ""]
         lines += ["| model | precision | recall | F1 | ROC-AUC |", "|---|---|---|---|---|"]
         for model, result in data["results"].items():
+            if result.get("skipped"):
+                lines.append(f"| {model} | skipped: {result['skipped']} | | | |")
+                continue
             cells = [format_mean_std(result, k) for k in ("precision", "recall", "f1", "roc_auc")]
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
