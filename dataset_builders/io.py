@@ -24,7 +24,7 @@ from typing import IO
 
 from .errors import BuildReport, LogFormatError
 
-__all__ = ["open_log_lines", "open_text", "open_binary", "split_member", "MAX_LINE_BYTES", "sniff_bytes"]
+__all__ = ["open_log_lines", "open_text", "open_binary", "split_member", "MAX_LINE_BYTES"]
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -121,11 +121,31 @@ def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int
 
     if settings.dataset == "hdfs":
         if settings.labels is None:
+            settings.labels = _labels_in_archive(settings.inputs)
+            if settings.labels is not None:
+                report.note(f"using block labels from {settings.labels}")
+        if settings.labels is None:
             if settings.missing_labels == "error":
                 raise LogFormatError("HDFS blocks need labels", path=settings.inputs[0] if settings.inputs else None,
                                      expected="--labels anomaly_label.csv (or --missing-labels unknown for unlabeled logs)")
             return None
         return read_block_labels(settings.labels, report)
+    return None
+
+
+def _labels_in_archive(inputs: list[str]) -> str | None:
+    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels."""
+    import zipfile
+
+    from .io import split_member
+
+    for path in inputs:
+        archive, _ = split_member(path)
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                found = [n for n in zf.namelist() if n.endswith("anomaly_label.csv")]
+            if found:
+                return f"{archive}:{found[0]}"
     return None
 
 

@@ -143,3 +143,18 @@ def test_hdfs_event_traces(tmp_path):
     assert records[1].content == "BLOCK* NameSystem.allocateBlock:<*>" and records[4].content == "E7"
     assert report["events_without_template"] == 1
     assert detect_format(str(traces)) == "hdfs_traces"
+
+
+def test_hdfs_zip_as_published_finds_its_labels(tmp_path):
+    from dataset_builders.errors import BuildReport
+    from dataset_builders.pipeline import BuildSettings, build_splits
+    from dataset_builders.synthetic import write_synthetic
+
+    write_synthetic("hdfs", str(tmp_path / "HDFS.log"), n_sessions=40, seed=1, anomaly_rate=0.3)
+    with zipfile.ZipFile(tmp_path / "HDFS_v1.zip", "w") as zf:
+        zf.write(tmp_path / "HDFS.log", "HDFS.log")
+        zf.write(tmp_path / "anomaly_label.csv", "preprocessed/anomaly_label.csv")
+    report = BuildReport()
+    splits = build_splits(BuildSettings(dataset="hdfs", inputs=[str(tmp_path / "HDFS_v1.zip")]), report)
+    assert sum(len(rows) for rows in splits.values()) == 40
+    assert any("preprocessed/anomaly_label.csv" in note for note in report.notes)
