@@ -58,6 +58,9 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-lines", type=int, help="read at most this many lines (a quick look at a huge log)")
     p.add_argument("--no-raw-lines", dest="keep_raw", action="store_false", help="leave raw_lines empty (saves memory)")
     p.add_argument("--config-name", help="config name (default: <dataset>_<windowing>)")
+    p.add_argument("--streaming", action="store_true",
+                   help="write windows to per-split parquet as they are built (bounded memory for huge logs; "
+                        "random splits by seeded hash, chronological by line position; no --beta, no difficulty)")
     p.add_argument("--n-sessions", type=int, default=2000, help="synthetic-hdfs: number of blocks")
     p.add_argument("--n-lines", type=int, default=20000, help="synthetic-bgl: number of lines")
     p.add_argument("--anomaly-rate", type=float, help="synthetic: anomalous block fraction / episodes per line")
@@ -111,14 +114,17 @@ def _run_build(args: argparse.Namespace) -> int:
     from .hub import export_dataset_repo, split_statistics
     from .pipeline import BuildSettings, build_splits, config_name_for, settings_info
 
-    fields = {k: v for k, v in vars(args).items() if k not in {"command", "verbose", "output", "config_name", "difficulty", "input"}}
+    skip = {"command", "verbose", "output", "config_name", "difficulty", "input", "streaming"}
+    fields = {k: v for k, v in vars(args).items() if k not in skip}
     settings = BuildSettings(inputs=list(args.input), **fields)
     report = BuildReport()
-    splits = build_splits(settings, report)
     name = args.config_name or config_name_for(settings)
     info = settings_info(settings)
-    info["log_lines"] = report["log_lines"]
     info["command"] = _command_line(sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
+    if args.streaming:
+        return _run_streaming(settings, args.output, name, report, info)
+    splits = build_splits(settings, report)
+    info["log_lines"] = report["log_lines"]
     if args.difficulty if args.difficulty is not None else info["synthetic"]:
         from .difficulty import measure_difficulty
 
@@ -127,11 +133,23 @@ def _run_build(args: argparse.Namespace) -> int:
         except ValueError as error:
             report.note(f"difficulty not measured: {error}")
     export_dataset_repo(splits, args.output, config_name=name, info=info, report=report)
-    print(f"wrote {args.output}/{name}/ and {args.output}/README.md")
-    for split, s in split_statistics(splits).items():
+    _print_summary(args.output, name, split_statistics(splits), report)
+    return 0
+
+
+def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict) -> int:
+    from .streaming import build_streaming
+
+    stats = build_streaming(settings, output, name, report, info)
+    _print_summary(output, name, stats, report)
+    return 0
+
+
+def _print_summary(output: str, name: str, stats: dict, report: BuildReport) -> None:
+    print(f"wrote {output}/{name}/ and {output}/README.md")
+    for split, s in stats.items():
         print(f"  {split:<10} {s['windows']:>8,} windows  {s['anomalous_windows']:>7,} anomalous  {s['lines']:>10,} lines")
     print("build report:\n  " + report.summary().replace("\n", "\n  "))
-    return 0
 
 
 def _command_line(argv: list[str]) -> str:

@@ -26,7 +26,7 @@ import yaml
 from .errors import BuildReport
 from .features import SPLITS, WINDOW_FEATURES
 
-__all__ = ["export_dataset_repo", "split_statistics", "render_dataset_card", "push_dataset_repo",
+__all__ = ["export_dataset_repo", "register_config", "split_statistics", "render_dataset_card", "push_dataset_repo",
            "LOGHUB_LICENSE", "LOGHUB_CITATION", "LOGLLM_CITATION"]
 
 logger = logging.getLogger(__name__)
@@ -113,13 +113,21 @@ def export_dataset_repo(
         dataset.to_parquet(str(folder / f"{name}.parquet"))
         written.append(name)
         logger.info("wrote %s/%s.parquet (%d windows)", config_name, name, len(dataset))
+    return register_config(out, config_name, written, split_statistics(splits), info=info, report=report, default=default)
+
+
+def register_config(output_dir: str | Path, config_name: str, splits: Sequence[str], statistics: Mapping[str, Any], *,
+                    info: Mapping[str, Any] | None = None, report: BuildReport | None = None,
+                    default: bool | None = None) -> Path:
+    """Write ``<config>/dataset_info.json`` for parquet files already in place and regenerate the card."""
+    out = Path(output_dir)
     record = dict(info or {})
-    record.update(config_name=config_name, splits=written, statistics=split_statistics(splits))
+    record.update(config_name=config_name, splits=list(splits), statistics=dict(statistics))
     if report is not None:
         record["build_report"] = report.to_dict()
     if default is not None:
         record["default"] = default
-    (folder / INFO_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    (out / config_name / INFO_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     (out / "README.md").write_text(render_dataset_card(out), encoding="utf-8")
     return out
 

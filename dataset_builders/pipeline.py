@@ -149,7 +149,8 @@ def _labels_in_archive(inputs: list[str]) -> str | None:
     return None
 
 
-def build_windows(settings: BuildSettings, report: BuildReport | None = None) -> Iterator[dict[str, Any]]:
+def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
+                  with_groups: bool = False) -> Iterator[dict[str, Any]]:
     """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first)."""
     from .preprocessing import make_preprocessor
     from .windowing import session_windows, sliding_windows, time_windows
@@ -161,7 +162,7 @@ def build_windows(settings: BuildSettings, report: BuildReport | None = None) ->
         labels = _block_labels(settings, report)
         missing = settings.missing_labels if labels is not None or settings.dataset != "hdfs" else "unknown"
         return session_windows(records, preprocess, block_labels=labels, missing_labels=missing, report=report,
-                               keep_raw=settings.keep_raw)
+                               keep_raw=settings.keep_raw, with_groups=with_groups)
     if settings.windowing == "sliding":
         return sliding_windows(records, settings.window_size, settings.step, preprocess, report=report)
     return time_windows(records, settings.time_length, settings.time_step, preprocess, report=report)

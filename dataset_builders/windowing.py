@@ -288,6 +288,7 @@ def session_windows(
     missing_labels: str = "error",
     report: BuildReport | None = None,
     keep_raw: bool = True,
+    with_groups: bool = False,
 ) -> Iterator[Window]:
     """One window per session id (HDFS block), in order of each block's first line.
 
@@ -296,7 +297,8 @@ def session_windows(
     ``block_labels`` raises ``LogFormatError`` (``missing_labels="error"``), gets label -1
     (``"unknown"``) or is left out (``"skip"``); both are counted in the report. Lines naming
     no block are counted as ``lines_without_session_id``. ``keep_raw=False`` leaves
-    ``raw_lines`` empty to save memory on very large logs.
+    ``raw_lines`` empty to save memory on very large logs. ``with_groups=True`` adds a private
+    ``_group`` key: the same for blocks linked by a line naming both (they must share a split).
     """
     if missing_labels not in {"error", "unknown", "skip"}:
         raise ValueError(f"missing_labels must be 'error', 'unknown' or 'skip', got {missing_labels!r}")
@@ -304,6 +306,7 @@ def session_windows(
     report = report if report is not None else BuildReport()
     store = _SessionStore(keep_raw)
     add = store.add
+    links: list[tuple[str, ...]] = []
     for record in records:
         ids = record.session_ids
         if len(ids) != 1:
@@ -311,13 +314,35 @@ def session_windows(
                 report.add("lines_without_session_id", where=f"{record.source}:{record.line_number}")
                 continue
             report.add("lines_in_several_sessions", where=f"{record.source}:{record.line_number}")
+            links.append(ids)
         add(record, preprocess(record.content))
     logger.info("grouped %s lines into %s sessions", f"{len(store.line_numbers):,}", f"{len(store.sessions):,}")
+    group_of = _linked_groups(links) if with_groups else {}
     for sid, ids in store.sessions.items():
         window = _session_window(sid, ids, store, block_labels, missing_labels, report)
         if window is not None:
             report.add("windows")
+            if with_groups:
+                window["_group"] = group_of.get(sid, sid)
             yield window
+
+
+def _linked_groups(links: list[tuple[str, ...]]) -> dict[str, str]:
+    """Union-find over session ids named together in a line -> {id: smallest id of its group}."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for ids in links:
+        roots = sorted({find(i) for i in ids})
+        for other in roots[1:]:
+            parent[other] = roots[0]
+    return {x: find(x) for x in list(parent)}
 
 
 def _session_window(sid: str, ids: array, store: _SessionStore, block_labels: Mapping[str, int] | None,
