@@ -86,6 +86,7 @@ def test_error_report_groups_mistakes_by_driving_template(windows, tmp_path):
     assert "1 false positives" in md and "1 false negatives" in md
     assert "### `error retry` (1 windows)" in md           # FP driven by its 'error' lines
     assert "window `w21`" in md and "raw: `raw error retry 21`" in md
+    assert md.count("`error retry` — raw") == 1 and "2× in window" in md  # repeats of one template shown once
     assert "window `w23`" in md
     predictions = [json.loads(l) for l in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert [p["window_id"] for p in predictions if p["line_scores"]] == ["w21", "w23"]

@@ -51,7 +51,9 @@ def _row_value(row: dict[str, Any], key: str, n: int, default: Any) -> list[Any]
 
 
 def driving_lines(row: dict[str, Any], line_scores: Sequence[float] | None, top: int = TOP_LINES) -> list[dict[str, Any]]:
-    """The `top` lines with the highest line scores (without scores: none, we do not guess)."""
+    """The `top` distinct templates with the highest line scores, each shown by its first line and
+    its number of occurrences (line scores are leave-one-out over distinct lines, so repeats tie).
+    Without scores: none, we do not guess."""
     lines = list(row["lines"])
     if line_scores is None:
         return []
@@ -60,10 +62,15 @@ def driving_lines(row: dict[str, Any], line_scores: Sequence[float] | None, top:
     raw = _row_value(row, "raw_lines", len(lines), None)
     numbers = _row_value(row, "line_numbers", len(lines), None)
     line_labels = _row_value(row, "line_labels", len(lines), -1)
-    order = np.argsort(-np.asarray(line_scores, dtype=float), kind="stable")[:top]
+    occurrences = Counter(lines)
+    first: dict[str, int] = {}
+    for i in np.argsort(-np.asarray(line_scores, dtype=float), kind="stable"):
+        first.setdefault(lines[i], int(i))
+    chosen = list(first.values())[:top]
     return [
-        {"template": lines[i], "raw": raw[i], "line_number": numbers[i], "line_score": float(line_scores[i]), "line_label": int(line_labels[i])}
-        for i in order
+        {"template": lines[i], "raw": raw[i], "line_number": numbers[i], "line_score": float(line_scores[i]),
+         "line_label": int(line_labels[i]), "occurrences": occurrences[lines[i]]}
+        for i in chosen
     ]
 
 
@@ -161,7 +168,8 @@ def render_markdown(report: ErrorReport, max_examples: int = 5) -> str:
                     where = f"line {line['line_number']}" if line["line_number"] is not None else "line ?"
                     label = {1: "anomalous", 0: "normal"}.get(line["line_label"], "unlabeled")
                     raw = f" — raw: `{_md_cell(line['raw'])}`" if line["raw"] is not None else ""
-                    out.append(f"  - {where} (line score {line['line_score']:.3f}, {label}): `{_md_cell(line['template'])}`{raw}")
+                    times = f", {line['occurrences']}× in window" if line.get("occurrences", 1) > 1 else ""
+                    out.append(f"  - {where} (line score {line['line_score']:.3f}, {label}{times}): `{_md_cell(line['template'])}`{raw}")
             if len(mistakes) > max_examples:
                 out.append(f"- … and {len(mistakes) - max_examples} more")
             out.append("")
