@@ -109,7 +109,7 @@ def test_report_renders_only_measured_and_published_numbers(tmp_path):
     assert "**LogLLM** (tiny preset, re, stages 1-2a-2b-3, β=0.3) | 0.900 | 0.800 | 0.812 | 0.950 | 0 |" in text
     assert "| LogLLM (paper) | 0.994 | 1.000 | 0.997 |" in text          # HDFS family row, published
     assert "| DeepLog | 0.835 / 0.994 / 0.908 |" in text                 # Table II once
-    assert "| raw | 0.250 |" in text and "| 3 | W/O stages 1&2 | 0.125 |" in text
+    assert "| raw | 0.250 / 0.950 |" in text and "| 3 | W/O stages 1&2 | 0.125 / 0.950 |" in text
     assert "| 2a,2b,3 | W/O stage 1 | n/a |" in text                      # not run stays "n/a", never invented
     assert "- synthetic_hdfs: beta 0.8 — CPU budget" in text
     assert '"beta": 0.6, "seed": 0} — planned, not reached' in text and '"beta": 0.3, "seed": 0} — planned' not in text
