@@ -148,7 +148,7 @@ def watch(
     duration: float | None = None,
     poll_interval: float = 0.1,
     top_k: int = 3,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     alerts_file: TextIO | None = None,
     show_all: bool = False,
     on_result: Callable[[object, float], None] | None = None,
@@ -156,6 +156,8 @@ def watch(
     """Follow ``path``, score each completed window, print alerts; returns the run's statistics."""
     from logllm.follow import LogFollower
     from logllm.pipeline import line_parser
+
+    out = sys.stdout if out is None else out
 
     follower = LogFollower(path, from_start=from_start)
     parse = line_parser(fmt, str(path))
@@ -211,6 +213,8 @@ def watch(
                     pending.append(completed)
                     if len(pending) >= detector.batch_size:
                         score_pending()
+                        if stop is not None and time.monotonic() >= stop:
+                            return  # --duration is over: do not finish a large backlog chunk
             idle = windower.flush_if_idle()
             if idle is not None:
                 pending.append(idle)

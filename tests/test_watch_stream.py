@@ -68,3 +68,28 @@ def test_watch_alerts_on_appended_window_and_survives_rotation(tmp_path):
     assert "latency" in text and stats.follow.rotations == 1
     summary = stats.summary()
     assert summary["latency_ms_p50"] is not None and summary["latency_ms_p50"] < 1000
+
+
+def test_watch_cli_with_a_saved_model_writes_alerts(tmp_path, capsys):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from detect_support import planted_log, untrained_tiny_model_dir
+
+    from logllm.watch import main
+
+    log, alerts = tmp_path / "app.log", tmp_path / "alerts.jsonl"
+    log.write_text(planted_log(10))
+    model = str(untrained_tiny_model_dir())
+    code = main([str(log), "--model", model, "--from-start", "--duration", "1.5", "--window", "sliding:5",
+                 "--threshold", "0", "--alerts", str(alerts)])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.count("ALERT") == 2 and "app.log:1-5" in out
+    rows = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert [r["first_line"] for r in rows] == [1, 6] and all(r["latency_ms"] >= 0 for r in rows)
+    summary = json.loads(err.strip().splitlines()[-1].split("logllm watch: ", 1)[1])
+    assert summary["lines"] == 10 and summary["windows"] == 2
+    assert main([str(log), "--model", model, "--window", "session"]) == 2
+    assert "sliding:SIZE[:STEP] windows only" in capsys.readouterr().err
