@@ -30,6 +30,8 @@ DEFAULT_WINDOWS = {
     "thunderbird": "sliding:100:100",
     "liberty": "sliding:100:100",
     "plain": "sliding:50:50",
+    "spirit": "sliding:100:100",  # auto-detected only
+    "hdfs_traces": "session",  # Event_traces.csv, auto-detected only
 }
 BINARY_SNIFF_BYTES = 8192
 

@@ -57,3 +57,21 @@ def test_bad_metrics_files_are_named_in_the_error(tmp_path, content):
 def test_validation_rejects_a_card_without_license():
     with pytest.raises(ValueError, match="no license"):
         validate_model_card("---\npipeline_tag: text-classification\n---\nfrom_pretrained(x, trust_remote_code=True)")
+
+
+def test_reads_the_metrics_json_that_evaluate_model_writes(tmp_path):
+    payload = {  # the shape train/evaluate.py writes: run facts on top, metrics nested
+        "dataset": "synthetic_bgl_sliding_100_100", "split": "test", "seed": 0, "model": "runs/quickstart/model",
+        "hardware": {"cpu": "2 cores"}, "threshold": 0.31, "threshold_source": "best F1 on validation (40 windows)",
+        "n_windows": 60, "n_anomalous": 9,
+        "metrics": {"precision": 0.75, "recall": 0.6667, "f1": 0.7059, "accuracy": 0.9, "specificity": 0.96,
+                    "roc_auc": 0.88, "pr_auc": None, "threshold": 0.31, "tp": 6, "fp": 2, "tn": 49, "fn": 3},
+        "validation_metrics": {"f1": 0.99},
+    }
+    path = _write_metrics(tmp_path / "eval" / "metrics.json", **payload)
+    text = render_model_card([path], repo_id="me/logllm-quickstart")
+    card = validate_model_card(text)
+    values = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert values == {"precision": 0.75, "recall": 0.6667, "f1": 0.7059, "roc_auc": 0.88, "accuracy": 0.9}
+    assert {r.dataset_name for r in card.data.eval_results} == {"synthetic_bgl_sliding_100_100"}
+    assert "| 60 |" in card.text and "0.310" in card.text and "This is the offline model" in card.text
