@@ -121,3 +121,14 @@ def test_report_without_results_says_so(tmp_path):
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(tmp_path), "--output", str(out)]) == 0
     assert "No results yet" in out.read_text()
+
+
+def test_evaluate_cli_regenerates_synthetic_data(saved_tiny_model, tmp_path):
+    from train.evaluate import main
+
+    out = tmp_path / "eval"
+    assert main(["--model", str(saved_tiny_model), "--dataset", "synthetic", "--config", "hdfs", "--synthetic_sessions", "40",
+                 "--seed", "3", "--no_error_analysis", "--output", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset_path"] == "synthetic" and metrics["seed"] == 3 and metrics["n_windows"] > 0
+    assert not (out / "error_analysis.md").exists()

@@ -306,7 +306,7 @@ def load_model(model_dir: str) -> tuple[Any, Any]:
 @dataclass
 class EvaluateArguments:
     model: str = field(metadata={"help": "folder written by save_pretrained (model + processor)"})
-    dataset: str = field(metadata={"help": "window dataset repo folder or Hub id"})
+    dataset: str = field(metadata={"help": "window dataset repo folder, Hub id, or 'synthetic' (regenerated offline, as in training)"})
     config: str | None = field(default=None, metadata={"help": "dataset config, e.g. hdfs_session"})
     split: str = field(default="test", metadata={"help": "split to score"})
     output: str | None = field(default=None, metadata={"help": "output folder (default: <model>/eval/<config>_<split>)"})
@@ -316,6 +316,17 @@ class EvaluateArguments:
     max_windows: int | None = field(default=None, metadata={"help": "score only the first N windows of each split (recorded)"})
     training_dir: str | None = field(default=None, metadata={"help": "training output with trainer_state.json files, for the cost report"})
     no_error_analysis: bool = field(default=False, metadata={"help": "skip per-line attribution and the error report"})
+    synthetic_sessions: int = field(default=2000, metadata={"help": "--dataset synthetic: windows to generate (match the training run)"})
+    synthetic_anomaly_ratio: float = field(default=0.1, metadata={"help": "--dataset synthetic: anomaly share (match the training run)"})
+
+
+def args_for_synthetic(args: EvaluateArguments) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        dataset_name="synthetic", dataset_config=args.config or "hdfs",
+        synthetic_sessions=args.synthetic_sessions, synthetic_anomaly_ratio=args.synthetic_anomaly_ratio,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
 
     (args,) = HfArgumentParser(EvaluateArguments).parse_args_into_dataclasses(args=argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    dataset = load_window_dataset(args.dataset, args.config)
+    if args.dataset == "synthetic":  # same generator, sizes and seed as `logllm train` with dataset_name: synthetic
+        from train.data import load_training_dataset
+
+        dataset = load_training_dataset(args_for_synthetic(args), args.seed)
+    else:
+        dataset = load_window_dataset(args.dataset, args.config)
     if args.max_windows:
         dataset = type(dataset)({k: v.select(range(min(args.max_windows, len(v)))) for k, v in dataset.items()})
     model, processor = load_model(args.model)
