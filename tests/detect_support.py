@@ -8,6 +8,7 @@ A few-step trained tiny model did not separate planted windows on this 2-core CP
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
@@ -34,7 +35,9 @@ def planted_log(n_lines: int = 40, planted_at: tuple[int, ...] = (27,), seed: in
     return "".join((PLANTED if i in planted_at else normal_line(rng)) + "\n" for i in range(1, n_lines + 1))
 
 
+@functools.lru_cache(maxsize=None)
 def untrained_tiny_model_dir(seed: int = 0) -> Path:
+    """An untrained `build_tiny` saved once per test process (tests must not modify it)."""
     from modeling_logllm.presets import build_tiny
 
     model, processor = build_tiny(seed=seed)
