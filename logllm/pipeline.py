@@ -207,8 +207,8 @@ class Detector:
         try:
             loaded = LogLLMForAnomalyDetection.from_pretrained(name)
             processor = LogLLMProcessor.from_pretrained(name)
-        except OSError as err:
-            raise ModelNotFoundError(f"cannot load model {name!r}: {err}") from err
+        except (OSError, ValueError, KeyError, TypeError) as err:  # missing files, wrong model type, bad config
+            raise ModelNotFoundError(f"cannot load model {name!r} as a LogLLM model: {err}") from err
         logger.info("loaded model %s", name)
         return cls(loaded, processor, name, batch_size)
 

@@ -127,3 +127,8 @@ def test_missing_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     assert code == 2 and "logllm quickstart" in err and "--model" in err
     code, _, err = run_cli(capsys, log, "--model", tmp_path)
     assert code == 2 and "no config.json" in err
+    other = tmp_path / "bert"
+    other.mkdir()
+    (other / "config.json").write_text('{"model_type": "bert", "hidden_size": 8}')
+    code, _, err = run_cli(capsys, log, "--model", other)
+    assert code == 2 and "cannot load model" in err
