@@ -132,3 +132,14 @@ def test_missing_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     (other / "config.json").write_text('{"model_type": "bert", "hidden_size": 8}')
     code, _, err = run_cli(capsys, log, "--model", other)
     assert code == 2 and "cannot load model" in err
+
+
+@pytest.mark.shared
+def test_real_bgl_sample_windows_and_labels(loghub_dir, tmp_path, capsys, model_dir):
+    """Loghub BGL_2k (real, CRLF): auto-detected, 20 windows of 100, 12 labeled anomalous (MANIFEST)."""
+    out = tmp_path / "bgl.jsonl"
+    code, text, _ = run_cli(capsys, loghub_dir / "loghub" / "BGL" / "BGL_2k.log", "--model", model_dir,
+                            "--threshold", "1", "--output", out, "--no-progress")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and "format bgl" in text and len(rows) == 20
+    assert sum(r["label"] == 1 for r in rows) == 12 and rows[0]["first_line"] == 1 and rows[-1]["last_line"] == 2000
