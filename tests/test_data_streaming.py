@@ -40,3 +40,24 @@ def test_streaming_refuses_oversampling(tmp_path, capsys):
     rc = main(["build", "--dataset", "synthetic-hdfs", "--n-sessions", "50", "--streaming", "--beta", "0.3",
                "--output", str(tmp_path / "x")])
     assert rc == 2 and "--beta needs the in-memory build" in capsys.readouterr().err
+
+
+def test_blocks_named_in_one_line_share_a_streaming_split():
+    from dataset_builders.pipeline import BuildSettings
+    from dataset_builders.records import LogRecord
+    from dataset_builders.streaming import _random_assigner
+    from dataset_builders.windowing import session_windows
+
+    records = [LogRecord("h.log", i + 1, "x", session_ids=(f"blk_{i}",)) for i in range(200)]
+    records += [LogRecord("h.log", 201, "replicate", session_ids=("blk_7", "blk_150")),
+                LogRecord("h.log", 202, "replicate", session_ids=("blk_150", "blk_99"))]
+    windows = {w["window_id"]: w for w in session_windows(records, with_groups=True)}
+    assert windows["blk_7"]["_group"] == windows["blk_150"]["_group"] == windows["blk_99"]["_group"] == "blk_150"
+    assign = _random_assigner(BuildSettings(dataset="synthetic-hdfs", seed=3))
+    assert len({assign(windows[b]) for b in ("blk_7", "blk_150", "blk_99")}) == 1
+
+
+def test_cli_build_auto_detects_format(tmp_path, loghub_dir):
+    assert main(["build", "--dataset", "auto", "--input", str(loghub_dir / "loghub/BGL/BGL_2k.log"),
+                 "--output", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "bgl_sliding_100_100" / "test.parquet").exists()
