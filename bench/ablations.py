@@ -80,12 +80,12 @@ def planned_configs(args: AblationArguments, dataset: str) -> list[dict[str, Any
     return unique
 
 
-def train_and_score(dataset: Any, config: dict[str, Any], seed: int, args: AblationArguments, workdir: Path) -> dict[str, Any]:
+def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, args: AblationArguments, workdir: Path) -> dict[str, Any]:
     """One LogLLM training run (stages as configured) and its test evaluation."""
     from train.stages import train_logllm
     from train.train_logllm import parse_arguments
 
-    output_dir = workdir / f"{config['preprocessing']}_{config['stages'].replace(',', '-')}_b{config['beta']}_s{seed}"
+    output_dir = workdir / name / f"{config['preprocessing']}_{config['stages'].replace(',', '-')}_b{config['beta']}_s{seed}"
     argv = [
         "--dataset_name", "bench", "--model_preset", args.model_preset, "--stages", config["stages"],
         "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir), "--seed", str(seed),
@@ -171,7 +171,7 @@ def run(args: AblationArguments) -> dict[str, Any]:
                         continue
                     logger.info("%s: %s seed %d", name, config, seed)
                     try:
-                        runs.append(train_and_score(dataset, config, seed, args, Path(tmp)))
+                        runs.append(train_and_score(name, dataset, config, seed, args, Path(tmp)))
                         payload["runs_done"] = payload.get("runs_done", 0) + 1
                         save(payload, args.output)
                     except Exception as err:  # a failed variant is reported, never dropped silently
