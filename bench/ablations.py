@@ -9,7 +9,7 @@ bench/baselines.py (same windows and splits as the baselines), picks the thresho
 validation, scores test with `train.evaluate.evaluate_model`, and lands in
 bench/results/ablations.json. Variants share the main configuration (re preprocessing, stages
 1,2a,2b,3, β = 0.3) except for the one factor studied, so the main run is trained once and
-reused by all three tables. Plots: bench/results/ablation_*.png. `python bench/report.py`
+reused by all three tables. Plots: bench/results/ablations.{preprocessing,stages,beta}.png. `python bench/report.py`
 puts everything into bench/RESULTS.md.
 """
 
@@ -207,8 +207,8 @@ def write_plots(payload: dict[str, Any], out_dir: Path) -> list[Path]:
     paths = []
     datasets = payload["datasets"]
     for key, fixed, title, filename in (
-        ("preprocessing", {"stages": MAIN["stages"], "beta": MAIN["beta"]}, "Preprocessing (Table IV)", "ablation_preprocessing.png"),
-        ("stages", {"preprocessing": "re", "beta": MAIN["beta"]}, "Training stages (Table V)", "ablation_stages.png"),
+        ("preprocessing", {"stages": MAIN["stages"], "beta": MAIN["beta"]}, "Preprocessing (Table IV)", "ablations.preprocessing.png"),
+        ("stages", {"preprocessing": "re", "beta": MAIN["beta"]}, "Training stages (Table V)", "ablations.stages.png"),
     ):
         values = list(dict.fromkeys(str(r[key]) for d in datasets.values() for r in d["runs"]
                                     if all(str(r[k]) == str(v) for k, v in fixed.items())))
@@ -242,9 +242,9 @@ def write_plots(payload: dict[str, Any], out_dir: Path) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"Minority oversampling (Fig. 4), {payload['model_preset']} preset")
         fig.tight_layout()
-        fig.savefig(out_dir / "ablation_beta.png", dpi=110)
+        fig.savefig(out_dir / "ablations.beta.png", dpi=110)
         plt.close(fig)
-        paths.append(out_dir / "ablation_beta.png")
+        paths.append(out_dir / "ablations.beta.png")
     return paths
 
 

@@ -205,6 +205,12 @@ def ablation_sections(ablations: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _train_used(data: dict[str, Any], ablations: dict[str, Any]) -> str:
+    n_train = ((data.get("sizes") or {}).get("train") or {}).get("windows")
+    cap = (ablations.get("settings") or {}).get("max_train_windows")
+    return f"first {cap} of {n_train}" if cap and n_train and n_train > cap else str(n_train)
+
+
 def cost_section(ablations: dict[str, Any] | None) -> list[str]:
     from train.cost import PAPER_TABLE_III_MINUTES
 
@@ -218,7 +224,7 @@ def cost_section(ablations: dict[str, Any] | None) -> list[str]:
                 lines.append(
                     f"| LogLLM {ablations.get('model_preset')} on {name} (seed {run.get('seed')}) | {run['train_time_s'] / 60:.2f} | "
                     f"{(run.get('inference_time_s') or 0) / 60:.3f} | {run.get('windows_per_s')} | measured, "
-                    f"{(data.get('sizes') or {}).get('train', {}).get('windows')} train windows, {ablations['hardware']['summary']} |"
+                    f"{_train_used(data, ablations)} train windows, {run.get('n_test')} test windows, {ablations['hardware']['summary']} |"
                 )
     return lines + [""]
 

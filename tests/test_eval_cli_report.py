@@ -114,6 +114,7 @@ def test_report_renders_only_measured_and_published_numbers(tmp_path):
     assert "- synthetic_hdfs: beta 0.8 — CPU budget" in text
     assert '"beta": 0.6, "seed": 0} — planned, not reached' in text and '"beta": 0.3, "seed": 0} — planned' not in text
     assert "| LogLLM | 1,065.15 | 64.48 |" in text and "| LogLLM tiny on synthetic_hdfs (seed 0) | 1.00 |" in text
+    assert "measured, 10 train windows," in text
 
 
 def test_report_without_results_says_so(tmp_path):
