@@ -1,7 +1,8 @@
 """Baselines on the benchmark windows: event-count models, BERT classifier, decoder classifier.
 
     python bench/baselines.py                         # all datasets, seeds 0 1 2, neural on the small ones
-    python bench/baselines.py --datasets synthetic_hdfs bgl_2k --seeds 0 1 2 3 4 --no-neural
+    python bench/baselines.py --datasets synthetic_hdfs bgl_2k --seeds 0 1 2 3 4 --no_neural
+    python bench/baselines.py --bert_model bert-base-uncased --decoder_model meta-llama/Llama-3.2-1B   # with Hub access
 
 Every dataset is built once with a fixed split seed (the windows and splits every method sees,
 LogLLM included, see bench/ablations.py); model seeds vary per run. Writes
@@ -136,6 +137,8 @@ class BaselineBenchArguments:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "model seeds (at least 3 for mean ± std)"})
     neural: bool = field(default=True, metadata={"help": "also run the BERT and decoder classifiers"})
     neural_max_train_windows: int = field(default=150, metadata={"help": "larger training splits: neural baselines use the capped training windows (or are skipped)"})
+    bert_model: str | None = field(default=None, metadata={"help": "encoder for the BERT classifier (Hub id or folder); default: offline all-MiniLM-L6-v2"})
+    decoder_model: str | None = field(default=None, metadata={"help": "causal LM for the prompt-completion classifier (e.g. meta-llama/Llama-3.2-1B); default: small decoder from scratch"})
     bert_max_length: int = field(default=64, metadata={"help": "BERT classifier tokens per window"})
     bert_epochs: float = field(default=1.0, metadata={"help": "BERT classifier epochs"})
     decoder_epochs: float = field(default=4.0, metadata={"help": "decoder classifier epochs"})
@@ -171,9 +174,9 @@ def run(args: BaselineBenchArguments) -> dict[str, Any]:
                     results[model] = {"model": model, "seeds": args.seeds, "runs": [], "skipped": reason}
             else:
                 suffix = "" if neural_train is train else f" (first {len(neural_train)} train windows)"
-                bert = BertBaselineConfig(max_length=args.bert_max_length, epochs=args.bert_epochs)
+                bert = BertBaselineConfig(model_name_or_path=args.bert_model, max_length=args.bert_max_length, epochs=args.bert_epochs)
                 results["bert_classifier" + suffix] = run_bert_baseline(neural_train, test, args.seeds, validation_ds=validation, config=bert)
-                decoder = DecoderBaselineConfig(epochs=args.decoder_epochs)
+                decoder = DecoderBaselineConfig(decoder=args.decoder_model, epochs=args.decoder_epochs)
                 results["decoder_prompt_completion" + suffix] = run_decoder_baseline(neural_train, test, args.seeds, validation_ds=validation, config=decoder)
         payload["datasets"][name] = {**info, "results": results, "wall_time_s": round(time.perf_counter() - started, 1)}
         logger.info("%s done in %.0fs", name, time.perf_counter() - started)
