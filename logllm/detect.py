@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
     if not args.verbose:  # per-batch truncation warnings are summed into one note instead
         logging.getLogger("modeling_logllm").setLevel(logging.ERROR)
         logging.getLogger("dataset_builders").setLevel(logging.ERROR)
