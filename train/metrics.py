@@ -30,7 +30,7 @@ def load_metric():
 
     if not (METRIC_MODULE_DIR / "log_anomaly_detection.py").is_file():
         raise FileNotFoundError(f"metric module missing: {METRIC_MODULE_DIR}/log_anomaly_detection.py")
-    return evaluate.load(str(METRIC_MODULE_DIR))
+    return evaluate.load(str(METRIC_MODULE_DIR), keep_in_memory=True)  # no cache files per call
 
 
 def validate_labels_and_scores(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
