@@ -110,9 +110,18 @@ def _data_line(info: dict[str, Any]) -> str:
     )
 
 
+def _logllm_row(data: dict[str, Any], preset: str, train_cap: int | None, hardware: str) -> str:
+    runs = _logllm_runs(data)
+    cells = [mean_std(runs, k) for k in METRICS]
+    n_train = ((data.get("sizes") or {}).get("train") or {}).get("windows")
+    used = f"first {train_cap} of {n_train} train windows, " if train_cap and n_train and n_train > train_cap else ""
+    source = f"measured, {used}{hardware}" if runs else "not run"
+    return f"| **LogLLM** ({preset} preset, re, stages 1-2a-2b-3, β=0.3) | " + " | ".join(cells) + f" | {_seeds(runs)} | {source} |"
+
+
 def dataset_section(
     name: str, baselines: dict[str, Any] | None, ablations: dict[str, Any] | None, hardware: dict[str, str], preset: str = "?",
-    train_cap: int | None = None,
+    train_cap: int | None = None, other_presets: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     info = (baselines or ablations or {})
     lines = [f"### {name}", "", _data_line(info), ""]
@@ -120,14 +129,14 @@ def dataset_section(
         lines += [f"Note: {info['notes']}.", ""]
     lines += ["| method | precision | recall | F1 | ROC-AUC | seeds | source |", "|---|---|---|---|---|---|---|"]
     if ablations is not None:
-        runs = _logllm_runs(ablations)
-        cells = [mean_std(runs, k) for k in METRICS]
-        n_train = ((ablations.get("sizes") or {}).get("train") or {}).get("windows")
-        used = f"first {train_cap} of {n_train} train windows, " if train_cap and n_train and n_train > train_cap else ""
-        source = f"measured, {used}{hardware.get('ablations', '?')}" if runs else "not run"
-        lines.append(f"| **LogLLM** ({preset} preset, re, stages 1-2a-2b-3, β=0.3) | " + " | ".join(cells) + f" | {_seeds(runs)} | {source} |")
+        lines.append(_logllm_row(ablations, preset, train_cap, hardware.get("ablations", "?")))
     else:
         lines.append("| **LogLLM** | not run | | | | | no bench/results/ablations.json entry |")
+    for other in other_presets or []:
+        data = (other.get("datasets") or {}).get(name)
+        if data is not None:
+            cap = (other.get("settings") or {}).get("max_train_windows")
+            lines.append(_logllm_row(data, other.get("model_preset", "?"), cap, (other.get("hardware") or {}).get("summary", "?")))
     for model, result in ((baselines or {}).get("results") or {}).items():
         if result.get("skipped"):
             lines.append(f"| {model} | {result['skipped']} | | | | | |")
@@ -211,20 +220,23 @@ def _train_used(data: dict[str, Any], ablations: dict[str, Any]) -> str:
     return f"first {cap} of {n_train}" if cap and n_train and n_train > cap else str(n_train)
 
 
-def cost_section(ablations: dict[str, Any] | None) -> list[str]:
+def cost_section(sources: list[dict[str, Any]]) -> list[str]:
+    """Table III (published) and the measured main-configuration LogLLM runs of every results file."""
     from train.cost import PAPER_TABLE_III_MINUTES
 
     lines = ["## Cost (next to Table III)", "",
              "| method | training (min) | testing (min) | windows/s | source |", "|---|---|---|---|---|"]
     for method, (train, test) in PAPER_TABLE_III_MINUTES.items():
         lines.append(f"| {method} | {train:,.2f} | {test:,.2f} | - | published, averaged over 4 full datasets, one GPU, Table III of {PAPER} |")
-    for name, data in ((ablations or {}).get("datasets") or {}).items():
-        for run in data.get("runs", []):
-            if all(str(run.get(k)) == str(v) for k, v in MAIN_CONFIG.items()) and run.get("train_time_s") is not None:
+    for source in sources:
+        for name, data in (source.get("datasets") or {}).items():
+            for run in data.get("runs", []):
+                if not all(str(run.get(k)) == str(v) for k, v in MAIN_CONFIG.items()) or run.get("train_time_s") is None:
+                    continue
                 lines.append(
-                    f"| LogLLM {ablations.get('model_preset')} on {name} (seed {run.get('seed')}) | {run['train_time_s'] / 60:.2f} | "
+                    f"| LogLLM {source.get('model_preset')} on {name} (seed {run.get('seed')}) | {run['train_time_s'] / 60:.2f} | "
                     f"{(run.get('inference_time_s') or 0) / 60:.3f} | {run.get('windows_per_s')} | measured, "
-                    f"{_train_used(data, ablations)} train windows, {run.get('n_test')} test windows, {ablations['hardware']['summary']} |"
+                    f"{_train_used(data, source)} train windows, {run.get('n_test')} test windows, {source['hardware']['summary']} |"
                 )
     return lines + [""]
 
@@ -238,11 +250,14 @@ class ReportArguments:
 def render(results_dir: Path) -> str:
     baselines = _load(results_dir / "baselines.json")
     ablations = _load(results_dir / "ablations.json")
+    # ablations.<preset>.json: the main LogLLM configuration measured with another model preset
+    other_files = sorted(results_dir.glob("ablations.*.json"))
+    other_presets = [_load(p) for p in other_files]
     hardware = {
         "baselines": (baselines or {}).get("hardware", {}).get("summary", "?"),
         "ablations": (ablations or {}).get("hardware", {}).get("summary", "?"),
     }
-    sources = [f"`{p.name}` ({(_load(p) or {}).get('created', '?')})" for p in (results_dir / "baselines.json", results_dir / "ablations.json") if p.is_file()]
+    sources = [f"`{p.name}` ({(_load(p) or {}).get('created', '?')})" for p in (results_dir / "baselines.json", results_dir / "ablations.json", *other_files) if p.is_file()]
     lines = [
         "# Results",
         "",
@@ -262,13 +277,14 @@ def render(results_dir: Path) -> str:
         lines += dataset_section(
             name, ((baselines or {}).get("datasets") or {}).get(name), ((ablations or {}).get("datasets") or {}).get(name),
             hardware, (ablations or {}).get("model_preset", "?"), ((ablations or {}).get("settings") or {}).get("max_train_windows"),
+            other_presets,
         )
     lines += paper_table_ii()
     if ablations is not None:
         lines += ablation_sections(ablations)
     else:
         lines += ["## Ablations", "", "Not run (no bench/results/ablations.json).", ""]
-    lines += cost_section(ablations)
+    lines += cost_section([a for a in (ablations, *other_presets) if a])
     return "\n".join(lines)
 
 

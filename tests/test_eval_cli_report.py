@@ -133,3 +133,16 @@ def test_evaluate_cli_regenerates_synthetic_data(saved_tiny_model, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset_path"] == "synthetic" and metrics["seed"] == 3 and metrics["n_windows"] > 0
     assert not (out / "error_analysis.md").exists()
+
+
+def test_report_adds_other_presets_main_rows(tmp_path):
+    report = _load_script("report")
+    results = _fixture_results(tmp_path)
+    other = {"hardware": {"summary": "2-core CPU, no GPU"}, "model_preset": "default", "settings": {"max_train_windows": 5},
+             "datasets": {"synthetic_hdfs": {"sizes": {"train": {"windows": 10, "anomalous": 3}}, "runs": [
+                 {"preprocessing": "re", "stages": "1,2a,2b,3", "beta": 0.3, "seed": 0, "train_time_s": 120.0, "n_test": 4,
+                  "metrics": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "roc_auc": 0.75}}]}}}
+    (results / "ablations.default.json").write_text(json.dumps(other))
+    text = report.render(results)
+    assert "| **LogLLM** (default preset, re, stages 1-2a-2b-3, β=0.3) | 0.500 | 0.500 | 0.500 | 0.750 | 0 | measured, first 5 of 10 train windows," in text
+    assert "| LogLLM default on synthetic_hdfs (seed 0) | 2.00 |" in text and "`ablations.default.json`" in text
