@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
     from dataset_builders.errors import LogFormatError
 
     from logllm.pipeline import DetectionInputError
