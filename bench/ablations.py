@@ -120,14 +120,19 @@ def save(payload: dict[str, Any], output: str) -> None:
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    payload["plots"] = [str(p) for p in write_plots(payload, out.parent)]
-    out.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")
+    payload["plots"] = [str(p) for p in write_plots(payload, out.parent, out.name)]
+    with_suffix(out, ".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    with_suffix(out, ".md").write_text(render_markdown(payload), encoding="utf-8")
+
+
+def with_suffix(out: Path, suffix: str) -> Path:
+    """`ablations.default` + `.json` (Path.with_suffix would replace `.default`)."""
+    return out.parent / f"{out.name}{suffix}"
 
 
 def resumable(args: AblationArguments, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The earlier results to extend with --resume; refused if they were measured with other sizes."""
-    path = Path(args.output).with_suffix(".json")
+    path = with_suffix(Path(args.output), ".json")
     if not args.resume or not path.is_file():
         return None
     previous = json.loads(path.read_text(encoding="utf-8"))
@@ -195,7 +200,7 @@ def _f1_by(runs: list[dict[str, Any]], key: str, values: list[Any], **fixed: Any
     return means, stds
 
 
-def write_plots(payload: dict[str, Any], out_dir: Path) -> list[Path]:
+def write_plots(payload: dict[str, Any], out_dir: Path, stem: str = "ablations") -> list[Path]:
     """Grouped bars for Tables IV/V, and F1/precision/recall against β (Fig. 4)."""
     import matplotlib
 
@@ -207,12 +212,12 @@ def write_plots(payload: dict[str, Any], out_dir: Path) -> list[Path]:
     paths = []
     datasets = payload["datasets"]
     for key, fixed, title, filename in (
-        ("preprocessing", {"stages": MAIN["stages"], "beta": MAIN["beta"]}, "Preprocessing (Table IV)", "ablations.preprocessing.png"),
-        ("stages", {"preprocessing": "re", "beta": MAIN["beta"]}, "Training stages (Table V)", "ablations.stages.png"),
+        ("preprocessing", {"stages": MAIN["stages"], "beta": MAIN["beta"]}, "Preprocessing (Table IV)", f"{stem}.preprocessing.png"),
+        ("stages", {"preprocessing": "re", "beta": MAIN["beta"]}, "Training stages (Table V)", f"{stem}.stages.png"),
     ):
         values = list(dict.fromkeys(str(r[key]) for d in datasets.values() for r in d["runs"]
                                     if all(str(r[k]) == str(v) for k, v in fixed.items())))
-        if not values:
+        if len(values) < 2:  # one variant: nothing to compare
             continue
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
         width = 0.8 / max(1, len(datasets))
@@ -242,9 +247,9 @@ def write_plots(payload: dict[str, Any], out_dir: Path) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"Minority oversampling (Fig. 4), {payload['model_preset']} preset")
         fig.tight_layout()
-        fig.savefig(out_dir / "ablations.beta.png", dpi=110)
+        fig.savefig(out_dir / f"{stem}.beta.png", dpi=110)
         plt.close(fig)
-        paths.append(out_dir / "ablations.beta.png")
+        paths.append(out_dir / f"{stem}.beta.png")
     return paths
 
 
@@ -266,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = run(args)
     save(payload, args.output)
     out = Path(args.output)
-    print(f"wrote {out.with_suffix('.json')}, {out.with_suffix('.md')} and {len(payload['plots'])} plots")
+    print(f"wrote {with_suffix(out, '.json')}, {with_suffix(out, '.md')} and {len(payload['plots'])} plots")
     return 0
 
 

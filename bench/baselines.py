@@ -223,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     payload = run(args)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(render_markdown(payload), encoding="utf-8")
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    json_path, md_path = out.parent / f"{out.name}.json", out.parent / f"{out.name}.md"  # not with_suffix: keep dotted names
+    json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(payload), encoding="utf-8")
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 
