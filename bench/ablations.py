@@ -120,7 +120,7 @@ def save(payload: dict[str, Any], output: str) -> None:
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    payload["plots"] = [str(p) for p in write_plots(payload, out.parent, out.name)]
+    payload["plots"] = [p.name for p in write_plots(payload, out.parent, out.name)]  # next to the JSON
     with_suffix(out, ".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     with_suffix(out, ".md").write_text(render_markdown(payload), encoding="utf-8")
 
@@ -151,6 +151,7 @@ def run(args: AblationArguments) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "benchmark": "ablations", "hardware": hardware_info(), "seeds": args.seeds, "model_preset": args.model_preset,
         "settings": settings, "datasets": {}, "not_run": [], "plots": [],
+        "studies": {"synthetic datasets": args.studies, "real-data datasets": args.real_studies},
     }
     previous = resumable(args, settings)
     if previous:

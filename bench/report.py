@@ -177,6 +177,8 @@ def ablation_sections(ablations: dict[str, Any]) -> list[str]:
         f"LogLLM {ablations.get('model_preset', '?')} preset, sizes: {json.dumps(ablations.get('settings', {}))}. "
         f"Test F1 / ROC-AUC, mean ± std over seeds {ablations.get('seeds')}; paper columns are published numbers on full data ({PAPER}).",
         "",
+        *([f"Studies run: {'; '.join(f'{k}: ' + ', '.join(v) for k, v in ablations['studies'].items())} "
+           "(CPU budget); n/a = not run.", ""] if ablations.get("studies") else []),
         "### Preprocessing (Table IV)",
         "",
         "| preprocessing | " + " | ".join(f"{n} F1 / ROC-AUC" for n in names) + " | paper F1 (HDFS / BGL / Liberty / Thunderbird) |",
