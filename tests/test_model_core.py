@@ -244,24 +244,6 @@ def test_stage_2a_leaves_encoder_without_graph():
     assert all(p.grad is None for p in model.encoder.parameters())
 
 
-def test_a_few_steps_learn_the_labels():
-    """The score must move with training: 30 steps separate two kinds of window."""
-    torch.manual_seed(0)
-    model, processor = build_tiny(seed=4)
-    model.set_training_stage(3)
-    model.train()
-    windows = [["job started", "job finished"], ["job started", "disk failure on node"]] * 2
-    labels = [0, 1, 0, 1]
-    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    batch = processor(windows, labels=labels)
-    for _ in range(30):
-        optim.zero_grad()
-        model(**batch).loss.backward()
-        optim.step()
-    scores = [r["score"] for r in model.detect(windows[:2], processor)]
-    assert scores[0] < 0.3 < 0.7 < scores[1]
-
-
 # ---------------------------------------------------------------- detect
 
 
@@ -299,7 +281,8 @@ def test_bf16_scores_close_to_fp32(tiny):
 def test_device_map_placement_loads_and_scores(tmp_path, tiny):
     model, processor = tiny
     model.save_pretrained(tmp_path)
+    assert {"BertLayer", "LlamaDecoderLayer"} <= set(model._no_split_modules)
     placed = LogLLMForAnomalyDetection.from_pretrained(tmp_path, device_map="auto")
-    assert getattr(placed, "hf_device_map", None)
+    assert placed.device.type == "cpu"
     scores = [r["score"] for r in placed.detect(WINDOWS, processor)]
     assert scores == pytest.approx([r["score"] for r in model.detect(WINDOWS, processor)], abs=1e-5)
