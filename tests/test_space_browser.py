@@ -82,7 +82,18 @@ def test_upload_in_a_real_browser_renders_the_windows_table(chromium, server, tm
             windows = {page.locator(f'#windows-table [data-testid="cell-{r}-1"]').first.inner_text().strip()
                        for r in range(3)}
             assert windows == {"planted.log:1-10", "planted.log:11-20", "planted.log:21-30"}
-            assert "suspicious" in page.locator("#window-lines").inner_text()
+            assert "SUSPICIOUS" in page.locator("#window-lines").inner_text()  # highlighted badge, not the title
+            # clicking another row shows that window's lines
+            second = page.locator('#windows-table [data-testid="cell-1-1"]').first
+            first_line = int(second.inner_text().strip().rsplit(":", 1)[1].split("-")[0])
+            assert f"planted.log:{first_line}-" not in cell.inner_text()  # a different window than the one shown
+            second.click()
+            page.wait_for_function(
+                "([sel, n]) => document.querySelector(sel).innerText.split('\\n')[1].trim().startsWith(n + ' ')",
+                arg=["#window-lines", str(first_line)], timeout=30_000,
+            )
+            shown = page.locator("#window-lines").inner_text().splitlines()[1:]
+            assert [int(row.split()[0]) for row in shown] == list(range(first_line, first_line + 10))
             page.wait_for_timeout(1500)  # let the plot finish drawing before the picture
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
