@@ -85,7 +85,7 @@ def test_stages_run_in_paper_order_with_their_own_settings():
     script_args, _ = parse_arguments(["--config", "hdfs", "--stages", "3,1,2", *ON_CPU])
     plans = plan_stages(script_args)
     assert [(p.name, p.learning_rate, p.epochs) for p in plans] == [("1", 5e-4, 1.0), ("2", 5e-5, 2.0), ("3", 5e-5, 2.0)]
-    assert plans[0].max_samples == 1000 and plans[1].max_samples is None
+    assert plans[0].max_samples == 1000 and plans[1].max_samples is None and plans[2].max_samples is None
 
 
 def test_effective_batch_must_divide(tmp_path):

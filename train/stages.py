@@ -121,7 +121,7 @@ def plan_stages(script_args: Any) -> list[StagePlan]:
                 name=name,
                 learning_rate=float(getattr(script_args, f"stage{name}_learning_rate")),
                 epochs=float(getattr(script_args, f"stage{name}_epochs")),
-                max_samples=script_args.stage1_max_samples if name == "1" else None,
+                max_samples=getattr(script_args, f"stage{name}_max_samples"),
             )
         )
     if names != [p.name for p in plans]:
@@ -226,7 +226,8 @@ def run_stage(
     """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record."""
     stage_dir = plan.directory(output_dir)
     model.set_training_stage(plan.training_stage)
-    train_data = stage_subset(train_split, plan.max_samples, seed)
+    # each stage draws its own subset (seed offset by the stage's place in the paper order)
+    train_data = stage_subset(train_split, plan.max_samples, seed + list(STAGE_TRAINS).index(plan.name))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info(
         "stage %s: trains %s (%s parameters), %d windows x %g epoch(s), lr %.1e, effective batch %d%s",
@@ -243,7 +244,8 @@ def run_stage(
         train_dataset=train_data,
         eval_dataset=eval_split,
         data_collator=WindowCollator(processor, max_lines_per_window),
-        processing_class=processor,
+        # no processing_class: the processor is saved with the final model, and Trainer's special-token
+        # alignment expects a processor with a single `tokenizer`, which a two-tokenizer LogLLM processor is not.
         compute_metrics=window_metrics,
         callbacks=[*stage_callbacks, *callbacks],
         stage_name=plan.name,

@@ -1,0 +1,193 @@
+"""The three-stage Trainer pipeline on a tiny model and a handful of short windows: outputs, resume, faults, push."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset, DatasetDict
+from transformers import TrainerCallback
+
+from train.data import TrainingDataError
+from train.stages import train_logllm
+from train.trainer import NonFiniteLossError
+from train.train_logllm import parse_arguments
+
+NORMAL = ["Receiving block <*> src: /<*> dest: /<*>", "PacketResponder <*> for block <*> terminating",
+          "Received block <*> of size <*> from /<*>", "BLOCK* NameSystem.addStoredBlock: blockMap updated: <*> is added to <*> size <*>"]
+ANOMALY = "writeBlock <*> received exception java.io.IOException: Could not read from stream"
+
+
+def window_rows(n: int, anomalous_every: int, offset: int = 0) -> list[dict]:
+    rows = []
+    for i in range(n):
+        lines = [NORMAL[(i + j) % len(NORMAL)] for j in range(4 + i % 3)]  # 4..6 lines
+        label = int(anomalous_every > 0 and (i + offset) % anomalous_every == 0)
+        if label:
+            lines.insert(2, ANOMALY)
+        rows.append({"window_id": f"w{offset + i}", "lines": lines, "label": label})
+    return rows
+
+
+def tiny_dataset(train_anomalous_every: int = 4) -> DatasetDict:
+    return DatasetDict(
+        train=Dataset.from_list(window_rows(12, train_anomalous_every)),
+        validation=Dataset.from_list(window_rows(4, 2, offset=100)),
+        test=Dataset.from_list(window_rows(6, 2, offset=200)),
+    )
+
+
+def tiny_args(output_dir: Path, *extra: str):
+    return parse_arguments(
+        [
+            "--config", "quickstart", "--model_preset", "tiny", "--output_dir", str(output_dir),
+            "--stages", "1,2a,2b,3", "--stage1_max_samples", "8", "--stage3_epochs", "2",
+            "--per_device_train_batch_size", "4", "--effective_batch_size", "8", "--per_device_eval_batch_size", "4",
+            "--oversample_beta", "0.3", "--report_to", "tensorboard", "--disable_tqdm", "true",
+            "--save_strategy", "steps", "--save_steps", "1", "--seed", "7", "--use_cpu", "true",
+            *extra,
+        ]
+    )
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashAt(TrainerCallback):
+    """Simulates a kill: raise in `stage` after `step` optimizer steps (after that step's checkpoint)."""
+
+    def __init__(self, stage_dir_name: str, step: int):
+        self.stage_dir_name, self.step = stage_dir_name, step
+
+    def on_save(self, args, state, control, **kwargs):
+        if Path(args.output_dir).name == self.stage_dir_name and state.global_step == self.step:
+            raise Crash(f"killed in {self.stage_dir_name} at step {self.step}")
+
+
+def final_state(result) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in result.model.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run_full")
+    script_args, training_args = tiny_args(out)
+    result = train_logllm(script_args, training_args, dataset=tiny_dataset())
+    return out, result, final_state(result)
+
+
+def test_run_writes_every_stage_model_eval_and_logs(uninterrupted):
+    out, result, _ = uninterrupted
+    assert [s["stage"] for s in result.stages] == ["1", "2a", "2b", "3"]
+    assert result.stages[0]["windows"] == 8  # stage 1 sample cap
+    for name in ("stage1", "stage2a", "stage2b", "stage3"):
+        assert (out / name / "final" / "trainable.safetensors").is_file()
+        assert (out / name / "best" / "snapshot.json").is_file()  # best-on-validation snapshot kept
+        assert list((out / name).glob("checkpoint-*")), f"no step checkpoints in {name}"
+        assert list((out / name).rglob("events.out.tfevents.*")), f"no TensorBoard events in {name}"
+    records = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
+    assert {r["stage"] for r in records} == {"1", "2a", "2b", "3"}
+    assert any("eval_loss" in r for r in records) and any("train_loss" in r for r in records)
+    assert (out / "final_model" / "config.json").is_file() and list((out / "final_model").glob("*.safetensors"))
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["n_windows"] == 6
+    for plot in ("confusion_matrix.png", "roc_curve.png", "pr_curve.png"):
+        assert (out / "eval" / plot).is_file()
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["gradient_accumulation_steps"] == 2 and summary["seed"] == 7
+    assert summary["data"]["train_windows_after_oversampling"] > summary["data"]["train_windows"]  # beta oversampling
+
+
+def test_stage_freezing_matches_the_paper(uninterrupted):
+    _, result, _ = uninterrupted
+    by_stage = {s["stage"]: s["trainable_parameters"] for s in result.stages}
+    total = sum(p.numel() for p in result.model.parameters())
+    assert by_stage["2a"] < by_stage["2b"] < by_stage["3"] == total
+    assert by_stage["1"] + by_stage["2b"] == total  # decoder + (encoder, projector) = everything
+
+
+def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_path):
+    _, full, full_state = uninterrupted
+    script_args, training_args = tiny_args(tmp_path)
+    with pytest.raises(Crash):
+        train_logllm(script_args, training_args, dataset=tiny_dataset(), callbacks=[CrashAt("stage3", 3)])
+    assert not (tmp_path / "stage3" / "final").exists()
+    with pytest.raises(FileExistsError, match="resume_from_checkpoint"):
+        train_logllm(script_args, training_args, dataset=tiny_dataset())
+    script_args, training_args = tiny_args(tmp_path, "--resume_from_checkpoint", "true")
+    resumed = train_logllm(script_args, training_args, dataset=tiny_dataset())
+    assert [s.get("skipped_on_resume", False) for s in resumed.stages] == [True, True, True, False]
+    assert str(tmp_path / "stage3" / "checkpoint-3") == resumed.stages[-1]["resumed_from"]
+    state = final_state(resumed)
+    worst = max((float((state[n] - t).abs().max()), n) for n, t in full_state.items())
+    assert worst[0] < 1e-5, f"largest parameter difference after resume: {worst}"
+    for key in ("f1", "precision", "recall", "roc_auc", "accuracy"):
+        a, b = full.eval_metrics["metrics"][key], resumed.eval_metrics["metrics"][key]
+        assert (a is None and b is None) or math.isclose(a, b, abs_tol=1e-6), key
+
+
+def test_one_class_training_set_is_refused(tmp_path):
+    script_args, training_args = tiny_args(tmp_path)
+    with pytest.raises(TrainingDataError, match="all 12 windows are normal"):
+        train_logllm(script_args, training_args, dataset=tiny_dataset(train_anomalous_every=0))
+
+
+def test_nan_loss_stops_training_with_the_stage_and_step(tmp_path):
+    from modeling_logllm.presets import build_tiny
+
+    model, processor = build_tiny(seed=0)
+    with torch.no_grad():
+        model.projector.linear.weight.fill_(float("nan")) if hasattr(model.projector, "linear") else next(
+            model.projector.parameters()
+        ).fill_(float("nan"))
+    script_args, training_args = tiny_args(tmp_path, "--stages", "2a")
+    with pytest.raises(NonFiniteLossError, match=r"stage 2a: loss is nan at step 0"):
+        train_logllm(script_args, training_args, dataset=tiny_dataset(), model_and_processor=(model, processor))
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [({"model_type": "bert"}, "is not a causal language model"), ({"model_type": "no-such-model"}, "cannot read its config")],
+)
+def test_unknown_or_wrong_model_type_is_refused(tmp_path, config, message):
+    from train.model_setup import ModelSetupError
+
+    decoder = tmp_path / "decoder"
+    decoder.mkdir()
+    (decoder / "config.json").write_text(json.dumps(config))
+    script_args, training_args = tiny_args(tmp_path / "out", "--decoder_name_or_path", str(decoder))
+    with pytest.raises(ModelSetupError, match=message):
+        train_logllm(script_args, training_args, dataset=tiny_dataset())
+
+
+def test_push_to_hub_uploads_model_code_processor_card_and_eval(uninterrupted, monkeypatch):
+    from huggingface_hub import HfApi
+
+    from train.hub import push_trained_model
+
+    out, _, _ = uninterrupted
+    calls = {}
+
+    def fake_create_repo(self, repo_id, **kwargs):
+        calls["repo"] = (repo_id, kwargs)
+
+    def fake_create_commit(self, repo_id, operations, **kwargs):
+        calls["files"] = {op.path_in_repo: Path(op.path_or_fileobj).read_bytes() for op in operations}
+        return "commit"
+
+    monkeypatch.setattr(HfApi, "create_repo", fake_create_repo)
+    monkeypatch.setattr(HfApi, "create_commit", fake_create_commit)
+    push_trained_model(out / "final_model", "me/logllm-tiny", eval_dir=out / "eval", token="hf_fake")
+    files = set(calls["files"])
+    assert calls["repo"][0] == "me/logllm-tiny"
+    expected_model = {p.name for p in (out / "final_model").iterdir() if p.is_file()}
+    assert expected_model <= files, expected_model - files
+    assert {"config.json", "README.md", "eval/metrics.json", "eval/confusion_matrix.png", "eval/roc_curve.png", "eval/pr_curve.png"} <= files
+    assert any(f.endswith(".safetensors") for f in files) and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    card = calls["files"]["README.md"].decode()
+    f1 = json.loads((out / "eval" / "metrics.json").read_text())["metrics"]["f1"]
+    assert f"{f1:.3f}" in card and "me/logllm-tiny" in card
