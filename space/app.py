@@ -76,14 +76,17 @@ def windows_table(report: DetectionReport) -> pd.DataFrame:
 
 
 def highlighted_lines(result: WindowResult | None, top_k: int = TOP_K) -> list[tuple[str, str | None]]:
-    """The window's lines; the top-k suspicious ones labelled so they render highlighted."""
+    """The window's lines; the top-k lines with positive evidence labelled so they render highlighted."""
     if result is None:
         return []
-    suspicious = {number: score for number, score, _ in result.suspicious_lines(top_k)}
+    # only lines that pushed the window towards "anomalous" (positive leave-one-out evidence)
+    suspicious = {number: score for number, score, _ in result.suspicious_lines(top_k) if score > 0}
     spans = []
     for number, text in zip(result.line_numbers, result.lines):
-        label = f"suspicious {suspicious[number]:.2f}" if number in suspicious else None
-        spans.append((f"{number:>6}  {text}\n", label))
+        if number in suspicious:  # one label (one colour); the line's evidence score goes in the text
+            spans.append((f"{number:>6}  {text}   [evidence {suspicious[number]:+.3f}]\n", "suspicious"))
+        else:
+            spans.append((f"{number:>6}  {text}\n", None))
     return spans
 
 
@@ -277,7 +280,7 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
                              label="Windows (highest probability first; click a header to sort)",
                              elem_id="windows-table")
         lines = gr.HighlightedText(label="Selected window: suspicious lines highlighted", combine_adjacent=False,
-                                   show_legend=False, elem_id="window-lines")
+                                   show_legend=False, color_map={"suspicious": "red"}, elem_id="window-lines")
         plot = gr.Plot(label="Scores")
         with gr.Row():
             cm = gr.Image(label="Confusion matrix", type="filepath")

@@ -56,7 +56,7 @@ def test_upload_scores_windows_and_highlights_the_models_top_line(server, model_
 
     report = detect_path(Detector.load(model_dir), log, window="sliding:10:10", threshold=0.0)
     top = max(report.results, key=lambda r: r.score)
-    expected = {number for number, _, _ in top.suspicious_lines(3)}
+    expected = {number for number, score, _ in top.suspicious_lines(3) if score > 0}
     highlighted = {int(span["token"].split()[0]) for span in lines if span["class_or_confidence"]}
     assert highlighted == expected and len(lines) == 10
     assert any(PLANTED in span["token"] for span in lines) == (17 in top.line_numbers)
