@@ -1,0 +1,1 @@
+"""The Gradio demo / Hugging Face Space (`logllm serve`); see space/README.md."""
