@@ -151,7 +151,7 @@ def test_nan_loss_stops_training_with_the_stage_and_step(tmp_path):
 
 @pytest.mark.parametrize(
     "config, message",
-    [({"model_type": "bert"}, "is not a causal language model"), ({"model_type": "no-such-model"}, "cannot read its config")],
+    [({"model_type": "vit"}, "is not a causal language model"), ({"model_type": "no-such-model"}, "cannot read its config")],
 )
 def test_unknown_or_wrong_model_type_is_refused(tmp_path, config, message):
     from train.model_setup import ModelSetupError

@@ -127,9 +127,15 @@ def push_trained_model(
         )
         logger.info("pushing %d files + README.md to %s", len(files), repo_id)
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        return api.upload_folder(
-            repo_id=repo_id, folder_path=str(staging), repo_type="model", commit_message=commit_message
-        )
+        from huggingface_hub import CommitOperationAdd
+
+        operations = [
+            CommitOperationAdd(path_in_repo=path.relative_to(staging).as_posix(), path_or_fileobj=str(path))
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        ]
+        # one explicit commit of exactly the staged files (what transformers' own push_to_hub does)
+        return api.create_commit(repo_id, operations=operations, commit_message=commit_message, repo_type="model")
 
 
 def hyperparameters_from_summary(path: Path) -> dict[str, dict[str, Any]] | None:
