@@ -83,6 +83,8 @@ def build_model_and_processor(args: Any, seed: int) -> tuple[Any, Any]:
         model, processor = presets.build_default(seed=seed, **processor_kwargs)
     else:
         raise ModelSetupError(f"unknown model_preset {args.model_preset!r}; choose tiny, default or paper")
+    if args.load_in_4bit and not (args.model_preset == "paper" or args.decoder_name_or_path):
+        raise ModelSetupError("load_in_4bit quantizes a pretrained decoder: use model_preset paper or decoder_name_or_path")
     if args.use_lora or args.load_in_4bit:
         model = apply_lora(model, args)
     n_params = sum(p.numel() for p in model.parameters())
@@ -94,23 +96,24 @@ def quantization_kwargs(args: Any) -> dict[str, Any]:
     """`from_pretrained` kwargs for a 4-bit NF4 decoder (QLoRA); empty unless asked for."""
     if not args.load_in_4bit:
         return {}
-    from modeling_logllm.peft_logllm import four_bit_decoder_kwargs
+    from modeling_logllm.peft_logllm import quantization_config
 
-    return four_bit_decoder_kwargs()
+    return {"quantization_config": quantization_config(bits=4)}
 
 
 def apply_lora(model: Any, args: Any) -> Any:
     """LoRA adapters on decoder (and encoder) with the model package's helper (paper ranks by default)."""
-    from modeling_logllm.peft_logllm import add_lora_adapters
+    from modeling_logllm.peft_logllm import apply_lora as add_adapters
 
-    return add_lora_adapters(
+    # target modules are the model package's (decoder q/v projections, encoder query/value), as in the paper
+    return add_adapters(
         model,
         decoder_r=args.lora_r,
         decoder_alpha=args.lora_alpha,
-        encoder_r=args.encoder_lora_r,
+        encoder_r=max(args.encoder_lora_r, 1),
         encoder_alpha=args.encoder_lora_alpha,
         dropout=args.lora_dropout,
-        decoder_target_modules=[m.strip() for m in args.lora_target_modules.split(",") if m.strip()],
+        lora_encoder=args.encoder_lora_r > 0,
     )
 
 

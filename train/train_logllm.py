@@ -83,7 +83,6 @@ class ScriptArguments:
     lora_r: int = field(default=8, metadata={"help": "decoder LoRA rank (official code: 8)"})
     lora_alpha: int = field(default=16, metadata={"help": "decoder LoRA alpha (official code: 16)"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    lora_target_modules: str = field(default="q_proj,v_proj", metadata={"help": "decoder modules for LoRA"})
     encoder_lora_r: int = field(default=4, metadata={"help": "encoder LoRA rank (official code: 4; 0 = full)"})
     encoder_lora_alpha: int = field(default=32, metadata={"help": "encoder LoRA alpha (official code: 32)"})
     # Stages
