@@ -18,8 +18,9 @@ ON_CPU = ["--use_cpu", "true"]
 def test_every_recipe_parses_into_the_dataclasses(name):
     script_args, training_args = parse_arguments(["--config", str(RECIPES_DIR / f"{name}.yaml"), *ON_CPU])
     assert script_args.stages == "1,2a,2b,3"
-    assert script_args.stage1_learning_rate == pytest.approx(5e-4)
-    assert script_args.stage3_learning_rate == pytest.approx(5e-5)
+    if name in PAPER_RECIPES:  # the quickstart raises stage 1/3 rates for its randomly initialised decoder
+        assert script_args.stage1_learning_rate == pytest.approx(5e-4)
+        assert script_args.stage3_learning_rate == pytest.approx(5e-5)
     assert script_args.effective_batch_size == 16
     assert gradient_accumulation_for(16, training_args) * training_args.per_device_train_batch_size == 16
     assert training_args.optim == "adamw_torch"
