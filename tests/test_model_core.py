@@ -286,3 +286,17 @@ def test_device_map_placement_loads_and_scores(tmp_path, tiny):
     assert placed.device.type == "cpu"
     scores = [r["score"] for r in placed.detect(WINDOWS, processor)]
     assert scores == pytest.approx([r["score"] for r in model.detect(WINDOWS, processor)], abs=1e-5)
+
+
+def test_default_preset_uses_the_real_minilm_weights():
+    from safetensors import safe_open
+
+    from modeling_logllm.presets import build_default, minilm_path
+
+    model, processor = build_default(seed=0)
+    with safe_open(str(minilm_path() / "model.safetensors"), "pt") as f:
+        shipped = f.get_tensor("encoder.layer.5.attention.self.query.weight")
+    torch.testing.assert_close(model.encoder.encoder.layer[5].attention.self.query.weight, shipped)
+    assert model.config.encoder_config.hidden_size == 384
+    assert processor.decoder_tokenizer.convert_ids_to_tokens(processor.log_token_id) == "<log>"
+    assert model.get_input_embeddings().weight.shape[0] == len(processor.decoder_tokenizer)
