@@ -80,6 +80,15 @@ def test_one_class_train_skips_supervised_models(splits):
         run_count_baselines(normal_only, test, seeds=[0], models=["xgboost"])
 
 
+def test_knn_with_fewer_training_windows_than_neighbours(splits):
+    _, _, test = splits
+    tiny = Dataset.from_dict({"window_id": ["a", "b", "c"], "label": [0, 1, 0],
+                              "lines": [["open <*>", "close <*>"], ["disk error on <*>"], ["read block <*>"]]})
+    result = run_count_baselines(tiny, test, seeds=[0], models=["knn"])["knn"]
+    assert result["n_train"] == 3 and result["runs"][0]["tp"] + result["runs"][0]["fn"] > 0
+    assert result["runs"][0]["tp"] + result["runs"][0]["fp"] + result["runs"][0]["tn"] + result["runs"][0]["fn"] == 30
+
+
 def test_bad_labels_are_named(splits):
     train, _, test = splits
     bad = test.map(lambda r, i: {"label": -1 if i == 3 else r["label"]}, with_indices=True)

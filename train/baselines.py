@@ -225,8 +225,17 @@ def run_count_baselines(
     return results
 
 
+def _cap_neighbours(pipeline: Any, n_train: int) -> None:
+    """k-NN cannot ask for more neighbours than there are training windows: use min(k, n_train)."""
+    final = pipeline[-1]
+    if hasattr(final, "n_neighbors") and final.n_neighbors > n_train:
+        logger.warning("k-NN: %d training windows < %d neighbours; using k=%d", n_train, final.n_neighbors, n_train)
+        final.set_params(n_neighbors=n_train)
+
+
 def _fit_and_score(pipeline: Any, data: SplitData, seed: int, supervised: bool) -> dict[str, Any]:
     (train_w, train_y), (test_w, test_y) = data.train, data.test
+    _cap_neighbours(pipeline, len(train_y))
     started = time.perf_counter()
     pipeline.fit(train_w, train_y if supervised else None)
     fit_s = time.perf_counter() - started
