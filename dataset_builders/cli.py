@@ -6,6 +6,7 @@ Examples::
     logllm data build --dataset hdfs --input HDFS.log --labels anomaly_label.csv --output out/
     logllm data build --dataset synthetic-hdfs --n-sessions 5000 --output out/
     logllm data build --dataset plain --input app.log --windowing time --time-length 60 --output out/
+    logllm data build --dataset synthetic-bgl --split unseen-type --holdout-categories KERNDTLB --output out/
     logllm data synth --kind bgl --n-lines 100000 --output synthetic_bgl.log
     logllm data download bgl --output downloads/
     logllm data push out/ my-user/loghub-bgl-windows
@@ -24,6 +25,13 @@ from .errors import BuildReport, LogFormatError
 __all__ = ["main", "make_parser"]
 
 logger = logging.getLogger(__name__)
+
+UNSEEN_TYPE = "unseen-type"
+UNSEEN_ONLY_ARGS = ("holdout_categories", "holdout_fraction")
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
@@ -45,8 +53,13 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-length", type=float, default=60.0, help="time window length in seconds")
     p.add_argument("--time-step", type=float, help="time window step in seconds (default: the length)")
     p.add_argument("--preprocessing", choices=PREPROCESSORS, default="re", help="line preprocessing (default re)")
-    p.add_argument("--split", dest="split_method", choices=("random", "chronological"),
-                   help="default: random for sessions, chronological otherwise")
+    p.add_argument("--split", dest="split_method", choices=("random", "chronological", UNSEEN_TYPE),
+                   help="default: random for sessions, chronological otherwise; unseen-type: test anomalies are "
+                        "only of held-out categories (HDFS sessions get categories from anomaly-only templates)")
+    p.add_argument("--holdout-categories", type=_comma_list, metavar="A,B",
+                   help="unseen-type: categories to hold out for test (default: seeded pick covering --holdout-fraction)")
+    p.add_argument("--holdout-fraction", type=float, default=0.5,
+                   help="unseen-type: share of anomalies the default held-out categories cover (default 0.5)")
     p.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2: the paper's 8:2)")
     p.add_argument("--validation-size", type=float, default=0.1, help="fraction of the training part for validation")
     p.add_argument("--seed", type=int, default=42)
@@ -114,16 +127,27 @@ def _run_build(args: argparse.Namespace) -> int:
     from .hub import export_dataset_repo, split_statistics
     from .pipeline import BuildSettings, build_splits, config_name_for, settings_info
 
-    skip = {"command", "verbose", "output", "config_name", "difficulty", "input", "streaming"}
+    unseen = args.split_method == UNSEEN_TYPE
+    if unseen and args.streaming:
+        raise ValueError("--split unseen-type needs all windows in memory; leave out --streaming")
+    if args.holdout_categories and not unseen:
+        raise ValueError("--holdout-categories only applies with --split unseen-type")
+    skip = {"command", "verbose", "output", "config_name", "difficulty", "input", "streaming", *UNSEEN_ONLY_ARGS}
     fields = {k: v for k, v in vars(args).items() if k not in skip}
+    if unseen:
+        fields["split_method"] = None
     settings = BuildSettings(inputs=list(args.input), **fields)
     report = BuildReport()
-    name = args.config_name or config_name_for(settings)
+    name = args.config_name or config_name_for(settings) + ("_unseen_type" if unseen else "")
     info = settings_info(settings)
     info["command"] = _command_line(sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
     if args.streaming:
         return _run_streaming(settings, args.output, name, report, info)
-    splits = build_splits(settings, report)
+    if unseen:
+        info["split_method"] = UNSEEN_TYPE
+        splits = build_unseen_type_splits(settings, report, info, args.holdout_categories, args.holdout_fraction)
+    else:
+        splits = build_splits(settings, report)
     info["log_lines"] = report["log_lines"]
     if args.difficulty if args.difficulty is not None else info["synthetic"]:
         from .difficulty import measure_difficulty
@@ -135,6 +159,41 @@ def _run_build(args: argparse.Namespace) -> int:
     export_dataset_repo(splits, args.output, config_name=name, info=info, report=report)
     _print_summary(args.output, name, split_statistics(splits), report)
     return 0
+
+
+def build_unseen_type_splits(settings, report: BuildReport, info: dict, holdout_categories: list[str] | None,
+                             holdout_fraction: float) -> dict[str, list[dict]]:
+    """Window, then split so that test anomalies are only of held-out categories (issue 8).
+
+    Sessions without per-line categories (HDFS) are categorised by their anomaly-only templates
+    first. The split's ``describe()`` goes into ``info`` (dataset_info.json) and a readable line into
+    the build report notes of the card. ``beta`` oversampling is applied to train afterwards.
+    """
+    from .generalization import categorize_by_anomaly_templates, unseen_type_split
+    from .oversampling import oversample
+    from .pipeline import build_windows
+
+    windows = list(build_windows(settings, report))
+    if not windows:
+        raise ValueError(f"no windows were built from {', '.join(settings.inputs) or settings.dataset}")
+    if settings.windowing == "session" and any(w["label"] == 1 and not w.get("categories") for w in windows):
+        windows, templates = categorize_by_anomaly_templates(windows)
+        info["category_templates"] = templates
+        report.note(f"unseen-type: {len(templates)} anomaly-only templates became categories T1..T{len(templates)}")
+    split = unseen_type_split(windows, holdout_categories or None, holdout_fraction=holdout_fraction,
+                              test_normal_fraction=settings.test_size, validation_fraction=settings.validation_size,
+                              seed=settings.seed)
+    described = split.describe()
+    info["unseen_type_split"] = described
+    report.note(f"unseen-type split: train categories {', '.join(described['train_categories'])}; test (held out) "
+                f"categories {', '.join(described['test_categories'])}; "
+                f"{len(described['excluded_mixed_windows'])} mixed windows excluded")
+    splits = {"train": list(split.train), "validation": list(split.validation), "test": list(split.test)}
+    if settings.beta:
+        before = len(splits["train"])
+        splits["train"] = oversample(splits["train"], settings.beta, settings.seed)
+        report.add("train_windows_added_by_oversampling", len(splits["train"]) - before)
+    return splits
 
 
 def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict) -> int:

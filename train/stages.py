@@ -339,6 +339,17 @@ def prepare_splits(dataset: Any, script_args: Any, seed: int) -> tuple[Any, Any 
     return train, eval_split, sizes
 
 
+def apply_normal_only(dataset: Any, script_args: Any, seed: int) -> Any:
+    """`--normal-only` (issue 8): train/validation become normal windows plus anomalies synthesised from
+    their own lines; `test` is kept unchanged. Without the flag the dataset is returned as is."""
+    if not getattr(script_args, "normal_only", False):
+        return dataset
+    from train.normal_only import normal_only_dataset_dict
+
+    return normal_only_dataset_dict(dataset, kinds=script_args.normal_only_kinds,
+                                    anomaly_ratio=script_args.normal_only_anomaly_ratio, seed=seed)
+
+
 def train_logllm(
     script_args: Any,
     training_args: Any,
@@ -359,6 +370,7 @@ def train_logllm(
     set_seed(seed)
     if dataset is None:
         dataset = load_training_dataset(script_args, seed)
+    dataset = apply_normal_only(dataset, script_args, seed)
     train_split, eval_split, sizes = prepare_splits(dataset, script_args, seed)
     set_seed(seed)
     model, processor = model_and_processor or build_model_and_processor(script_args, seed)

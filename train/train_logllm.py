@@ -63,6 +63,19 @@ class ScriptArguments:
     oversample_beta: float = field(
         default=0.3, metadata={"help": "oversample the minority class to this proportion (paper β; 0 disables)"}
     )
+    normal_only: bool = field(
+        default=False,
+        metadata={"help": "no labels: take train/validation windows as normal and train against anomalies "
+                          "synthesised from their own lines (train.normal_only); test is kept as is"},
+    )
+    normal_only_kinds: str = field(
+        default="unseen_template,error_level,dropped_steps,reordered_steps,parameter_outlier",
+        metadata={"help": "--normal-only: comma-separated anomaly kinds to synthesise (sliding-window logs: "
+                          "unseen_template,error_level,parameter_outlier works better)"},
+    )
+    normal_only_anomaly_ratio: float = field(
+        default=0.3, metadata={"help": "--normal-only: share of synthesised anomalous windows in train/validation"}
+    )
     # Model
     model_preset: str = field(
         default="default",
@@ -182,6 +195,16 @@ def validate_script_arguments(args: ScriptArguments) -> None:
         raise ValueError(f"unknown model_preset {args.model_preset!r}; choose one of {MODEL_PRESETS}")
     if not 0 <= args.oversample_beta < 1:
         raise ValueError(f"oversample_beta must be in [0, 1), got {args.oversample_beta}")
+    if not 0 < args.normal_only_anomaly_ratio < 1:
+        raise ValueError(f"normal_only_anomaly_ratio must be in (0, 1), got {args.normal_only_anomaly_ratio}")
+    if args.normal_only:
+        from train.normal_only import ALL_KINDS
+
+        kinds = [k.strip() for k in str(args.normal_only_kinds).split(",") if k.strip()]
+        unknown = [k for k in kinds if k not in ALL_KINDS]
+        if not kinds or unknown:
+            raise ValueError(f"normal_only_kinds {args.normal_only_kinds!r}: unknown kind(s) {unknown or '(none given)'}; "
+                             f"use {','.join(ALL_KINDS)}")
 
 
 def main(argv: list[str] | None = None) -> int:
