@@ -301,6 +301,7 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         labels: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         only_score_logits: bool = False,
+        answer_logits_only: bool = False,
         output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
         **kwargs: Any,
@@ -324,6 +325,10 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
                 Answer token ids, -100 elsewhere; gives `loss`.
             only_score_logits (`bool`, *optional*, defaults to `False`):
                 Compute the LM head only at the score positions (inference; saves `seq_len x vocab` memory).
+            answer_logits_only (`bool`, *optional*, defaults to `False`):
+                With `labels`: compute the LM head only at the positions that predict answer tokens (training;
+                the prompt's logits carry no loss, and a full-vocabulary head over every position dominates a
+                small decoder's step). `logits` then has shape `(batch, n_kept, vocab)`.
         """
         if input_ids is None:
             raise ValueError("input_ids are required (the <log> placeholders are found in them)")
@@ -343,6 +348,9 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         decoder_kwargs: dict[str, Any] = {}
         if only_score_logits and self._decoder_accepts_logits_to_keep():
             decoder_kwargs["logits_to_keep"] = torch.unique(score_positions)
+        elif answer_logits_only and labels is not None and self._decoder_accepts_logits_to_keep():
+            predicting = (labels[:, 1:] != IGNORE_INDEX).any(dim=0).nonzero().flatten()  # logit i predicts token i+1
+            decoder_kwargs["logits_to_keep"] = torch.unique(torch.cat([predicting, score_positions.to(predicting.device)]))
         outputs = self.decoder(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
@@ -355,18 +363,24 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
             **kwargs,
         )
         logits = outputs.logits
+        loss = None
         if "logits_to_keep" in decoder_kwargs:
             kept = decoder_kwargs["logits_to_keep"].to(logits.device)
             column = torch.searchsorted(kept, score_positions.to(logits.device))
             score_logits = logits[torch.arange(logits.shape[0], device=logits.device), column]  # (B, V)
-            logits = score_logits
+            if only_score_logits:
+                logits = score_logits
+            else:  # answer_logits_only: (B, K, V) logits at `kept`, each predicting the token after it
+                target = labels.to(logits.device)[:, kept + 1]  # (B, K)
+                loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX)
         else:
             rows = torch.arange(logits.shape[0], device=logits.device)
             score_logits = logits[rows, score_positions.to(logits.device)]  # (B, V)
             if only_score_logits:
                 logits = score_logits
 
-        loss = self._answer_loss(logits, labels) if labels is not None and not only_score_logits else None
+        if loss is None and labels is not None and not only_score_logits:
+            loss = self._answer_loss(logits, labels)
         return LogLLMOutput(
             loss=loss,
             logits=logits,

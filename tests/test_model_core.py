@@ -139,6 +139,18 @@ def test_loss_is_cross_entropy_on_answer_tokens_only(tiny):
     torch.testing.assert_close(out.loss, expected)
 
 
+def test_answer_logits_only_gives_the_same_loss_and_score(tiny):
+    """Training computes the LM head only where answers are predicted; nothing else may change."""
+    model, processor = tiny
+    batch = processor(WINDOWS, labels=[0, 1])
+    full = model(**batch)
+    lean = model(**batch, answer_logits_only=True)
+    torch.testing.assert_close(lean.loss, full.loss)
+    torch.testing.assert_close(lean.anomaly_score, full.anomaly_score)
+    assert lean.logits.shape[1] < full.logits.shape[1]
+    lean.loss.backward()  # and it trains
+
+
 def test_line_vectors_fill_placeholders_in_row_major_order(tiny):
     model, processor = tiny
     batch = processor(WINDOWS, preprocessed=True)

@@ -74,7 +74,7 @@ class LogLLMTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
         inputs.pop("window_labels", None)
-        outputs = model(**inputs)
+        outputs = model(**inputs, answer_logits_only=True)
         loss = outputs.loss
         if loss is None:
             raise ValueError("the model returned no loss: the collator must pass `labels` to the processor")
