@@ -1,14 +1,15 @@
-"""Shared by the detect/watch/space tests: planted-anomaly logs, a tiny saved model, a server.
+"""Shared by the detect/watch/space/attribution tests: planted-anomaly logs, tiny saved models, a server.
 
-The tiny model is untrained (random weights, `presets.build_tiny`): tests check the plumbing
-(windows, scores, the lines the model itself ranks highest, messages), never its judgement.
-A few-step trained tiny model did not separate planted windows on this 2-core CPU in test time
-(scores stayed equal after 70 steps), so no test claims the planted line is found by skill.
+Two tiny models (`presets.build_tiny`): an untrained one, for tests of the plumbing (windows, scores,
+messages), and one trained for at most 120 full-batch steps (seconds on a 2-core CPU) on the anomaly
+score over windows of `NORMAL_TEMPLATES` lines with and without `PLANTED`, for tests that claim the
+planted line is found: it learns "this line means anomalous", so leave-one-out line scores put it first.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import random
 import socket
@@ -18,6 +19,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +45,70 @@ def untrained_tiny_model_dir(seed: int = 0) -> Path:
 
     model, processor = build_tiny(seed=seed)
     out = Path(tempfile.mkdtemp(prefix="logllm-test-untrained-"))
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def training_windows(n_pairs: int = 8, seed: int = 0) -> tuple[list[list[str]], list[int]]:
+    """Pairs of windows: normal lines (label 0), and the same with one line replaced by `PLANTED` (label 1).
+
+    Pairs differ only in the planted line, so neither length nor which templates occur predicts the
+    label; windows draw from random subsets of the templates so "a template is missing" does not either.
+    """
+    rng = random.Random(seed)
+    windows, labels = [], []
+    for _ in range(n_pairs):
+        templates = rng.sample(NORMAL_TEMPLATES, rng.randint(1, len(NORMAL_TEMPLATES)))
+        normal = [rng.choice(templates).format(n=rng.randint(1, 999)) for _ in range(rng.randint(3, 10))]
+        planted = list(normal)
+        planted[rng.randrange(len(planted))] = PLANTED
+        windows += [normal, planted]
+        labels += [0, 1]
+    return windows, labels
+
+
+def trained_tiny(seed: int = 0, max_steps: int = 120):
+    """`build_tiny` trained on P(anomalous) until the planted windows separate; once per test process.
+
+    Returns ``(model, processor)`` in eval mode (tests must not modify them). Full-batch AdamW on the
+    stage-3 trainable parameters, stopping early once the BCE loss is below 0.05.
+    """
+    return _trained_tiny(seed, max_steps)  # positional, so every caller hits the same cache entry
+
+
+@functools.lru_cache(maxsize=None)
+def _trained_tiny(seed: int, max_steps: int):
+    import torch
+
+    from modeling_logllm.presets import build_tiny
+
+    torch.manual_seed(seed)
+    model, processor = build_tiny(seed=seed)
+    model.set_training_stage(3)
+    model.train()
+    windows, labels = training_windows(seed=seed)
+    batch = processor(windows)
+    target = torch.tensor(labels, dtype=torch.float)
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for step in range(max_steps):
+        optim.zero_grad()
+        score = model(**batch, only_score_logits=True).anomaly_score
+        loss = torch.nn.functional.binary_cross_entropy(score, target)
+        loss.backward()
+        optim.step()
+        if loss.item() < 0.05:
+            break
+    logger.info("trained tiny model: %d steps, final loss %.4f", step + 1, loss.item())
+    model.eval()
+    return model, processor
+
+
+@functools.lru_cache(maxsize=None)
+def trained_tiny_model_dir(seed: int = 0) -> Path:
+    """`trained_tiny` saved once per test process, for the CLI and the Space (tests must not modify it)."""
+    model, processor = trained_tiny(seed)
+    out = Path(tempfile.mkdtemp(prefix="logllm-test-trained-"))
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out

@@ -15,7 +15,7 @@ import pytest
 from logllm.detect import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import planted_log, untrained_tiny_model_dir  # noqa: E402
+from detect_support import PLANTED, planted_log, trained_tiny_model_dir, untrained_tiny_model_dir  # noqa: E402
 
 BGL_LINE = ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 "
             "RAS KERNEL INFO instruction cache parity error corrected {n}\n")
@@ -51,6 +51,20 @@ def test_plain_file_table_and_outputs(tmp_path, capsys, model_dir):
     with open(csv_path, newline="") as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == 3 and 0.0 <= float(table[0]["score"]) <= 1.0
+
+
+def test_trained_model_reports_the_planted_line_as_most_suspicious(tmp_path, capsys):
+    """With the tiny model trained to flag `PLANTED`, only its window is anomalous and it names the line."""
+    log, jsonl = tmp_path / "app.log", tmp_path / "r.jsonl"
+    log.write_text(planted_log(30, (17,)))
+    code, out, _ = run_cli(capsys, log, "--model", trained_tiny_model_dir(), "--window", "sliding:10:10",
+                           "--threshold", "0.5", "--output", jsonl, "--no-progress")
+    assert code == 0 and "1 anomalous at threshold 0.5" in out and f"{log}:17" in out
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    flagged = [r for r in rows if r["anomalous"]]
+    assert [r["first_line"] for r in flagged] == [11]
+    assert flagged[0]["score"] > max(r["score"] for r in rows if not r["anomalous"])
+    assert flagged[0]["suspicious_lines"][0]["line"] == 17 and flagged[0]["suspicious_lines"][0]["text"] == PLANTED
 
 
 def test_fail_on_anomaly_exit_status(tmp_path, capsys, model_dir):

@@ -1,7 +1,13 @@
-"""The Space as a user meets it: a real server on 127.0.0.1 driven by gradio_client."""
+"""The Space as a user meets it: a real server on 127.0.0.1 driven by gradio_client.
+
+The server runs the tiny model trained to flag `PLANTED` (detect_support.trained_tiny), so the
+upload test checks the page finds and highlights the planted line, not only that it renders.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +18,14 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import PLANTED, planted_log, start_server, untrained_tiny_model_dir  # noqa: E402
+from detect_support import PLANTED, planted_log, start_server, trained_tiny_model_dir  # noqa: E402
 
 MAX_MB = 0.5
 
 
 @pytest.fixture(scope="module")
 def model_dir():
-    return str(untrained_tiny_model_dir())
+    return str(trained_tiny_model_dir())
 
 
 @pytest.fixture(scope="module")
@@ -39,29 +45,41 @@ def analyze(client: Client, model_dir: str, upload=None, pasted: str = "", examp
     return client.predict(upload, pasted, example, model_dir, "auto", window, threshold, MAX_MB, api_name="/analyze")
 
 
-def test_upload_scores_windows_and_highlights_the_models_top_line(server, model_dir, tmp_path):
+def highlighted_evidence(lines: list[dict]) -> dict[int, tuple[float, str]]:
+    """Line number -> (evidence, text) for the highlighted spans of the page's line view."""
+    found = {}
+    for span in lines:
+        if span["class_or_confidence"]:
+            match = re.match(r"\s*(\d+)  (.*)   \[evidence ([-+]\d+\.\d+)\]", span["token"])
+            assert match, span["token"]
+            found[int(match[1])] = (float(match[3]), match[2])
+    return found
+
+
+def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server, model_dir, tmp_path):
     url, _ = server
     log = tmp_path / "planted.log"
     log.write_text(planted_log(30, planted_at=(17,)))
     client = Client(url, verbose=False)
     summary, table, lines, plot, cm, roc, label_text, csv_path, jsonl_path = analyze(
-        client, model_dir, upload=handle_file(str(log)), window="sliding:10:10", threshold=0.0)
-    assert "**3 windows**, **3 anomalous**" in summary and "format `plain`" in summary
+        client, model_dir, upload=handle_file(str(log)), window="sliding:10:10")
+    assert "**3 windows**, **1 anomalous**" in summary and "format `plain`" in summary
     assert table["headers"][:5] == ["rank", "window", "source", "lines", "probability"]
-    assert [row[1] for row in table["data"]].count("planted.log:11-20") == 1
+    windows = [row[1] for row in table["data"]]
     probs = [row[4] for row in table["data"]]
-    assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
-    # the page shows the top window's lines, and highlights what the model itself ranks highest
-    from logllm.pipeline import Detector, detect_path
-
-    report = detect_path(Detector.load(model_dir), log, window="sliding:10:10", threshold=0.0)
-    top = max(report.results, key=lambda r: r.score)
-    expected = {number for number, score, _ in top.suspicious_lines(3) if score > 0}
-    highlighted = {int(span["token"].split()[0]) for span in lines if span["class_or_confidence"]}
-    assert highlighted == expected and len(lines) == 10
-    assert any(PLANTED in span["token"] for span in lines) == (17 in top.line_numbers)
+    assert sorted(windows) == ["planted.log:1-10", "planted.log:11-20", "planted.log:21-30"]
+    # the window holding the planted line ranks first, above the threshold; the clean ones below it
+    assert windows[0] == "planted.log:11-20" and probs[0] > 0.5 > max(probs[1:])
+    # the page shows that window, and the planted line is highlighted with the most evidence
+    assert len(lines) == 10 and PLANTED in "".join(span["token"] for span in lines)
+    evidence = highlighted_evidence(lines)
+    top_line = max(evidence, key=lambda number: evidence[number][0])
+    assert top_line == 17 and evidence[17][1] == PLANTED and evidence[17][0] > 0.5
     assert "no labels" in label_text and cm is None and roc is None
-    assert Path(csv_path).read_text().count("\n") == 4 and Path(jsonl_path).read_text().count("\n") == 3
+    assert Path(csv_path).read_text().count("\n") == 4
+    rows = [json.loads(row) for row in Path(jsonl_path).read_text().splitlines()]
+    flagged = [row for row in rows if row["anomalous"]]
+    assert len(rows) == 3 and len(flagged) == 1 and flagged[0]["suspicious_lines"][0]["line"] == 17
 
 
 def test_bundled_labeled_example_gives_confusion_matrix_and_roc(server, model_dir):
