@@ -222,6 +222,7 @@ def run_stage(
     resume_from: str | None,
     max_lines_per_window: int | None,
     callbacks: Iterable[Any] = (),
+    encoder_learning_rate: float | None = None,
 ) -> dict[str, Any]:
     """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record."""
     stage_dir = plan.directory(output_dir)
@@ -249,6 +250,7 @@ def run_stage(
         compute_metrics=window_metrics,
         callbacks=[*stage_callbacks, *callbacks],
         stage_name=plan.name,
+        encoder_learning_rate=encoder_learning_rate,
     )
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
@@ -315,6 +317,7 @@ def train_stages(
                 plan, model, processor, train_split, eval_split, args,
                 output_dir=output_dir, keep_best=script_args.keep_best, seed=training_args.seed,
                 resume_from=resume_from, max_lines_per_window=script_args.max_lines_per_window, callbacks=callbacks,
+                encoder_learning_rate=script_args.encoder_learning_rate,
             )
         )
     return records

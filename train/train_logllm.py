@@ -115,6 +115,11 @@ class ScriptArguments:
     stage2b_epochs: float = field(default=1.0, metadata={"help": "stage 2b epochs"})
     stage3_learning_rate: float = field(default=5e-5, metadata={"help": "stage 3 (everything) learning rate"})
     stage3_epochs: float = field(default=2.0, metadata={"help": "stage 3 epochs"})
+    encoder_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "learning rate of the encoder in the stages that train it (None: the stage's own); keeps a "
+                  "pretrained encoder intact while a randomly initialised decoder trains at a larger rate"},
+    )
     effective_batch_size: int | None = field(
         default=16, metadata={"help": "windows per optimizer step; sets gradient_accumulation_steps (None: keep it)"}
     )

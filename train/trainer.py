@@ -67,9 +67,31 @@ class LogLLMTrainer(Trainer):
     # compute_loss returns a per-batch mean: let the Trainer divide it by the accumulation steps.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args: Any, stage_name: str = "?", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stage_name: str = "?", encoder_learning_rate: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stage_name = stage_name
+        self.encoder_learning_rate = encoder_learning_rate
+
+    def create_optimizer(self, model=None):
+        """Give the pretrained encoder its own (smaller) learning rate: a randomly initialised decoder needs a
+        large one, which would wash out what the encoder learned in pre-training."""
+        optimizer = super().create_optimizer(model)
+        encoder = getattr(self.model, "encoder", None)
+        if self.encoder_learning_rate is None or encoder is None:
+            return optimizer
+        encoder_params = {id(p) for p in encoder.parameters()}
+        groups = []
+        for group in optimizer.param_groups:
+            mine = [p for p in group["params"] if id(p) in encoder_params]
+            rest = [p for p in group["params"] if id(p) not in encoder_params]
+            if rest:
+                groups.append({**group, "params": rest})
+            if mine:
+                groups.append({**group, "params": mine, "lr": self.encoder_learning_rate})
+        optimizer.param_groups.clear()
+        for group in groups:
+            optimizer.add_param_group(group)
+        return optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
