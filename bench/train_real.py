@@ -1,0 +1,211 @@
+"""Train the offline default LogLLM model on REAL labeled Loghub windows and compare with the paper.
+
+    python bench/train_real.py                                   # Thunderbird 12k, ~5 min on a free 2-core CPU
+    python bench/train_real.py --datasets thunderbird_12k bgl_2k # + BGL_2k (100 windows: far too few)
+
+Each dataset is built by bench/baselines.py's `_loghub_dataset` (the project's Loghub parser, `re`
+preprocessing, sliding windows) with smaller windows than the other benches (20 lines, step 20) so the
+12,000-line Thunderbird slice gives ~600 windows. The split is random 7.2:0.8:2 with the benchmarks'
+split seed, as in bench/ablations.py and bench/baselines.py: the slice is not in time order and a
+chronological split leaves no anomaly in test. Training is the quickstart recipe
+(`--config quickstart`: all-MiniLM-L6-v2 encoder + small random Llama decoder, stages 1, 2a, 2b, 3)
+with caps on the windows per stage so a run fits in minutes, via `train.stages.train_logllm`; the
+threshold is chosen on validation and applied to test by `train.evaluate.evaluate_model`.
+Writes bench/results/train_real.json and .md, with the paper's Table II numbers next to ours.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from baselines import LOGHUB, RESULTS, SPLIT_SEED, _loghub_dataset  # noqa: E402  (bench/baselines.py)
+
+logger = logging.getLogger("bench.train_real")
+
+# Paper Table II (precision / recall / F1), /work/shared/reference/method.md.
+PAPER = {
+    "thunderbird_12k": {"paper_dataset": "Thunderbird", "precision": 0.966, "recall": 0.966, "f1": 0.966},
+    "bgl_2k": {"paper_dataset": "BGL", "precision": 0.861, "recall": 0.979, "f1": 0.916},
+}
+SOURCES = {
+    "thunderbird_12k": ("thunderbird", LOGHUB / "thunderbird_subset" / "Thunderbird_part1_12000lines.log",
+                        "Thunderbird_part1_12000lines.log (12,000 real labeled lines)"),
+    "bgl_2k": ("bgl", LOGHUB / "loghub" / "BGL" / "BGL_2k.log", "loghub BGL_2k.log (2,000 real labeled lines)"),
+}
+# Measured with build_real_dataset("bgl_2k", 20): why BGL_2k is not in the default run.
+BGL_2K_SIZES = "train 72 (22 anomalous), validation 8 (0 anomalous), test 20 (6 anomalous)"
+DIFFERENCES = [
+    "Data: 12,000-line Thunderbird slice / 2,000-line BGL sample instead of the paper's millions of lines "
+    "(Thunderbird: first 10M lines; BGL: 4.7M lines); a few hundred windows, so one window moves F1 by points.",
+    "Windows: sliding 20 lines / step 20 (the paper uses 100 / 100) so the small samples give enough windows.",
+    "Split: random 7.2:0.8:2 (seed 42), not the paper's chronological split: a time-ordered split of this "
+    "slice leaves no anomaly in test (same choice as bench/ablations.py and bench/baselines.py).",
+    "Model: all-MiniLM-L6-v2 encoder (22M) + a small randomly initialised Llama decoder, fully fine-tuned, "
+    "instead of BERT-base + Llama-3-8B with QLoRA; the decoder has no language pretraining.",
+    "Training: the quickstart recipe with windows per stage capped so the run fits in minutes on a shared "
+    "2-core CPU, no GPU (the paper: 1,065 GPU-minutes for four datasets); one seed only, no variance estimate.",
+]
+
+
+@dataclass
+class TrainRealArguments:
+    datasets: list[str] = field(default_factory=lambda: ["thunderbird_12k"], metadata={"help": f"of {', '.join(SOURCES)}"})
+    window_size: int = field(default=20, metadata={"help": "sliding window size = step (lines)"})
+    seed: int = field(default=0, metadata={"help": "training seed (model init, sampling, oversampling)"})
+    stage1_max_samples: int = field(default=48, metadata={"help": "stage 1 windows"})
+    stage2a_max_samples: int = field(default=48, metadata={"help": "stage 2a windows"})
+    stage2b_max_samples: int = field(default=32, metadata={"help": "stage 2b windows"})
+    stage3_max_samples: int = field(default=80, metadata={"help": "stage 3 windows per epoch"})
+    stage3_epochs: float = field(default=1.0, metadata={"help": "stage 3 epochs (quickstart: 3)"})
+    max_eval_windows: int = field(default=200, metadata={"help": "validation windows (threshold choice)"})
+    max_test_windows: int = field(default=400, metadata={"help": "test windows"})
+    torch_threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    output: str = field(default=str(RESULTS / "train_real"), metadata={"help": "writes <output>.json and <output>.md"})
+
+
+def build_real_dataset(name: str, window_size: int) -> tuple[Any, dict[str, Any]]:
+    """Real Loghub windows through bench/baselines.py's builder; random split (see module docstring)."""
+    kind, path, source = SOURCES[name]
+    dataset = _loghub_dataset(kind, [str(path)], "re", window_size=window_size, step=window_size, split_method="random")
+    info = {
+        "source": source, "windowing": f"sliding {window_size}/{window_size}", "preprocessing": "re",
+        "split": f"random 7.2:0.8:2 (split seed {SPLIT_SEED})",
+        "sizes": {k: {"windows": len(v), "anomalous": int(sum(v["label"]))} for k, v in dataset.items()},
+    }
+    return dataset, info
+
+
+def recipe_arguments(args: TrainRealArguments, output_dir: Path) -> list[str]:
+    """`--config quickstart` plus the per-stage caps and the output locations of this benchmark."""
+    return [
+        "--config", "quickstart", "--dataset_name", "bench", "--output_dir", str(output_dir),
+        "--seed", str(args.seed), "--overwrite_output_dir", "true",
+        "--stage1_max_samples", str(args.stage1_max_samples), "--stage2a_max_samples", str(args.stage2a_max_samples),
+        "--stage2b_max_samples", str(args.stage2b_max_samples), "--stage3_max_samples", str(args.stage3_max_samples),
+        "--stage3_epochs", str(args.stage3_epochs), "--max_eval_windows", str(args.max_eval_windows),
+        "--max_test_windows", str(args.max_test_windows), "--max_lines_per_window", str(args.window_size),
+        "--report_to", "none", "--eval_strategy", "no", "--keep_best", "false", "--disable_tqdm", "true",
+    ]
+
+
+def train_and_score(name: str, dataset: Any, args: TrainRealArguments, workdir: Path) -> dict[str, Any]:
+    """One quickstart-recipe training run on the real windows and its test evaluation."""
+    from train.stages import train_logllm
+    from train.train_logllm import parse_arguments
+
+    argv = recipe_arguments(args, workdir / name)
+    script_args, training_args = parse_arguments(argv)
+    started = time.perf_counter()
+    result = train_logllm(script_args, training_args, dataset=dataset)
+    evaluation = result.eval_metrics or {}
+    metrics = evaluation.get("metrics") or {}
+    return {
+        "metrics": {k: metrics.get(k) for k in ("precision", "recall", "f1", "roc_auc", "accuracy") if k in metrics},
+        "threshold": evaluation.get("threshold"), "threshold_source": evaluation.get("threshold_source"),
+        "n_test": evaluation.get("n_windows"), "seed": args.seed,
+        "stages": [{k: s.get(k) for k in ("stage", "windows", "steps", "learning_rate", "epochs", "seconds", "train_loss") if k in s}
+                   for s in result.stages],
+        "train_time_s": round(sum(float(s.get("seconds", 0)) for s in result.stages), 1),
+        "inference_time_s": evaluation.get("inference_time_s"), "wall_time_s": round(time.perf_counter() - started, 1),
+        "argv": " ".join(argv[:2]) + " + overrides: " + " ".join(argv[2:]),
+    }
+
+
+def run(args: TrainRealArguments) -> dict[str, Any]:
+    import torch
+
+    from train.evaluate import hardware_info
+
+    torch.set_num_threads(args.torch_threads)
+    payload: dict[str, Any] = {
+        "benchmark": "train_real", "hardware": hardware_info(), "torch_threads": args.torch_threads,
+        "model": "quickstart recipe: model_preset default (all-MiniLM-L6-v2 + small random Llama decoder)",
+        "seed": args.seed, "command": "python bench/train_real.py " + " ".join(sys.argv[1:]),
+        "differences_from_paper": DIFFERENCES, "datasets": {}, "not_run": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="logllm_train_real_") as tmp:
+        for name in args.datasets:
+            dataset, info = build_real_dataset(name, args.window_size)
+            entry = {**info, "paper": PAPER[name]}
+            payload["datasets"][name] = entry
+            logger.info("%s: %s", name, info["sizes"])
+            try:
+                entry.update(train_and_score(name, dataset, args, Path(tmp)))
+            except Exception as err:  # reported, never dropped silently
+                logger.exception("%s failed", name)
+                payload["not_run"].append({"dataset": name, "reason": f"failed: {err}"})
+            save(payload, args.output)
+    return payload
+
+
+def save(payload: dict[str, Any], output: str) -> None:
+    """Write JSON and Markdown after every dataset, so an interrupted run keeps what it measured."""
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    (out.parent / f"{out.name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    (out.parent / f"{out.name}.md").write_text(render_markdown(payload), encoding="utf-8")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
+
+
+def render_markdown(payload: dict[str, Any]) -> str:
+    hw = payload["hardware"]
+    lines = [
+        "# LogLLM trained on real Loghub windows vs the paper (Table II)", "",
+        f"Model: {payload['model']}. Seed {payload['seed']} (one seed). Hardware: {hw.get('usable_cpus')}-core CPU "
+        f"({hw.get('cpu')}), no GPU, {payload['torch_threads']} torch threads. Threshold chosen on validation, "
+        f"applied to test. Created {payload.get('created')}.", "",
+        "| data | windows (train/val/test, anomalous) | precision | recall | F1 | ROC-AUC | threshold | paper P/R/F1 | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, d in payload["datasets"].items():
+        m = d.get("metrics") or {}
+        sizes = " / ".join(f"{v['windows']} ({v['anomalous']})" for v in d["sizes"].values())
+        p = d["paper"]
+        lines.append(
+            f"| {name} ({d['windowing']}) | {sizes} | {_fmt(m.get('precision'))} | {_fmt(m.get('recall'))} | "
+            f"{_fmt(m.get('f1'))} | {_fmt(m.get('roc_auc'))} | {_fmt(d.get('threshold'))} | "
+            f"{p['paper_dataset']}: {p['precision']:.3f}/{p['recall']:.3f}/{p['f1']:.3f} | {d.get('train_time_s', 'n/a')} |"
+        )
+    lines += ["", "## How this differs from the paper", ""] + [f"- {d}" for d in payload["differences_from_paper"]]
+    lines.append("- Anomaly share: about 40% of these 20-line Thunderbird windows are anomalous (the slice is dense "
+                 "in alerts), so β = 0.3 oversampling changes nothing here; the paper's full logs are far more imbalanced.")
+    if "bgl_2k" in payload["datasets"]:
+        lines.append("- BGL_2k gives only 100 windows of 20 lines (20 in test): its numbers are anecdotal.")
+    else:
+        lines.append(f"- BGL_2k not trained here: with 20-line windows it gives {BGL_2K_SIZES}; a validation split "
+                     "without anomalies cannot choose a threshold, and 20 test windows say little. "
+                     "Run `python bench/train_real.py --datasets thunderbird_12k bgl_2k` to try anyway.")
+    for item in payload["not_run"]:
+        lines.append(f"- Not run: {item['dataset']}: {item['reason']}")
+    lines += ["", f"Command: `{payload.get('command')}`; the training arguments are in the JSON (`argv`).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from transformers import HfArgumentParser
+
+    (args,) = HfArgumentParser(TrainRealArguments).parse_args_into_dataclasses(args=argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    payload = run(args)
+    print(render_markdown(payload))
+    return 0 if not payload["not_run"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
