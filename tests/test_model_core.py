@@ -274,7 +274,7 @@ def test_detect_splits_long_windows_and_counts_them(tiny, caplog):
     model, processor = tiny
     long_window = [f"event {chr(97 + i % 26)} happened" for i in range(processor.max_lines_per_window + 5)]
     before = processor.stats["windows_split"]
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="modeling_logllm"):
         result = model.detect([long_window], processor, line_scores=False)
     assert processor.stats["windows_split"] == before + 1
     assert "scored as 2 chunks" in caplog.text
