@@ -55,6 +55,14 @@ def parse_hdfs_line(text: str, source: str, line_number: int) -> LogRecord:
 _LABELS = {"normal": 0, "anomaly": 1, "anomalous": 1, "abnormal": 1, "0": 0, "1": 1}
 
 
+def _csv_columns(reader, path: str, empty_message: str, expected: str) -> tuple[list[str], list[str]]:
+    """The header row and its stripped, lower-cased column names; an empty file is an error."""
+    header = next(reader, None)
+    if header is None:
+        raise LogFormatError(empty_message, path=path, expected=expected)
+    return header, [c.strip().lower() for c in header]
+
+
 def read_block_labels(path: str, report: BuildReport | None = None) -> dict[str, int]:
     """``anomaly_label.csv`` (``BlockId,Label`` with Normal/Anomaly) -> {block id: 0/1}."""
     from ..io import open_text
@@ -63,10 +71,7 @@ def read_block_labels(path: str, report: BuildReport | None = None) -> dict[str,
     labels: dict[str, int] = {}
     with open_text(path) as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise LogFormatError("label file is empty", path=path, expected="a 'BlockId,Label' header")
-        columns = [c.strip().lower() for c in header]
+        header, columns = _csv_columns(reader, path, "label file is empty", expected="a 'BlockId,Label' header")
         if "blockid" not in columns or "label" not in columns:
             raise LogFormatError(f"label file header is {header}", path=path, line_number=1,
                                  expected="columns BlockId and Label")
@@ -95,10 +100,8 @@ def iter_event_traces(path: str, report: BuildReport | None = None) -> Iterator[
     report = report if report is not None else BuildReport()
     with open_text(path) as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise LogFormatError("event trace file is empty", path=path, expected="a header with BlockId and Features/EventSequence")
-        columns = [c.strip().lower() for c in header]
+        header, columns = _csv_columns(reader, path, "event trace file is empty",
+                                       expected="a header with BlockId and Features/EventSequence")
         if "blockid" not in columns:
             raise LogFormatError(f"event trace header is {header}", path=path, line_number=1, expected="a BlockId column")
         seq_col = next((columns.index(c) for c in ("features", "eventsequence", "event_sequence") if c in columns), None)
