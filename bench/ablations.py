@@ -3,6 +3,8 @@
     python bench/ablations.py                                  # CPU-sized defaults (tiny preset, ~10 min on 2 cores)
     python bench/ablations.py --datasets synthetic_hdfs --studies beta --betas 0 0.1 0.3 0.5 0.8
     python bench/ablations.py --model_preset default --max_train_windows 400 --seeds 0 1 2   # slower, closer to the paper
+    python bench/ablations.py --recipe quickstart --model_preset default --datasets thunderbird_12k_w20 \
+        --real_studies stages beta --max_train_windows 1000 --max_lines_per_window 20 --output bench/results/ablations.quickstart
 
 Each run trains LogLLM with `train.stages.train_logllm` on the benchmark windows of
 bench/baselines.py (same windows and splits as the baselines), picks the threshold on
@@ -48,6 +50,8 @@ class AblationArguments:
     betas: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.3, 0.6], metadata={"help": "Fig. 4 β values"})
     seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds"})
     model_preset: str = field(default="tiny", metadata={"help": "tiny (fast, random encoder) or default (MiniLM + small Llama)"})
+    recipe: str | None = field(default=None, metadata={"help": "train with this recipe (e.g. quickstart: its stage rates, "
+                                                              "epochs and caps); epochs, stage1_max_samples and lr_scale are then unused"})
     max_train_windows: int = field(default=96, metadata={"help": "training windows per run (before oversampling)"})
     max_eval_windows: int = field(default=80, metadata={"help": "validation windows (threshold choice, per-stage eval)"})
     max_test_windows: int = field(default=200, metadata={"help": "test windows"})
@@ -86,7 +90,26 @@ def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, 
     from train.train_logllm import parse_arguments
 
     output_dir = workdir / name / f"{config['preprocessing']}_{config['stages'].replace(',', '-')}_b{config['beta']}_s{seed}"
-    argv = [
+    argv = recipe_argv(config, seed, args, output_dir) if args.recipe else scaled_paper_argv(config, seed, args, output_dir)
+    script_args, training_args = parse_arguments(argv)
+    started = time.perf_counter()
+    result = train_logllm(script_args, training_args, dataset=dataset)
+    evaluation = result.eval_metrics or {}
+    train_s = sum(float(s.get("seconds", 0)) for s in result.stages)
+    return {
+        **config, "seed": seed, "metrics": evaluation.get("metrics"), "threshold": evaluation.get("threshold"),
+        "threshold_source": evaluation.get("threshold_source"), "train_time_s": round(train_s, 2),
+        "stage_seconds": {s["stage"]: s.get("seconds") for s in result.stages},
+        "stage_settings": [{k: s.get(k) for k in ("stage", "trains", "learning_rate", "epochs", "windows", "steps")} for s in result.stages],
+        "inference_time_s": evaluation.get("inference_time_s"), "windows_per_s": evaluation.get("windows_per_s"),
+        "lines_per_s": evaluation.get("lines_per_s"), "n_test": evaluation.get("n_windows"),
+        "wall_time_s": round(time.perf_counter() - started, 2), "argv": " ".join(argv),
+    }
+
+
+def scaled_paper_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
+    """The paper's stage rates times `lr_scale`, `epochs` per stage, evaluation off (the CPU-sized default)."""
+    return [
         "--dataset_name", "bench", "--model_preset", args.model_preset, "--stages", config["stages"],
         "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir), "--seed", str(seed),
         "--max_train_windows", str(args.max_train_windows), "--max_eval_windows", str(args.max_eval_windows),
@@ -100,19 +123,18 @@ def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, 
         "--save_strategy", "no", "--eval_strategy", "no", "--keep_best", "false", "--logging_steps", "5",
         "--disable_tqdm", "true", "--dataloader_num_workers", "0",
     ]
-    script_args, training_args = parse_arguments(argv)
-    started = time.perf_counter()
-    result = train_logllm(script_args, training_args, dataset=dataset)
-    evaluation = result.eval_metrics or {}
-    train_s = sum(float(s.get("seconds", 0)) for s in result.stages)
-    return {
-        **config, "seed": seed, "metrics": evaluation.get("metrics"), "threshold": evaluation.get("threshold"),
-        "threshold_source": evaluation.get("threshold_source"), "train_time_s": round(train_s, 2),
-        "stage_seconds": {s["stage"]: s.get("seconds") for s in result.stages},
-        "inference_time_s": evaluation.get("inference_time_s"), "windows_per_s": evaluation.get("windows_per_s"),
-        "lines_per_s": evaluation.get("lines_per_s"), "n_test": evaluation.get("n_windows"),
-        "wall_time_s": round(time.perf_counter() - started, 2),
-    }
+
+
+def recipe_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
+    """A recipe run (`--config <recipe>`) with the studied factor and the window caps overridden."""
+    return [
+        "--config", str(args.recipe), "--dataset_name", "bench", "--model_preset", args.model_preset,
+        "--stages", config["stages"], "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir),
+        "--seed", str(seed), "--overwrite_output_dir", "true", "--max_train_windows", str(args.max_train_windows),
+        "--max_eval_windows", str(args.max_eval_windows), "--max_test_windows", str(args.max_test_windows),
+        "--max_lines_per_window", str(args.max_lines_per_window), "--save_strategy", "no", "--report_to", "none",
+        "--disable_tqdm", "true",
+    ]
 
 
 def save(payload: dict[str, Any], output: str) -> None:
@@ -147,7 +169,9 @@ def run(args: AblationArguments) -> dict[str, Any]:
     from train.evaluate import hardware_info
 
     torch.set_num_threads(args.torch_threads)
-    settings = {k: getattr(args, k) for k in ("max_train_windows", "max_eval_windows", "max_test_windows", "max_lines_per_window", "epochs", "stage1_max_samples", "batch_size", "lr_scale")}
+    sizes = ("max_train_windows", "max_eval_windows", "max_test_windows", "max_lines_per_window")
+    training = ("recipe",) if args.recipe else ("epochs", "stage1_max_samples", "batch_size", "lr_scale")
+    settings = {k: getattr(args, k) for k in (*sizes, *training)}
     payload: dict[str, Any] = {
         "benchmark": "ablations", "hardware": hardware_info(), "seeds": args.seeds, "model_preset": args.model_preset,
         "settings": settings, "datasets": {}, "not_run": [], "plots": [],

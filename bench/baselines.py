@@ -112,6 +112,9 @@ def bench_datasets() -> dict[str, BenchDataset]:
         BenchDataset("thunderbird_12k", lambda p: _loghub_dataset("thunderbird", [thunderbird], p, split_method="random"),
                      "Thunderbird_part1_12000lines.log (12,000 real lines)", "sliding 100/100", "random 7.2:0.8:2 (seed 42)", True,
                      notes="random split: the slice is not in time order, and a chronological split leaves no anomaly in test"),
+        BenchDataset("thunderbird_12k_w20", lambda p: _loghub_dataset("thunderbird", [thunderbird], p, window_size=20, step=20, split_method="random"),
+                     "Thunderbird_part1_12000lines.log (12,000 real lines)", "sliding 20/20", "random 7.2:0.8:2 (seed 42)", True,
+                     notes="20-line windows give ~600 windows (bench/train_real.py's windows); ~40% are anomalous"),
         BenchDataset("hdfs_head", lambda p: _loghub_dataset("hdfs", [hdfs], p, labels=hdfs_labels), "HDFS_head_2000lines.log + block labels",
                      "session", "random 7.2:0.8:2 (seed 42)", True, notes="head of the log: sessions cut short, 8 anomalous blocks"),
         BenchDataset("hdfs_deeplog", _deeplog_hdfs, "DeepLog HDFS sessions (3,855 normal + 12,000 abnormal, event keys)",
@@ -145,6 +148,7 @@ class BaselineBenchArguments:
     capped_train_windows: int = field(default=96, metadata={"help": "also run on the first N training windows (what bench/ablations.py trains LogLLM on); 0 disables"})
     torch_threads: int = field(default=1, metadata={"help": "torch threads; 1 is fastest on a shared 2-core machine"})
     output: str = field(default=str(RESULTS / "baselines"), metadata={"help": "writes <output>.json and <output>.md"})
+    update: bool = field(default=False, metadata={"help": "keep the other datasets already in <output>.json (same seeds required)"})
 
 
 def run(args: BaselineBenchArguments) -> dict[str, Any]:
@@ -178,7 +182,8 @@ def run(args: BaselineBenchArguments) -> dict[str, Any]:
                 results["bert_classifier" + suffix] = run_bert_baseline(neural_train, test, args.seeds, validation_ds=validation, config=bert)
                 decoder = DecoderBaselineConfig(decoder=args.decoder_model, epochs=args.decoder_epochs)
                 results["decoder_prompt_completion" + suffix] = run_decoder_baseline(neural_train, test, args.seeds, validation_ds=validation, config=decoder)
-        payload["datasets"][name] = {**info, "results": results, "wall_time_s": round(time.perf_counter() - started, 1)}
+        payload["datasets"][name] = {**info, "results": results, "wall_time_s": round(time.perf_counter() - started, 1),
+                                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         logger.info("%s done in %.0fs", name, time.perf_counter() - started)
     payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return payload
@@ -220,10 +225,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown datasets {sorted(unknown)}; choose from {sorted(bench_datasets())}")
     if len(args.seeds) < 3:
         logger.warning("fewer than 3 seeds: the std is not meaningful")
-    payload = run(args)
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out.parent / f"{out.name}.json", out.parent / f"{out.name}.md"  # not with_suffix: keep dotted names
+    previous = json.loads(json_path.read_text(encoding="utf-8")) if args.update and json_path.is_file() else None
+    if previous is not None and previous.get("seeds") != args.seeds:
+        raise SystemExit(f"--update: {json_path} was measured with seeds {previous.get('seeds')}, not {args.seeds}")
+    payload = run(args)
+    if previous is not None:  # measured datasets replace their old entries; the others stay as they were
+        payload["datasets"] = {**previous["datasets"], **payload["datasets"]}
+    out.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(payload), encoding="utf-8")
     print(f"wrote {json_path} and {md_path}")

@@ -80,10 +80,7 @@ class GeneralizationArguments:
     bert_variants: list[str] = field(default_factory=lambda: list(PRIORITY_VARIANTS),
                                      metadata={"help": "run the BERT classifier only on these variants (empty: all)"})
     logllm_preset: str = field(default="default", metadata={"help": "model preset for LogLLM runs"})
-    logllm_stages: str = field(default="1,2a,3", metadata={"help": "2b skipped by default: CPU time"})
-    logllm_stage1_max_samples: int = field(default=32)
-    logllm_epochs: float = field(default=1.0, metadata={"help": "epochs per stage 2a/2b/3"})
-    logllm_batch_size: int = field(default=8)
+    logllm_recipe: str = field(default="quickstart", metadata={"help": "training recipe (stages, rates, epochs) for LogLLM runs"})
     logllm_max_tokens_per_line: int = field(default=32)
     # BERT classifier
     merge: list[str] = field(default_factory=list, metadata={
@@ -302,26 +299,20 @@ def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndar
     import tempfile
 
     from datasets import DatasetDict
-    from transformers import TrainingArguments
 
     from train.evaluate import score_windows
     from train.stages import train_logllm
-    from train.train_logllm import ScriptArguments
+    from train.train_logllm import parse_arguments
 
     dataset = DatasetDict(train=_dataset(task.train), validation=_dataset(task.validation))
     with tempfile.TemporaryDirectory(prefix="logllm-gen-") as tmp:
-        script = ScriptArguments(
-            dataset_name=f"{task.setting}/{task.variant}", model_preset=args.logllm_preset, stages=args.logllm_stages,
-            stage1_max_samples=args.logllm_stage1_max_samples, stage1_epochs=1.0, stage2a_epochs=args.logllm_epochs,
-            stage2b_epochs=args.logllm_epochs, stage3_epochs=args.logllm_epochs,
-            effective_batch_size=args.logllm_batch_size, max_tokens_per_line=args.logllm_max_tokens_per_line,
-            keep_best=False, evaluate_test=False, overwrite_output_dir=True,
-        )
-        training = TrainingArguments(
-            output_dir=tmp, per_device_train_batch_size=args.logllm_batch_size, per_device_eval_batch_size=16,
-            seed=task.seed, data_seed=task.seed, save_strategy="no", eval_strategy="no", report_to=[],
-            logging_steps=10, disable_tqdm=True, use_cpu=True,
-        )
+        script, training = parse_arguments([
+            "--config", args.logllm_recipe, "--dataset_name", f"{task.setting}/{task.variant}",
+            "--model_preset", args.logllm_preset, "--max_tokens_per_line", str(args.logllm_max_tokens_per_line),
+            "--max_lines_per_window", str(args.window_size), "--output_dir", tmp, "--seed", str(task.seed),
+            "--evaluate_test", "false", "--overwrite_output_dir", "true", "--save_strategy", "no",
+            "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "10",
+        ])
         result = train_logllm(script, training, dataset=dataset)
         model, processor = result.model, result.processor
         model.eval()

@@ -168,13 +168,13 @@ def _f1_auc(runs: list[dict[str, Any]]) -> str:
     return "n/a" if not runs else f"{mean_std(runs, 'f1')} / {mean_std(runs, 'roc_auc')}"
 
 
-def ablation_sections(ablations: dict[str, Any]) -> list[str]:
+def ablation_sections(ablations: dict[str, Any], title: str = "Ablations (Tables IV, V and Fig. 4)") -> list[str]:
     datasets = ablations.get("datasets", {})
     names = list(datasets)
     lines = [
-        "## Ablations (Tables IV, V and Fig. 4)",
+        f"## {title}",
         "",
-        f"LogLLM {ablations.get('model_preset', '?')} preset, sizes: {json.dumps(ablations.get('settings', {}))}. "
+        f"LogLLM {ablations.get('model_preset', '?')} preset, settings: {json.dumps(ablations.get('settings', {}))}. "
         f"Test F1 / ROC-AUC, mean ± std over seeds {ablations.get('seeds')}; paper columns are published numbers on full data ({PAPER}).",
         "",
         *([f"Studies run: {'; '.join(f'{k}: ' + ', '.join(v) for k, v in ablations['studies'].items())} "
@@ -243,6 +243,12 @@ def cost_section(sources: list[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _studies_beyond_main(ablations: dict[str, Any]) -> bool:
+    """Whether a results file holds variants besides the main configuration (else it only adds a LogLLM row)."""
+    return any(not all(str(r.get(k)) == str(v) for k, v in MAIN_CONFIG.items())
+               for d in ablations.get("datasets", {}).values() for r in d.get("runs", []))
+
+
 @dataclass
 class ReportArguments:
     results: str = field(default=str(ROOT / "bench" / "results"), metadata={"help": "folder with baselines.json / ablations.json"})
@@ -286,6 +292,9 @@ def render(results_dir: Path) -> str:
         lines += ablation_sections(ablations)
     else:
         lines += ["## Ablations", "", "Not run (no bench/results/ablations.json).", ""]
+    for path, other in zip(other_files, other_presets):
+        if other and _studies_beyond_main(other):
+            lines += ablation_sections(other, f"Ablations with {path.name}")
     lines += cost_section([a for a in (ablations, *other_presets) if a])
     return "\n".join(lines)
 

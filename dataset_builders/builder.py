@@ -27,7 +27,7 @@ __all__ = ["LogWindowsConfig", "LogWindows"]
 
 @dataclass
 class LogWindowsConfig(datasets.BuilderConfig):
-    """Build settings (see ``BuildSettings``) as a ``BuilderConfig``."""
+    """Build settings (see ``BuildSettings``) as a ``BuilderConfig``; the fields mirror it (a test keeps them equal)."""
 
     dataset: str = "synthetic-hdfs"
     inputs: list[str] = field(default_factory=list)
@@ -47,6 +47,7 @@ class LogWindowsConfig(datasets.BuilderConfig):
     beta: float = 0.0
     missing_labels: str = "error"
     max_lines: int | None = None
+    keep_raw: bool = True
     n_sessions: int = 2000
     n_lines: int = 20000
     anomaly_rate: float | None = None

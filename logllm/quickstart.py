@@ -35,6 +35,7 @@ FAST_OVERRIDES = [
     "--stage2a_max_samples", "8",
     "--stage2b_max_samples", "8",
     "--stage3_max_samples", "8",
+    "--stage3_epochs", "1",
     "--per_device_train_batch_size", "4",
     "--effective_batch_size", "8",
     "--per_device_eval_batch_size", "8",

@@ -209,8 +209,14 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
     # ------------------------------------------------------------------ line features
 
     def enable_line_cache(self, max_entries: int = 50_000) -> LineFeatureCache:
-        """Keep pooled encoder outputs across forward calls at inference (cleared by `train()`)."""
+        """Keep pooled encoder outputs across forward calls: at inference, and in training while the encoder is
+        frozen (its outputs cannot change then). Cleared when the encoder may change (`train()` with a trainable
+        encoder, `set_training_stage`, `freeze_encoder`)."""
         self._line_cache = LineFeatureCache(max_entries)
+        return self._line_cache
+
+    @property
+    def line_cache(self) -> LineFeatureCache | None:
         return self._line_cache
 
     def disable_line_cache(self) -> None:
@@ -221,13 +227,33 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
             self._line_cache.clear()
 
     def train(self, mode: bool = True):
-        if mode:
-            self.clear_line_cache()  # weights are about to change
-        return super().train(mode)
+        super().train(mode)
+        if mode and self._encoder_needs_grad():
+            self.clear_line_cache()  # encoder weights are about to change
+        elif mode:
+            # A frozen encoder is a fixed feature extractor: no dropout noise, and its line vectors can be cached.
+            for part in self._encoder_parts():
+                part.eval()
+        return self
+
+    def _encoder_parts(self) -> list[nn.Module]:
+        return [self.encoder] + ([self.line_pooler] if self.line_pooler is not None else [])
 
     def _encoder_needs_grad(self) -> bool:
-        parts = [self.encoder] + ([self.line_pooler] if self.line_pooler is not None else [])
-        return any(p.requires_grad for part in parts for p in part.parameters())
+        return any(p.requires_grad for part in self._encoder_parts() for p in part.parameters())
+
+    @property
+    def encoder_trainable(self) -> bool:
+        """Whether any encoder (or line pooler) parameter is trained in the current stage."""
+        return self._encoder_needs_grad()
+
+    def freeze_encoder(self) -> None:
+        """Stop training the encoder and line pooler (e.g. a stage 3 that trains projector + decoder only)."""
+        for part in self._encoder_parts():
+            part.requires_grad_(False)
+            if self.training:
+                part.eval()
+        self.clear_line_cache()
 
     def _pool_lines(self, line_input_ids: torch.LongTensor, line_attention_mask: torch.Tensor) -> torch.Tensor:
         """Encode lines and pool each to one vector, `(N, H_enc)`."""
@@ -260,9 +286,10 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         """Encode, pool and project lines: `(N, T)` token ids -> `(N, H_dec)` decoder embeddings."""
         if line_attention_mask is None:
             line_attention_mask = torch.ones_like(line_input_ids)
-        use_cache = self._line_cache is not None and not self.training and not torch.is_grad_enabled()
-        if use_cache:
-            pooled = self._pool_lines_cached(line_input_ids, line_attention_mask)
+        encoder_fixed = not self.encoder.training and (not torch.is_grad_enabled() or not self._encoder_needs_grad())
+        if self._line_cache is not None and encoder_fixed:
+            with torch.no_grad():
+                pooled = self._pool_lines_cached(line_input_ids, line_attention_mask)
         else:
             with torch.set_grad_enabled(torch.is_grad_enabled() and self._encoder_needs_grad()):
                 pooled = self._pool_lines(line_input_ids, line_attention_mask)  # (N, H_enc)
@@ -441,6 +468,7 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
             if trainable:
                 counts[part] = counts.get(part, 0) + param.numel()
         self.clear_line_cache()
+        self.train(self.training)  # a frozen encoder runs in eval mode while the rest trains
         logger.info("training stage %s: trainable parameters %s", key, counts)
         return counts
 

@@ -57,6 +57,19 @@ def test_datasets_builder_class(tmp_path):
     assert builder.build_report["log_lines"] == 600
 
 
+def test_builder_config_mirrors_every_build_setting():
+    import dataclasses
+
+    from dataset_builders.builder import LogWindowsConfig
+    from dataset_builders.pipeline import BuildSettings
+
+    config_defaults = {f.name: f.default for f in dataclasses.fields(LogWindowsConfig)}
+    for setting in dataclasses.fields(BuildSettings):
+        assert setting.name in config_defaults, f"LogWindowsConfig lacks BuildSettings.{setting.name}"
+        if setting.name != "dataset":  # the builder defaults to synthetic data, the CLI to bgl
+            assert config_defaults[setting.name] == setting.default, setting.name
+
+
 def test_push_uses_hfapi(tmp_path, monkeypatch):
     import huggingface_hub
 

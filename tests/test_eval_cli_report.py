@@ -146,3 +146,18 @@ def test_report_adds_other_presets_main_rows(tmp_path):
     text = report.render(results)
     assert "| **LogLLM** (default preset, re, stages 1-2a-2b-3, β=0.3) | 0.500 | 0.500 | 0.500 | 0.750 | 0 | measured, first 5 of 10 train windows," in text
     assert "| LogLLM default on synthetic_hdfs (seed 0) | 2.00 |" in text and "`ablations.default.json`" in text
+    assert "## Ablations with ablations.default.json" not in text  # main configuration only: no ablation tables
+
+
+def test_report_renders_ablation_tables_of_a_recipe_results_file(tmp_path):
+    report = _load_script("report")
+    results = _fixture_results(tmp_path)
+    metrics = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "roc_auc": 0.75}
+    runs = [{"preprocessing": "re", "stages": stages, "beta": 0.3, "seed": 0, "metrics": {**metrics, "f1": f1}}
+            for stages, f1 in (("1,2a,2b,3", 0.5), ("3", 0.625))]
+    other = {"hardware": {"summary": "2-core CPU, no GPU"}, "model_preset": "default", "settings": {"recipe": "quickstart"},
+             "datasets": {"thunderbird_12k_w20": {"sizes": {"train": {"windows": 10, "anomalous": 3}}, "runs": runs}}}
+    (results / "ablations.quickstart.json").write_text(json.dumps(other))
+    text = report.render(results)
+    section = text[text.index("## Ablations with ablations.quickstart.json"):]
+    assert '"recipe": "quickstart"' in section and "| 3 | W/O stages 1&2 | 0.625 / 0.750 |" in section

@@ -44,3 +44,17 @@ def test_unseen_type_and_few_label_settings_on_real_samples(loghub_dir, tmp_path
     assert "bgl_app_held_out" in md and "never-seen" in md
     assert (tmp_path / "generalization_f1_vs_labels.png").stat().st_size > 1000
     assert (tmp_path / "generalization_category_recall.png").stat().st_size > 1000
+
+
+@pytest.mark.shared
+def test_logllm_rows_come_from_a_recipe_training_run(loghub_dir, tmp_path):
+    bench = load_bench()
+    args = bench.GeneralizationArguments(
+        output_dir=str(tmp_path), loghub_dir=str(loghub_dir), seeds=[0], methods=["logllm"], settings=["few_labels"],
+        thunderbird_lines=600, label_fractions=[1.0], logllm_variants=["thunderbird_1"], logllm_preset="tiny",
+        max_train_windows=16,
+    )
+    payload = bench.run(args)
+    rows = [r for r in payload["runs"] if r["method"] == "logllm"]
+    assert [r["variant"] for r in rows] == ["thunderbird_1"]
+    assert payload["missing"] == {} and rows[0]["n_train"] <= 16 and 0.0 <= rows[0]["f1"] <= 1.0

@@ -212,6 +212,41 @@ def test_line_cache_reuses_encoder_outputs_across_batches(tiny):
         model.disable_line_cache()
 
 
+def test_frozen_encoder_runs_in_eval_mode_and_trains_from_cached_line_vectors():
+    model, processor = build_tiny(seed=2)
+    batch = processor(WINDOWS, labels=[0, 1])
+    model.set_training_stage(1)  # decoder only: the encoder is a fixed feature extractor
+    model.train()
+    assert not model.encoder.training and model.decoder.training
+    uncached = model(**batch).loss
+    cache = model.enable_line_cache()
+    try:
+        first = model(**batch).loss
+        second = model(**batch).loss
+        assert cache.hits > 0 and len(cache) > 0
+        torch.testing.assert_close(first, uncached)
+        torch.testing.assert_close(second, uncached)
+        second.backward()
+        assert all(p.grad is not None for p in model.decoder.parameters() if p.requires_grad)
+        assert all(p.grad is None for p in model.encoder.parameters())
+        model.set_training_stage(3)  # the encoder trains again: cache emptied, dropout back on
+        model.train()
+        assert len(cache) == 0 and model.encoder.training
+        model(**batch)
+        assert len(cache) == 0  # a trainable encoder is never served from the cache
+    finally:
+        model.disable_line_cache()
+
+
+def test_freeze_encoder_keeps_stage_3_on_projector_and_decoder():
+    model, _ = build_tiny(seed=1)
+    model.set_training_stage(3)
+    model.freeze_encoder()
+    assert not model.encoder_trainable
+    trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"projector", "decoder"}
+
+
 @pytest.mark.parametrize(
     "stage, trainable",
     [

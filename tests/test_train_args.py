@@ -103,3 +103,23 @@ def test_accelerate_configs_are_valid_yaml():
     for path in configs:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert config["distributed_type"] in {"MULTI_GPU", "FSDP", "DEEPSPEED", "MULTI_CPU"}, path
+
+
+def test_validation_runs_every_epoch_unless_switched_off(tmp_path):
+    from transformers.trainer_utils import IntervalStrategy
+
+    from train.stages import stage_training_args
+
+    plan = plan_stages(parse_arguments(["--config", "quickstart", "--output_dir", str(tmp_path)])[0])[0]
+    for extra, expected in (([], IntervalStrategy.EPOCH), (["--eval_strategy", "no"], IntervalStrategy.NO)):
+        _, training_args = parse_arguments(["--dataset_name", "synthetic", "--output_dir", str(tmp_path), *extra])
+        assert training_args.eval_strategy == expected
+        assert stage_training_args(training_args, plan, tmp_path, 2, has_eval=True).eval_strategy == expected
+    assert stage_training_args(training_args, plan, tmp_path, 2, has_eval=False).eval_strategy == IntervalStrategy.NO
+
+
+def test_quickstart_stage_3_freezes_the_encoder_other_recipes_do_not(tmp_path):
+    plans = {name: plan_stages(parse_arguments(["--config", name, "--output_dir", str(tmp_path), *ON_CPU])[0])[-1]
+             for name in ("quickstart", "hdfs")}
+    assert plans["quickstart"].freeze_encoder and plans["quickstart"].trains == "projector + decoder (encoder frozen)"
+    assert not plans["hdfs"].freeze_encoder and plans["hdfs"].trains == "encoder + projector + decoder"

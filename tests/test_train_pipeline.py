@@ -11,6 +11,7 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import TrainerCallback
 
+from modeling_logllm.presets import build_tiny
 from train.data import TrainingDataError
 from train.stages import train_logllm
 from train.trainer import NonFiniteLossError
@@ -44,7 +45,7 @@ def tiny_args(output_dir: Path, *extra: str):
     return parse_arguments(
         [
             "--config", "quickstart", "--model_preset", "tiny", "--output_dir", str(output_dir),
-            "--stages", "1,2a,2b,3", "--stage1_max_samples", "8", "--stage3_epochs", "2",
+            "--stages", "1,2a,2b,3", "--stage1_max_samples", "8", "--stage3_epochs", "2", "--stage3_freeze_encoder", "false",
             "--per_device_train_batch_size", "4", "--effective_batch_size", "8", "--per_device_eval_batch_size", "4",
             "--oversample_beta", "0.3", "--report_to", "tensorboard", "--disable_tqdm", "true",
             "--save_strategy", "steps", "--save_steps", "1", "--seed", "7", "--use_cpu", "true",
@@ -108,6 +109,19 @@ def test_stage_freezing_matches_the_paper(uninterrupted):
     total = sum(p.numel() for p in result.model.parameters())
     assert by_stage["2a"] < by_stage["2b"] < by_stage["3"] == total
     assert by_stage["1"] + by_stage["2b"] == total  # decoder + (encoder, projector) = everything
+
+
+def test_stage_3_with_frozen_encoder_leaves_the_encoder_untouched(tmp_path):
+    script_args, training_args = tiny_args(tmp_path, "--stages", "3", "--stage3_freeze_encoder", "true")
+    before = {k: v.clone() for k, v in build_tiny(seed=7)[0].state_dict().items()}  # the run's own initial weights
+    result = train_logllm(script_args, training_args, dataset=tiny_dataset())
+    after = result.model.state_dict()
+    record = result.stages[0]
+    assert record["trains"] == "projector + decoder (encoder frozen)"
+    assert record["trainable_parameters"] == sum(p.numel() for n, p in result.model.named_parameters() if not n.startswith("encoder."))
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert result.model.line_cache is None  # the stage's line cache does not outlive the stage
 
 
 def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_path):

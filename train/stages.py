@@ -21,9 +21,10 @@ import copy
 import json
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from train.data import (
     check_trainable_labels,
@@ -64,6 +65,7 @@ class StagePlan:
     learning_rate: float
     epochs: float
     max_samples: int | None = None
+    freeze_encoder: bool = False
 
     @property
     def training_stage(self) -> int | str:
@@ -71,7 +73,8 @@ class StagePlan:
 
     @property
     def trains(self) -> str:
-        return STAGE_TRAINS[self.name][1]
+        trains = STAGE_TRAINS[self.name][1]
+        return trains.replace("encoder + ", "") + " (encoder frozen)" if self.freeze_encoder else trains
 
     def directory(self, output_dir: Path) -> Path:
         return output_dir / f"stage{self.name}"
@@ -122,6 +125,7 @@ def plan_stages(script_args: Any) -> list[StagePlan]:
                 learning_rate=float(getattr(script_args, f"stage{name}_learning_rate")),
                 epochs=float(getattr(script_args, f"stage{name}_epochs")),
                 max_samples=getattr(script_args, f"stage{name}_max_samples"),
+                freeze_encoder=bool(getattr(script_args, f"stage{name}_freeze_encoder", False)),
             )
         )
     if names != [p.name for p in plans]:
@@ -143,7 +147,7 @@ def gradient_accumulation_for(effective_batch_size: int | None, training_args: A
 
 
 def stage_training_args(training_args: Any, plan: StagePlan, output_dir: Path, accumulation: int, has_eval: bool):
-    """A copy of the user's TrainingArguments for one stage (own output_dir, lr, epochs; eval every epoch)."""
+    """A copy of the user's TrainingArguments for one stage (own output_dir, lr, epochs; no eval without data)."""
     from transformers.trainer_utils import IntervalStrategy
 
     args = copy.deepcopy(training_args)
@@ -156,8 +160,6 @@ def stage_training_args(training_args: Any, plan: StagePlan, output_dir: Path, a
     args.load_best_model_at_end = False  # KeepBestCallback does it, compatible with step checkpoints
     args.push_to_hub = False  # the whole model is pushed once, after the last stage
     args.resume_from_checkpoint = None
-    if has_eval and args.eval_strategy == IntervalStrategy.NO:
-        args.eval_strategy = IntervalStrategy.EPOCH
     if not has_eval:
         args.eval_strategy = IntervalStrategy.NO
     if args.metric_for_best_model is None:
@@ -208,6 +210,20 @@ def last_checkpoint(stage_dir: Path) -> str | None:
     return get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
 
 
+@contextmanager
+def line_cache_while_encoder_frozen(model: Any) -> Iterator[None]:
+    """Encode each distinct line once per stage when the stage does not train the encoder (stages 1, 2a, a
+    frozen-encoder stage 3): the encoder is then the costliest part of a step and its outputs cannot change."""
+    if getattr(model, "encoder_trainable", True) or getattr(model, "line_cache", None) is not None:
+        yield
+        return
+    model.enable_line_cache()
+    try:
+        yield
+    finally:
+        model.disable_line_cache()
+
+
 def run_stage(
     plan: StagePlan,
     model: Any,
@@ -227,6 +243,8 @@ def run_stage(
     """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record."""
     stage_dir = plan.directory(output_dir)
     model.set_training_stage(plan.training_stage)
+    if plan.freeze_encoder:
+        model.freeze_encoder()
     # each stage draws its own subset (seed offset by the stage's place in the paper order)
     train_data = stage_subset(train_split, plan.max_samples, seed + list(STAGE_TRAINS).index(plan.name))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -253,12 +271,14 @@ def run_stage(
         encoder_learning_rate=encoder_learning_rate,
     )
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume_from)
+    with line_cache_while_encoder_frozen(model):
+        output = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
     record: dict[str, Any] = {
         "stage": plan.name,
         "trains": plan.trains,
         "learning_rate": plan.learning_rate,
+        "encoder_learning_rate": encoder_learning_rate if getattr(model, "encoder_trainable", False) else None,
         "epochs": plan.epochs,
         "windows": len(train_data),
         "trainable_parameters": trainable,

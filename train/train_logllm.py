@@ -115,6 +115,11 @@ class ScriptArguments:
     stage2b_epochs: float = field(default=1.0, metadata={"help": "stage 2b epochs"})
     stage3_learning_rate: float = field(default=5e-5, metadata={"help": "stage 3 (everything) learning rate"})
     stage3_epochs: float = field(default=2.0, metadata={"help": "stage 3 epochs"})
+    stage3_freeze_encoder: bool = field(
+        default=False,
+        metadata={"help": "stage 3 trains projector + decoder only (paper: everything); the frozen encoder's line "
+                  "vectors are then cached, so a CPU run affords many more decoder steps"},
+    )
     encoder_learning_rate: float | None = field(
         default=None,
         metadata={"help": "learning rate of the encoder in the stages that train it (None: the stage's own); keeps a "
@@ -138,7 +143,10 @@ def make_parser():
     from transformers import TrainingArguments
     from trl import TrlParser
 
-    return TrlParser((ScriptArguments, TrainingArguments))
+    parser = TrlParser((ScriptArguments, TrainingArguments))
+    # validation every epoch unless a recipe or the command line says otherwise (`--eval_strategy no` is honoured)
+    parser.set_defaults(eval_strategy="epoch")
+    return parser
 
 
 def parse_arguments(argv: list[str] | None = None):

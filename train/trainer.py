@@ -186,6 +186,8 @@ def load_trainable_snapshot(model: torch.nn.Module, directory: str | Path) -> di
     with torch.no_grad():
         for name, tensor in state.items():
             params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+    if hasattr(model, "clear_line_cache"):
+        model.clear_line_cache()  # cached line vectors may come from the replaced encoder weights
     return json.loads((directory / SNAPSHOT_INFO).read_text(encoding="utf-8"))
 
 
