@@ -54,7 +54,7 @@ DIFFERENCES = [
     "Windows: sliding 20 lines / step 20 (the paper uses 100 / 100) so the small samples give enough windows.",
     "Split: random 7.2:0.8:2 (seed 42), not the paper's chronological split: a time-ordered split of this "
     "slice leaves no anomaly in test (same choice as bench/ablations.py and bench/baselines.py).",
-    "Model: all-MiniLM-L6-v2 encoder (22M) + a small randomly initialised Llama decoder, fully fine-tuned, "
+    "Model: all-MiniLM-L6-v2 encoder (22M) + a small randomly initialised Llama decoder, trained without LoRA, "
     "instead of BERT-base + Llama-3-8B with QLoRA; the decoder has no language pretraining.",
     "Training: the quickstart recipe (stage 3 trains projector + decoder with the MiniLM encoder frozen after "
     "stage 2b; the paper trains everything in stage 3), minutes on a 2-core CPU, no GPU (the paper: 1,065 "

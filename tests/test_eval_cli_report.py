@@ -161,3 +161,17 @@ def test_report_renders_ablation_tables_of_a_recipe_results_file(tmp_path):
     text = report.render(results)
     section = text[text.index("## Ablations with ablations.quickstart.json"):]
     assert '"recipe": "quickstart"' in section and "| 3 | W/O stages 1&2 | 0.625 / 0.750 |" in section
+
+
+def test_baselines_update_keeps_the_datasets_it_did_not_rerun(tmp_path):
+    baselines = _load_script("baselines")
+    out = tmp_path / "baselines"
+    kept = {"source": "earlier run", "results": {}, "sizes": {}, "windowing": "w", "split": "s"}
+    (tmp_path / "baselines.json").write_text(json.dumps({"seeds": [0, 1, 2], "datasets": {"earlier": kept}}))
+    assert baselines.main(["--datasets", "synthetic_hdfs", "--neural", "false", "--capped_train_windows", "0",
+                           "--update", "true", "--output", str(out)]) == 0
+    saved = json.loads((tmp_path / "baselines.json").read_text())
+    assert saved["datasets"]["earlier"] == kept
+    assert saved["datasets"]["synthetic_hdfs"]["results"]["decision_tree"]["runs"]
+    with pytest.raises(SystemExit, match="seeds"):
+        baselines.main(["--datasets", "synthetic_hdfs", "--seeds", "0", "--update", "true", "--output", str(out)])
