@@ -228,7 +228,7 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if mode and self._encoder_needs_grad():
+        if mode and self.encoder_trainable:
             self.clear_line_cache()  # encoder weights are about to change
         elif mode:
             # A frozen encoder is a fixed feature extractor: no dropout noise, and its line vectors can be cached.
@@ -239,21 +239,17 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
     def _encoder_parts(self) -> list[nn.Module]:
         return [self.encoder] + ([self.line_pooler] if self.line_pooler is not None else [])
 
-    def _encoder_needs_grad(self) -> bool:
-        return any(p.requires_grad for part in self._encoder_parts() for p in part.parameters())
-
     @property
     def encoder_trainable(self) -> bool:
         """Whether any encoder (or line pooler) parameter is trained in the current stage."""
-        return self._encoder_needs_grad()
+        return any(p.requires_grad for part in self._encoder_parts() for p in part.parameters())
 
     def freeze_encoder(self) -> None:
         """Stop training the encoder and line pooler (e.g. a stage 3 that trains projector + decoder only)."""
         for part in self._encoder_parts():
             part.requires_grad_(False)
-            if self.training:
-                part.eval()
         self.clear_line_cache()
+        self.train(self.training)  # a frozen encoder runs in eval mode while the rest trains
 
     def _pool_lines(self, line_input_ids: torch.LongTensor, line_attention_mask: torch.Tensor) -> torch.Tensor:
         """Encode lines and pool each to one vector, `(N, H_enc)`."""
@@ -286,12 +282,12 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         """Encode, pool and project lines: `(N, T)` token ids -> `(N, H_dec)` decoder embeddings."""
         if line_attention_mask is None:
             line_attention_mask = torch.ones_like(line_input_ids)
-        encoder_fixed = not self.encoder.training and (not torch.is_grad_enabled() or not self._encoder_needs_grad())
+        encoder_fixed = not self.encoder.training and (not torch.is_grad_enabled() or not self.encoder_trainable)
         if self._line_cache is not None and encoder_fixed:
             with torch.no_grad():
                 pooled = self._pool_lines_cached(line_input_ids, line_attention_mask)
         else:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and self._encoder_needs_grad()):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.encoder_trainable):
                 pooled = self._pool_lines(line_input_ids, line_attention_mask)  # (N, H_enc)
         pooled = pooled.to(self._projector_dtype())
         return self.projector(pooled)  # (N, H_dec)

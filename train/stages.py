@@ -432,7 +432,8 @@ def evaluate_test_split(model, processor, dataset, script_args, training_args, o
         model, processor, data, eval_dir(script_args, output_dir), split="test", seed=int(training_args.seed),
         batch_size=int(training_args.per_device_eval_batch_size),
         dataset_name=script_args.dataset_config or script_args.dataset_name,
-        model_name=f"LogLLM ({script_args.model_preset} preset)" if script_args.model_preset else "LogLLM", training_dir=output_dir, error_analysis=False,
+        model_name=f"LogLLM ({script_args.model_preset} preset)" if script_args.model_preset else "LogLLM",
+        training_dir=output_dir, error_analysis=False,
     )
 
 
