@@ -88,12 +88,17 @@ def _load(path: Path) -> dict[str, Any] | None:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
+def _matches(run: dict[str, Any], config: dict[str, Any] = MAIN_CONFIG) -> bool:
+    """Whether an ablation run has every setting of `config` (values compared as text: JSON turns 0.3 into "0.3")."""
+    return all(str(run.get(k)) == str(v) for k, v in config.items())
+
+
 def _logllm_runs(dataset: dict[str, Any], **config: Any) -> list[dict[str, Any]]:
     """Ablation runs matching `config` (defaults: the paper's main configuration)."""
     want = {**MAIN_CONFIG, **config}
     rows = []
     for run in dataset.get("runs", []):
-        if all(str(run.get(k)) == str(v) for k, v in want.items()) and run.get("metrics"):
+        if _matches(run, want) and run.get("metrics"):
             rows.append({**run["metrics"], "seed": run.get("seed")})
     return rows
 
@@ -233,7 +238,7 @@ def cost_section(sources: list[dict[str, Any]]) -> list[str]:
     for source in sources:
         for name, data in (source.get("datasets") or {}).items():
             for run in data.get("runs", []):
-                if not all(str(run.get(k)) == str(v) for k, v in MAIN_CONFIG.items()) or run.get("train_time_s") is None:
+                if not _matches(run) or run.get("train_time_s") is None:
                     continue
                 lines.append(
                     f"| LogLLM {source.get('model_preset')} on {name} (seed {run.get('seed')}) | {run['train_time_s'] / 60:.2f} | "
@@ -245,8 +250,7 @@ def cost_section(sources: list[dict[str, Any]]) -> list[str]:
 
 def _studies_beyond_main(ablations: dict[str, Any]) -> bool:
     """Whether a results file holds variants besides the main configuration (else it only adds a LogLLM row)."""
-    return any(not all(str(r.get(k)) == str(v) for k, v in MAIN_CONFIG.items())
-               for d in ablations.get("datasets", {}).values() for r in d.get("runs", []))
+    return any(not _matches(r) for d in ablations.get("datasets", {}).values() for r in d.get("runs", []))
 
 
 @dataclass
