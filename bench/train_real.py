@@ -127,21 +127,10 @@ def train_and_score(name: str, dataset: Any, args: TrainRealArguments, seed: int
     }
 
 
-def mean_and_std(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per metric: mean and population std over the seeds' runs."""
-    import numpy as np
-
-    out = {}
-    for key in METRICS:
-        values = [r["metrics"][key] for r in runs if isinstance(r["metrics"].get(key), (int, float))]
-        if values:
-            out[key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
-    return out
-
-
 def run(args: TrainRealArguments) -> dict[str, Any]:
     import torch
 
+    from train.baselines import summarize
     from train.evaluate import hardware_info
 
     torch.set_num_threads(args.torch_threads)
@@ -163,7 +152,7 @@ def run(args: TrainRealArguments) -> dict[str, Any]:
                 except Exception as err:  # reported, never dropped silently
                     logger.exception("%s seed %d failed", name, seed)
                     payload["not_run"].append({"dataset": name, "reason": f"seed {seed} failed: {err}"})
-                entry["summary"] = mean_and_std(entry["runs"])
+                entry["summary"] = summarize([r["metrics"] for r in entry["runs"]])
                 save(payload, args.output)
     return payload
 
@@ -181,12 +170,9 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
 
 
-def _mean_std(summary: dict[str, Any], key: str) -> str:
-    cell = summary.get(key)
-    return f"{cell['mean']:.3f} ± {cell['std']:.3f}" if cell else "n/a"
-
-
 def render_markdown(payload: dict[str, Any]) -> str:
+    from train.baselines import format_mean_std, summarize
+
     hw = payload["hardware"]
     lines = [
         "# LogLLM trained on real Loghub windows vs the paper (Table II)", "",
@@ -197,13 +183,13 @@ def render_markdown(payload: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, d in payload["datasets"].items():
-        summary = d.get("summary") or {}
+        summary = d.get("summary") or summarize([])
         sizes = " / ".join(f"{v['windows']} ({v['anomalous']})" for v in d["sizes"].values())
         p = d["paper"]
         seconds = [r["train_time_s"] for r in d.get("runs", [])]
         lines.append(
-            f"| {name} ({d['windowing']}) | {sizes} | {_mean_std(summary, 'precision')} | {_mean_std(summary, 'recall')} | "
-            f"{_mean_std(summary, 'f1')} | {_mean_std(summary, 'roc_auc')} | "
+            f"| {name} ({d['windowing']}) | {sizes} | {format_mean_std(summary, 'precision')} | {format_mean_std(summary, 'recall')} | "
+            f"{format_mean_std(summary, 'f1')} | {format_mean_std(summary, 'roc_auc')} | "
             f"{p['paper_dataset']}: {p['precision']:.3f}/{p['recall']:.3f}/{p['f1']:.3f} | "
             f"{(sum(seconds) / len(seconds)) if seconds else float('nan'):.0f} |"
         )
