@@ -107,34 +107,33 @@ def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, 
     }
 
 
-def scaled_paper_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
-    """The paper's stage rates times `lr_scale`, `epochs` per stage, evaluation off (the CPU-sized default)."""
+def study_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
+    """What every variant sets: data, the studied factors, sizes, seed and quiet output."""
     return [
         "--dataset_name", "bench", "--model_preset", args.model_preset, "--stages", config["stages"],
         "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir), "--seed", str(seed),
         "--max_train_windows", str(args.max_train_windows), "--max_eval_windows", str(args.max_eval_windows),
         "--max_test_windows", str(args.max_test_windows), "--max_lines_per_window", str(args.max_lines_per_window),
+        "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
+    ]
+
+
+def scaled_paper_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
+    """The paper's stage rates times `lr_scale`, `epochs` per stage, evaluation off (the CPU-sized default)."""
+    return study_argv(config, seed, args, output_dir) + [
         "--stage1_max_samples", str(args.stage1_max_samples), "--stage1_epochs", str(args.epochs),
         "--stage1_learning_rate", str(5e-4 * args.lr_scale), "--stage2a_learning_rate", str(5e-4 * args.lr_scale),
         "--stage2b_learning_rate", str(5e-5 * args.lr_scale), "--stage3_learning_rate", str(5e-5 * args.lr_scale),
         "--stage2a_epochs", str(args.epochs), "--stage2b_epochs", str(args.epochs), "--stage3_epochs", str(args.epochs),
         "--per_device_train_batch_size", str(args.batch_size), "--per_device_eval_batch_size", str(args.batch_size),
-        "--effective_batch_size", str(args.batch_size), "--use_cpu", "true", "--report_to", "none",
-        "--save_strategy", "no", "--eval_strategy", "no", "--keep_best", "false", "--logging_steps", "5",
-        "--disable_tqdm", "true", "--dataloader_num_workers", "0",
+        "--effective_batch_size", str(args.batch_size), "--use_cpu", "true", "--eval_strategy", "no",
+        "--keep_best", "false", "--logging_steps", "5", "--dataloader_num_workers", "0",
     ]
 
 
 def recipe_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
     """A recipe run (`--config <recipe>`) with the studied factor and the window caps overridden."""
-    return [
-        "--config", str(args.recipe), "--dataset_name", "bench", "--model_preset", args.model_preset,
-        "--stages", config["stages"], "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir),
-        "--seed", str(seed), "--overwrite_output_dir", "true", "--max_train_windows", str(args.max_train_windows),
-        "--max_eval_windows", str(args.max_eval_windows), "--max_test_windows", str(args.max_test_windows),
-        "--max_lines_per_window", str(args.max_lines_per_window), "--save_strategy", "no", "--report_to", "none",
-        "--disable_tqdm", "true",
-    ]
+    return ["--config", str(args.recipe), *study_argv(config, seed, args, output_dir), "--overwrite_output_dir", "true"]
 
 
 def save(payload: dict[str, Any], output: str) -> None:
