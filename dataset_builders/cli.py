@@ -170,12 +170,9 @@ def build_unseen_type_splits(settings, report: BuildReport, info: dict, holdout_
     the build report notes of the card. ``beta`` oversampling is applied to train afterwards.
     """
     from .generalization import categorize_by_anomaly_templates, unseen_type_split
-    from .oversampling import oversample
-    from .pipeline import build_windows
+    from .pipeline import build_window_list, oversample_train
 
-    windows = list(build_windows(settings, report))
-    if not windows:
-        raise ValueError(f"no windows were built from {', '.join(settings.inputs) or settings.dataset}")
+    windows = build_window_list(settings, report)
     if settings.windowing == "session" and any(w["label"] == 1 and not w.get("categories") for w in windows):
         windows, templates = categorize_by_anomaly_templates(windows)
         info["category_templates"] = templates
@@ -189,11 +186,7 @@ def build_unseen_type_splits(settings, report: BuildReport, info: dict, holdout_
                 f"categories {', '.join(described['test_categories'])}; "
                 f"{len(described['excluded_mixed_windows'])} mixed windows excluded")
     splits = {"train": list(split.train), "validation": list(split.validation), "test": list(split.test)}
-    if settings.beta:
-        before = len(splits["train"])
-        splits["train"] = oversample(splits["train"], settings.beta, settings.seed)
-        report.add("train_windows_added_by_oversampling", len(splits["train"]) - before)
-    return splits
+    return oversample_train(splits, settings, report)
 
 
 def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict) -> int:

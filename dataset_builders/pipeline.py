@@ -168,23 +168,36 @@ def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
     return time_windows(records, settings.time_length, settings.time_step, preprocess, report=report)
 
 
-def build_splits(settings: BuildSettings, report: BuildReport | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Windows split into train/validation/test, train oversampled when ``beta > 0``."""
-    from .oversampling import oversample
-    from .splits import split_windows
-
-    report = report if report is not None else BuildReport()
+def build_window_list(settings: BuildSettings, report: BuildReport) -> list[dict[str, Any]]:
+    """All windows of a build, in memory (for splitting); input that forms none is an error naming it."""
     windows = list(build_windows(settings, report))
     if not windows:
         raise LogFormatError("no windows were built", path=", ".join(settings.inputs) or settings.dataset,
                              expected="log lines that form at least one window (see the build report)")
-    splits = split_windows(windows, settings.split_method, test_size=settings.test_size,
-                           validation_size=settings.validation_size, seed=settings.seed, report=report)
+    return windows
+
+
+def oversample_train(splits: dict[str, list[dict[str, Any]]], settings: BuildSettings,
+                     report: BuildReport) -> dict[str, list[dict[str, Any]]]:
+    """Oversample the training split to ``settings.beta`` (no-op at 0) and count the windows added."""
+    from .oversampling import oversample
+
     if settings.beta:
         before = len(splits["train"])
         splits["train"] = oversample(splits["train"], settings.beta, settings.seed)
         report.add("train_windows_added_by_oversampling", len(splits["train"]) - before)
     return splits
+
+
+def build_splits(settings: BuildSettings, report: BuildReport | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Windows split into train/validation/test, train oversampled when ``beta > 0``."""
+    from .splits import split_windows
+
+    report = report if report is not None else BuildReport()
+    windows = build_window_list(settings, report)
+    splits = split_windows(windows, settings.split_method, test_size=settings.test_size,
+                           validation_size=settings.validation_size, seed=settings.seed, report=report)
+    return oversample_train(splits, settings, report)
 
 
 def build_dataset(settings: BuildSettings, report: BuildReport | None = None):
