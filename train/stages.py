@@ -93,11 +93,12 @@ class TrainResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        rows = [f"{'stage':<6} {'trains':<30} {'lr':>8} {'epochs':>6} {'steps':>6} {'loss':>8} {'seconds':>8}"]
+        width = max([30, *(len(s["trains"]) for s in self.stages)])
+        rows = [f"{'stage':<6} {'trains':<{width}} {'lr':>8} {'epochs':>6} {'steps':>6} {'loss':>8} {'seconds':>8}"]
         for s in self.stages:
             loss = s.get("train_loss")
             rows.append(
-                f"{s['stage']:<6} {s['trains']:<30} {s['learning_rate']:>8.1e} {s['epochs']:>6g} {s.get('steps', 0):>6} "
+                f"{s['stage']:<6} {s['trains']:<{width}} {s['learning_rate']:>8.1e} {s['epochs']:>6g} {s.get('steps', 0):>6} "
                 f"{(f'{loss:.4f}' if isinstance(loss, float) else '-'):>8} {s.get('seconds', 0):>8.1f}"
             )
         if self.eval_metrics:
