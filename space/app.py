@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,10 @@ EXAMPLES_DIR = Path(__file__).with_name("examples")
 DEFAULT_MAX_MB = 20.0
 MAX_TABLE_ROWS = 2000
 TOP_K = 3
+# One folder per analysis under WORK_ROOT holds its downloads; a Space runs for weeks, so folders older than
+# WORK_TTL_S are removed when the next analysis starts (Gradio serves its own copies, cleared by delete_cache).
+WORK_ROOT = Path(tempfile.gettempdir()) / "logllm-space"
+WORK_TTL_S = 3600.0
 TABLE_HEADERS = ["rank", "window", "source", "lines", "probability", "anomalous", "label", "top line"]
 
 _DETECTORS: dict[str, Detector] = {}
@@ -145,6 +151,16 @@ def summary_markdown(report: DetectionReport) -> str:
 # ---------------------------------------------------------------------------------------
 # event handlers
 # ---------------------------------------------------------------------------------------
+def new_work_dir(root: Path = WORK_ROOT, ttl_s: float = WORK_TTL_S) -> Path:
+    """A fresh folder for one analysis, after removing the folders of analyses older than ``ttl_s``."""
+    root.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - ttl_s
+    for old in root.iterdir():
+        if old.is_dir() and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
 def _input_path(upload: str | None, pasted: str, example: str | None, work: Path, max_mb: float) -> Path:
     if upload:
         return Path(upload)
@@ -186,7 +202,7 @@ def analyze(
     progress: gr.Progress = gr.Progress(),
 ) -> tuple[Any, ...]:
     """Score one input; returns every output of the page (errors become a message, never a trace)."""
-    work = Path(tempfile.mkdtemp(prefix="logllm-space-"))
+    work = new_work_dir()
     path = None
     try:
         path = _input_path(upload, pasted, example, work, max_mb)
@@ -204,12 +220,14 @@ def analyze(
             )
     except (DetectionInputError, ValueError, UnicodeError, OSError) as err:
         logger.info("rejected input: %s", err)
+        shutil.rmtree(work, ignore_errors=True)
         message = str(err)
         if path is not None:  # show the user's file name, not the server's temporary path
             message = message.replace(str(path), _display_name(upload, pasted, example))
         return _error_outputs(message)
     except Exception as err:  # the page must stay up whatever the input; log the trace server-side
         logger.exception("analysis failed")
+        shutil.rmtree(work, ignore_errors=True)
         return _error_outputs(f"internal error ({type(err).__name__}): {err}")
     csv_path = pipeline.write_results(report.results, work / "logllm_results.csv", TOP_K)
     jsonl_path = pipeline.write_results(report.results, work / "logllm_results.jsonl", TOP_K)
@@ -249,7 +267,7 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
         model_note = ""
     except DetectionInputError as err:
         resolved, model_note = default_model, f"⚠️ {err}"
-    with gr.Blocks(title="LogLLM log anomaly detection") as demo:
+    with gr.Blocks(title="LogLLM log anomaly detection", delete_cache=(int(WORK_TTL_S), int(WORK_TTL_S))) as demo:
         gr.Markdown(
             "# LogLLM: find anomalous windows in your logs\n"
             "Upload a log file, paste lines, or pick a synthetic example. Supported formats: HDFS, BGL, "

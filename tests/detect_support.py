@@ -8,10 +8,12 @@ planted line is found: it learns "this line means anomalous", so leave-one-out l
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,13 +40,20 @@ def planted_log(n_lines: int = 40, planted_at: tuple[int, ...] = (27,), seed: in
     return "".join((PLANTED if i in planted_at else normal_line(rng)) + "\n" for i in range(1, n_lines + 1))
 
 
+def _session_temp_dir(prefix: str) -> Path:
+    """A folder that lives as long as the test process (the models saved once per session go there)."""
+    out = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def untrained_tiny_model_dir(seed: int = 0) -> Path:
     """An untrained `build_tiny` saved once per test process (tests must not modify it)."""
     from modeling_logllm.presets import build_tiny
 
     model, processor = build_tiny(seed=seed)
-    out = Path(tempfile.mkdtemp(prefix="logllm-test-untrained-"))
+    out = _session_temp_dir("logllm-test-untrained-")
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
@@ -108,7 +117,7 @@ def _trained_tiny(seed: int, max_steps: int):
 def trained_tiny_model_dir(seed: int = 0) -> Path:
     """`trained_tiny` saved once per test process, for the CLI and the Space (tests must not modify it)."""
     model, processor = trained_tiny(seed)
-    out = Path(tempfile.mkdtemp(prefix="logllm-test-trained-"))
+    out = _session_temp_dir("logllm-test-trained-")
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
@@ -133,10 +142,16 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: flo
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def start_server(model_dir: str, log_path: Path, max_mb: float = 20.0) -> tuple[subprocess.Popen, str]:
-    """`logllm serve` in a subprocess on a free 127.0.0.1 port; returns it once it answers."""
+def start_server(model_dir: str, log_path: Path, max_mb: float = 20.0,
+                 tmpdir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`logllm serve` in a subprocess on a free 127.0.0.1 port; returns it once it answers.
+
+    ``tmpdir`` becomes the server's TMPDIR, so a test can look at the folders it leaves there.
+    """
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "logllm", "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
          "--max-mb", str(max_mb), "--concurrency", "1"],

@@ -7,6 +7,7 @@ upload test checks the page finds and highlights the planted line, not only that
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -31,8 +32,9 @@ def model_dir():
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("space") / "server.log"
-    proc, url = start_server(model_dir, log, max_mb=MAX_MB)
-    yield url, log
+    server_tmp = tmp_path_factory.mktemp("space-tmp")
+    proc, url = start_server(model_dir, log, max_mb=MAX_MB, tmpdir=server_tmp)
+    yield url, log, server_tmp
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -57,7 +59,7 @@ def highlighted_evidence(lines: list[dict]) -> dict[int, tuple[float, str]]:
 
 
 def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server, model_dir, tmp_path):
-    url, _ = server
+    url, _, _ = server
     log = tmp_path / "planted.log"
     log.write_text(planted_log(30, planted_at=(17,)))
     client = Client(url, verbose=False)
@@ -83,7 +85,7 @@ def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server,
 
 
 def test_bundled_labeled_example_gives_confusion_matrix_and_roc(server, model_dir):
-    url, _ = server
+    url, _, _ = server
     summary, table, *_rest = analyze(Client(url, verbose=False), model_dir, example="synthetic_bgl_labeled.log")
     _lines, _plot, cm, roc, label_text, _csv, _jsonl = _rest
     assert "format `bgl`" in summary and len(table["data"]) == 6
@@ -102,7 +104,7 @@ def test_bundled_labeled_example_gives_confusion_matrix_and_roc(server, model_di
     ids=["binary", "empty", "non-utf8", "unknown-format"],
 )
 def test_bad_uploads_give_a_message_in_the_page(server, model_dir, tmp_path, name, content, message):
-    url, log = server
+    url, log, _ = server
     path = tmp_path / name
     path.write_bytes(content)
     summary = analyze(Client(url, verbose=False), model_dir, upload=handle_file(str(path)))[0]
@@ -110,7 +112,7 @@ def test_bad_uploads_give_a_message_in_the_page(server, model_dir, tmp_path, nam
 
 
 def test_huge_input_is_refused_and_the_app_stays_up(server, model_dir, tmp_path):
-    url, _ = server
+    url, _, _ = server
     client = Client(url, verbose=False)
     summary = analyze(client, model_dir, pasted="x" * int(MAX_MB * 1e6 + 10))[0]
     assert "the limit is 0.5 MB" in summary
@@ -120,3 +122,26 @@ def test_huge_input_is_refused_and_the_app_stays_up(server, model_dir, tmp_path)
         analyze(client, model_dir, upload=handle_file(str(big)))
     assert "Upload a log file" in analyze(client, model_dir)[0]  # nothing given: a hint, and still alive
     assert "**3 windows**" in analyze(client, model_dir, pasted=planted_log(30), window="sliding:10:10")[0]
+
+
+def test_analysis_folders_are_removed_after_an_error_and_when_an_hour_old(server, model_dir, tmp_path):
+    """A Space runs for weeks: each analysis' folder must not stay forever."""
+    url, _, server_tmp = server
+    root = server_tmp / "logllm-space"
+    root.mkdir(exist_ok=True)
+    old, recent = root / "old-analysis", root / "recent-analysis"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "logllm_results.csv").write_text("window_id\n")
+    two_hours_ago = old.stat().st_mtime - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    before = set(root.iterdir()) - {old}  # earlier tests' analyses are recent too
+    client = Client(url, verbose=False)
+    bad = tmp_path / "empty.log"
+    bad.write_bytes(b"")
+    assert "Cannot analyse" in analyze(client, model_dir, upload=handle_file(str(bad)))[0]
+    assert not old.exists() and recent.exists()
+    assert set(root.iterdir()) == before  # the failed analysis left nothing behind
+    analyze(client, model_dir, pasted=planted_log(30), window="sliding:10:10")
+    fresh = set(root.iterdir()) - before
+    assert len(fresh) == 1 and (fresh.pop() / "logllm_results.csv").is_file()
