@@ -15,7 +15,6 @@ import json
 import logging
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from generalization import per_category_recall  # noqa: E402  (bench/generalization.py)
+from report import write_report  # noqa: E402  (bench/report.py)
 
 logger = logging.getLogger("bench.quickstart_seeds")
 RESULTS = ROOT / "bench" / "results"
@@ -89,17 +89,8 @@ def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
                 logger.exception("seed %d failed", seed)
                 payload["failed"].append({"seed": seed, "reason": str(err)})
             payload["summary"] = summarize([r["metrics"] for r in payload["runs"]])
-            save(payload, args.output)
+            write_report(payload, args.output, render_markdown)
     return payload
-
-
-def save(payload: dict[str, Any], output: str) -> None:
-    """Write JSON and Markdown after every seed, so an interrupted run keeps what it measured."""
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    (out.parent / f"{out.name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    (out.parent / f"{out.name}.md").write_text(render_markdown(payload), encoding="utf-8")
 
 
 def render_markdown(payload: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -52,6 +52,18 @@ PAPER_002_HDFS_F1 = {"BERT classifier": 0.981, "Llama 3.2 1B prompt-completion":
 
 MAIN_CONFIG = {"preprocessing": "re", "stages": "1,2a,2b,3", "beta": 0.3}
 METRICS = ("precision", "recall", "f1", "roc_auc")
+
+
+def write_report(payload: dict[str, Any], output: str, render: Callable[[dict[str, Any]], str]) -> None:
+    """Write `<output>.json` and `<output>.md` (rendered by `render`), stamped with the time of writing.
+
+    Benchmarks call it after every run, so an interrupted benchmark keeps what it measured.
+    """
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    (out.parent / f"{out.name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    (out.parent / f"{out.name}.md").write_text(render(payload), encoding="utf-8")
 
 
 def paper_family(dataset: str) -> str | None:

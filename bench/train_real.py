@@ -17,7 +17,6 @@ Writes bench/results/train_real.json and .md, with the paper's Table II numbers 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import tempfile
@@ -32,6 +31,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from baselines import LOGHUB, RESULTS, SPLIT_SEED, _loghub_dataset  # noqa: E402  (bench/baselines.py)
+from report import write_report  # noqa: E402  (bench/report.py)
 
 logger = logging.getLogger("bench.train_real")
 METRICS = ("precision", "recall", "f1", "roc_auc", "accuracy")
@@ -153,17 +153,8 @@ def run(args: TrainRealArguments) -> dict[str, Any]:
                     logger.exception("%s seed %d failed", name, seed)
                     payload["not_run"].append({"dataset": name, "reason": f"seed {seed} failed: {err}"})
                 entry["summary"] = summarize([r["metrics"] for r in entry["runs"]])
-                save(payload, args.output)
+                write_report(payload, args.output, render_markdown)
     return payload
-
-
-def save(payload: dict[str, Any], output: str) -> None:
-    """Write JSON and Markdown after every dataset, so an interrupted run keeps what it measured."""
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    (out.parent / f"{out.name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    (out.parent / f"{out.name}.md").write_text(render_markdown(payload), encoding="utf-8")
 
 
 def _fmt(value: Any) -> str:
