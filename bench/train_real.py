@@ -90,10 +90,10 @@ def build_real_dataset(name: str, window_size: int) -> tuple[Any, dict[str, Any]
     return dataset, info
 
 
-def recipe_arguments(args: TrainRealArguments, output_dir: Path, seed: int) -> list[str]:
+def recipe_arguments(args: TrainRealArguments, name: str, output_dir: Path, seed: int) -> list[str]:
     """`--config quickstart` plus the caps asked for and the output locations of this benchmark."""
     argv = [
-        "--config", "quickstart", "--dataset_name", "bench", "--output_dir", str(output_dir),
+        "--config", "quickstart", "--dataset_name", name, "--output_dir", str(output_dir),
         "--seed", str(seed), "--overwrite_output_dir", "true", "--max_eval_windows", str(args.max_eval_windows),
         "--max_test_windows", str(args.max_test_windows), "--max_lines_per_window", str(args.window_size),
         "--report_to", "none", "--disable_tqdm", "true",
@@ -109,7 +109,7 @@ def train_and_score(name: str, dataset: Any, args: TrainRealArguments, seed: int
     from train.stages import train_logllm
     from train.train_logllm import parse_arguments
 
-    argv = recipe_arguments(args, workdir / f"{name}_s{seed}", seed)
+    argv = recipe_arguments(args, name, workdir / f"{name}_s{seed}", seed)
     script_args, training_args = parse_arguments(argv)
     started = time.perf_counter()
     result = train_logllm(script_args, training_args, dataset=dataset)
@@ -161,6 +161,14 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
 
 
+def _stages_line(payload: dict[str, Any]) -> str:
+    """The recipe's stage rates and epochs as the first stored run used them (recipes change over time)."""
+    for d in payload["datasets"].values():
+        for r in d.get("runs", []):
+            return ", ".join(f"{s['stage']}: {s.get('learning_rate', 0):.0e} × {s.get('epochs', 0):g}" for s in r["stages"])
+    return "no run stored"
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     from train.baselines import format_mean_std, summarize
 
@@ -170,6 +178,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"Model: {payload['model']}. Mean ± std over training seeds {payload['seeds']}. Hardware: "
         f"{hw.get('usable_cpus')}-core CPU ({hw.get('cpu')}), no GPU, {payload['torch_threads']} torch threads. "
         f"Threshold chosen on validation, applied to test. Created {payload.get('created')}.", "",
+        f"Stages as run (learning rate × epochs): {_stages_line(payload)}.", "",
         "| data | windows (train/val/test, anomalous) | precision | recall | F1 | ROC-AUC | paper P/R/F1 | train s / run |",
         "|---|---|---|---|---|---|---|---|",
     ]

@@ -44,7 +44,7 @@ def tiny_dataset(train_anomalous_every: int = 4) -> DatasetDict:
 def tiny_args(output_dir: Path, *extra: str):
     return parse_arguments(
         [
-            "--config", "quickstart", "--model_preset", "tiny", "--output_dir", str(output_dir),
+            "--config", "quickstart", "--dataset_name", "planted_pairs", "--model_preset", "tiny", "--output_dir", str(output_dir),
             "--stages", "1,2a,2b,3", "--stage1_max_samples", "8", "--stage3_epochs", "2", "--stage3_freeze_encoder", "false",
             "--per_device_train_batch_size", "4", "--effective_batch_size", "8", "--per_device_eval_batch_size", "4",
             "--oversample_beta", "0.3", "--report_to", "tensorboard", "--disable_tqdm", "true",
@@ -96,6 +96,7 @@ def test_run_writes_every_stage_model_eval_and_logs(uninterrupted):
     assert (out / "final_model" / "config.json").is_file() and list((out / "final_model").glob("*.safetensors"))
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert metrics["split"] == "test" and metrics["n_windows"] == 6
+    assert metrics["dataset"] == "planted_pairs"  # the data passed in, not the recipe's synthetic 'hdfs'
     for plot in ("confusion_matrix.png", "roc_curve.png", "pr_curve.png"):
         assert (out / "eval" / plot).is_file()
     summary = json.loads((out / "training_summary.json").read_text())

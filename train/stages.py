@@ -391,6 +391,7 @@ def train_logllm(
     started = time.perf_counter()
     seed = int(training_args.seed)
     output_dir = Path(training_args.output_dir)
+    label = dataset_label(script_args, in_memory=dataset is not None)
     set_seed(seed)
     if dataset is None:
         dataset = load_training_dataset(script_args, seed)
@@ -406,7 +407,7 @@ def train_logllm(
         final_dir = Path(script_args.final_model_dir or output_dir / "final_model")
         result.final_model_dir = save_final_model(model, processor, final_dir, script_args)
     if script_args.evaluate_test and "test" in dataset and training_args.should_save:
-        result.eval_metrics = evaluate_test_split(model, processor, dataset, script_args, training_args, output_dir)
+        result.eval_metrics = evaluate_test_split(model, processor, dataset, script_args, training_args, output_dir, label)
     result.seconds = time.perf_counter() - started
     if training_args.should_save:
         write_summary(result, script_args, training_args, sizes)
@@ -421,7 +422,15 @@ def train_logllm(
     return result
 
 
-def evaluate_test_split(model, processor, dataset, script_args, training_args, output_dir: Path) -> dict[str, Any]:
+def dataset_label(script_args: Any, in_memory: bool) -> str:
+    """What results call the data: the caller's `dataset_name` for a dataset passed in (a recipe's `dataset_config`
+    names the data it would load, not this one); otherwise the config (synthetic kind or Hub config) or the name."""
+    if in_memory:
+        return script_args.dataset_name
+    return script_args.dataset_config or script_args.dataset_name
+
+
+def evaluate_test_split(model, processor, dataset, script_args, training_args, output_dir: Path, label: str) -> dict[str, Any]:
     """Score the held-out test split with train.evaluate (threshold chosen on validation, never on test)."""
     from train.evaluate import evaluate_model
 
@@ -432,7 +441,7 @@ def evaluate_test_split(model, processor, dataset, script_args, training_args, o
     return evaluate_model(
         model, processor, data, eval_dir(script_args, output_dir), split="test", seed=int(training_args.seed),
         batch_size=int(training_args.per_device_eval_batch_size),
-        dataset_name=script_args.dataset_config or script_args.dataset_name,
+        dataset_name=label,
         model_name=f"LogLLM ({script_args.model_preset} preset)" if script_args.model_preset else "LogLLM",
         training_dir=output_dir, error_analysis=False,
     )
