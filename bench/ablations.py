@@ -86,8 +86,8 @@ def planned_configs(args: AblationArguments, dataset: str) -> list[dict[str, Any
 
 def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, args: AblationArguments, workdir: Path) -> dict[str, Any]:
     """One LogLLM training run (stages as configured) and its test evaluation."""
-    from train.stages import train_logllm
-    from train.train_logllm import parse_arguments
+    from logllm.training.stages import train_logllm
+    from logllm.training.arguments import parse_arguments
 
     output_dir = workdir / name / f"{config['preprocessing']}_{config['stages'].replace(',', '-')}_b{config['beta']}_s{seed}"
     argv = recipe_argv(config, seed, args, output_dir) if args.recipe else scaled_paper_argv(config, seed, args, output_dir)
@@ -165,7 +165,7 @@ def resumable(args: AblationArguments, settings: dict[str, Any]) -> dict[str, An
 def run(args: AblationArguments) -> dict[str, Any]:
     import torch
 
-    from train.evaluate import hardware_info
+    from logllm.report.evaluate import hardware_info
 
     torch.set_num_threads(args.torch_threads)
     sizes = ("max_train_windows", "max_eval_windows", "max_test_windows", "max_lines_per_window")

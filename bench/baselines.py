@@ -56,7 +56,7 @@ class BenchDataset:
 
 
 def _loghub_dataset(kind: str, inputs: list[str], preprocessing: str, **settings: Any) -> Any:
-    from dataset_builders.pipeline import BuildSettings, build_dataset
+    from logllm.dataset.build import BuildSettings, build_dataset
 
     missing = [p for p in inputs + ([settings["labels"]] if settings.get("labels") else []) if not Path(p).is_file()]
     if missing:
@@ -65,7 +65,7 @@ def _loghub_dataset(kind: str, inputs: list[str], preprocessing: str, **settings
 
 
 def _synthetic(kind: str, preprocessing: str, **sizes: Any) -> Any:
-    from dataset_builders.pipeline import build_synthetic_dataset
+    from logllm.dataset.build import build_synthetic_dataset
 
     return build_synthetic_dataset(kind, seed=0, preprocessing=preprocessing, **sizes)
 
@@ -74,8 +74,8 @@ def _deeplog_hdfs(preprocessing: str) -> Any:
     """DeepLog's HDFS sessions (event keys, no text) as template-id windows, seeded random split."""
     from datasets import Dataset, DatasetDict
 
-    from dataset_builders.features import WINDOW_FEATURES
-    from dataset_builders.splits import split_windows
+    from logllm.dataset.features import WINDOW_FEATURES
+    from logllm.dataset.splits import split_windows
 
     if preprocessing != "template_id":
         raise ValueError("deeplog_hdfs holds event keys only: preprocessing must be template_id")
@@ -154,8 +154,8 @@ class BaselineBenchArguments:
 def run(args: BaselineBenchArguments) -> dict[str, Any]:
     import torch
 
-    from train.baselines import BertBaselineConfig, DecoderBaselineConfig, run_bert_baseline, run_count_baselines, run_decoder_baseline
-    from train.evaluate import hardware_info
+    from logllm.baselines import BertBaselineConfig, DecoderBaselineConfig, run_bert_baseline, run_count_baselines, run_decoder_baseline
+    from logllm.report.evaluate import hardware_info
 
     torch.set_num_threads(args.torch_threads)
     payload: dict[str, Any] = {"benchmark": "baselines", "hardware": hardware_info(), "seeds": args.seeds, "datasets": {}}
@@ -190,7 +190,7 @@ def run(args: BaselineBenchArguments) -> dict[str, Any]:
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
-    from train.baselines import format_mean_std
+    from logllm.baselines import format_mean_std
 
     lines = [
         "# Baselines (mean ± std over model seeds " + ", ".join(map(str, payload["seeds"])) + ")",

@@ -1,7 +1,7 @@
 """Throughput and peak memory of parse + preprocess (``re``) + session windowing on HDFS-style logs.
 
 Writes ``bench/results/data_pipeline.json`` and ``.md``. Each size runs in a fresh subprocess so
-its peak RSS is its own. Inputs are synthetic HDFS-like logs (``dataset_builders.synthetic``): a
+its peak RSS is its own. Inputs are synthetic HDFS-like logs (``logllm.logs.synthetic``): a
 base log is generated once and copied with renumbered block ids up to each size, so every copy
 adds new sessions (the real HDFS_v1 has 575,061 blocks in 11.2M lines; ours ~17 lines/block).
 
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None) -> Args:
 
 def make_log(size_mb: int, base_sessions: int, seed: int) -> Path:
     """A synthetic HDFS-like log of about ``size_mb`` MB (cached under bench/_work)."""
-    from dataset_builders.synthetic import write_synthetic
+    from logllm.logs.synthetic import write_synthetic
 
     WORK.mkdir(parents=True, exist_ok=True)
     base = WORK / f"hdfs_base_{base_sessions}_{seed}.log"
@@ -92,10 +92,10 @@ def peak_rss_mb() -> float:
 
 def measure(path: str, keep_raw: bool) -> dict:
     """Run parse + mask + session windows over ``path`` in this process; consume every window."""
-    from dataset_builders.errors import BuildReport
-    from dataset_builders.loghub import parse_file
-    from dataset_builders.preprocessing import make_preprocessor
-    from dataset_builders.windowing import session_windows
+    from logllm.logs.errors import BuildReport
+    from logllm.logs.formats import parse_file
+    from logllm.windows.preprocessing import make_preprocessor
+    from logllm.windows.windowing import session_windows
 
     report = BuildReport()
     start = time.perf_counter()
@@ -117,9 +117,9 @@ def measure_build(path: str) -> dict:
     import shutil
     import tempfile
 
-    from dataset_builders.errors import BuildReport
-    from dataset_builders.pipeline import BuildSettings
-    from dataset_builders.streaming import build_streaming
+    from logllm.logs.errors import BuildReport
+    from logllm.dataset.build import BuildSettings
+    from logllm.dataset.streaming import build_streaming
 
     out = tempfile.mkdtemp(dir=WORK)
     report = BuildReport()

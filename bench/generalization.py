@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 import numpy as np  # noqa: E402
 
-from dataset_builders.generalization import (  # noqa: E402
+from logllm.dataset.generalization import (  # noqa: E402
     categorize_by_anomaly_templates,
     category_counts,
     combine_systems,
@@ -91,7 +91,7 @@ class GeneralizationArguments:
 
 # ============================================================================ data
 def _preprocess() -> Callable[[str], str]:
-    from train.normal_only import _default_preprocess
+    from logllm.dataset.normal_only import _default_preprocess
 
     return _default_preprocess()
 
@@ -107,8 +107,8 @@ def load_loghub_windows(path: Path, fmt: str, window_size: int, max_lines: int |
     """Sliding windows (size = step) over a labeled Loghub file, through the project's parser."""
     from itertools import islice
 
-    from dataset_builders.loghub import parse_file  # DATA's streaming parsers
-    from dataset_builders.windowing import sliding_windows
+    from logllm.logs.formats import parse_file  # DATA's streaming parsers
+    from logllm.windows.windowing import sliding_windows
 
     records = islice(parse_file(str(path), fmt), max_lines)
     rows = [w for w in sliding_windows(records, window_size, window_size, _preprocess()) if len(w["lines"]) == window_size]
@@ -117,8 +117,8 @@ def load_loghub_windows(path: Path, fmt: str, window_size: int, max_lines: int |
 
 def load_synthetic_hdfs(n_sessions: int, seed: int, max_chars: int, anomaly_rate: float = 0.25) -> list[dict[str, Any]]:
     """Synthetic HDFS-like sessions (DATA's generator, categories = injected anomaly kinds), by block id."""
-    from dataset_builders.synthetic import generate_hdfs_like
-    from dataset_builders.windowing import session_windows
+    from logllm.logs.synthetic import generate_hdfs_like
+    from logllm.windows.windowing import session_windows
 
     records = generate_hdfs_like(n_sessions=n_sessions, seed=seed, anomaly_rate=anomaly_rate)
     return _cut([dict(w) for w in session_windows(records, preprocess=_preprocess())], max_chars)
@@ -164,7 +164,7 @@ def _random_split(rows: list[dict[str, Any]], seed: int, test: float = 0.3, val:
 
 def _every_other_template(rows: list[dict[str, Any]]) -> tuple[str, ...]:
     """Hold out T2, T4, ... (anomaly-only templates by frequency rank); sequence-only anomalies stay in training."""
-    from dataset_builders.generalization import NO_ANOMALY_ONLY_TEMPLATE
+    from logllm.dataset.generalization import NO_ANOMALY_ONLY_TEMPLATE
 
     ids = sorted((c for c in category_counts(rows) if c != NO_ANOMALY_ONLY_TEMPLATE), key=lambda c: int(c[1:]))
     return tuple(ids[1::2])
@@ -233,7 +233,7 @@ def cross_system_tasks(data: dict[str, list[dict[str, Any]]], args: Generalizati
 
 
 def normal_only_tasks(data: dict[str, list[dict[str, Any]]], args: GeneralizationArguments, notes: dict[str, str]) -> list[Task]:
-    from train.normal_only import SLIDING_KINDS, normal_only_splits
+    from logllm.dataset.normal_only import SLIDING_KINDS, normal_only_splits
 
     tasks = []
     for system in ("thunderbird", "bgl"):
@@ -257,7 +257,7 @@ def _labels(rows: Sequence[dict[str, Any]]) -> np.ndarray:
 def _dataset(rows: Sequence[dict[str, Any]]):
     from datasets import Dataset
 
-    from dataset_builders.features import WINDOW_FEATURES
+    from logllm.dataset.features import WINDOW_FEATURES
 
     return Dataset.from_list([{k: r[k] for k in WINDOW_FEATURES} for r in rows], features=WINDOW_FEATURES)
 
@@ -267,7 +267,7 @@ def count_baselines(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
     Vocabulary from the training windows only; the unsupervised isolation forest ignores labels.
     """
-    from train.baselines import UNSUPERVISED, anomaly_scores, count_model_factories
+    from logllm.baselines import UNSUPERVISED, anomaly_scores, count_model_factories
 
     windows = [r["lines"] for r in task.train]
     labels = _labels(task.train)
@@ -285,7 +285,7 @@ def count_baselines(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
 def bert_classifier(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """EVAL's BERT sequence classifier (offline all-MiniLM-L6-v2) on the window text."""
-    from train.baselines import BertBaselineConfig, score_bert_classifier, train_bert_classifier
+    from logllm.baselines import BertBaselineConfig, score_bert_classifier, train_bert_classifier
 
     config = BertBaselineConfig(max_length=args.bert_max_length, epochs=args.bert_epochs)
     model, tokenizer = train_bert_classifier(_dataset(task.train), task.seed, config)
@@ -300,9 +300,9 @@ def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndar
 
     from datasets import DatasetDict
 
-    from train.evaluate import score_windows
-    from train.stages import train_logllm
-    from train.train_logllm import parse_arguments
+    from logllm.report.evaluate import score_windows
+    from logllm.training.stages import train_logllm
+    from logllm.training.arguments import parse_arguments
 
     dataset = DatasetDict(train=_dataset(task.train), validation=_dataset(task.validation))
     with tempfile.TemporaryDirectory(prefix="logllm-gen-") as tmp:
@@ -337,8 +337,8 @@ def per_category_recall(rows: Sequence[dict[str, Any]], predicted: np.ndarray) -
 
 
 def score_method(task: Task, val: np.ndarray, test: np.ndarray) -> dict[str, Any]:
-    from train.evaluate import choose_threshold
-    from train.metrics import compute_metrics
+    from logllm.report.evaluate import choose_threshold
+    from logllm.report.metrics import compute_metrics
 
     threshold, how = choose_threshold(_labels(task.validation), val)
     y = _labels(task.test)

@@ -3,7 +3,7 @@
     python bench/model_throughput.py                      # writes bench/results/model_throughput.{json,md}
     python bench/model_throughput.py --hdfs_sessions 200 --bgl_windows 20
 
-Windows come from `dataset_builders.synthetic` (HDFS-like sessions grouped by block id, BGL-like
+Windows come from `logllm.logs.synthetic` (HDFS-like sessions grouped by block id, BGL-like
 sliding windows of 100 lines), raw lines masked by the processor. Both modes run in one process on
 the same windows: "every line" tokenises and encodes each line of each window; "unique + cache" is
 `model.detect` (distinct lines per batch, encoder outputs cached across batches). The decoder is
@@ -37,7 +37,7 @@ class BenchArguments:
 
 
 def hdfs_windows(n_sessions: int, seed: int) -> list[list[str]]:
-    from dataset_builders.synthetic import generate_hdfs_like
+    from logllm.logs.synthetic import generate_hdfs_like
 
     sessions: OrderedDict[str, list[str]] = OrderedDict()
     for record in generate_hdfs_like(n_sessions=n_sessions, seed=seed):
@@ -47,7 +47,7 @@ def hdfs_windows(n_sessions: int, seed: int) -> list[list[str]]:
 
 
 def bgl_windows(n_windows: int, size: int, seed: int) -> list[list[str]]:
-    from dataset_builders.synthetic import generate_bgl_like
+    from logllm.logs.synthetic import generate_bgl_like
 
     contents = [r.content for r in generate_bgl_like(n_lines=n_windows * size, seed=seed)]
     return [contents[i : i + size] for i in range(0, n_windows * size, size)]
@@ -107,7 +107,7 @@ def write_markdown(report: dict, path: Path) -> None:
         "# LogLLM scoring throughput (offline default model, CPU)",
         "",
         f"Model: {report['model']}. Hardware: {report['hardware']}. No GPU was lent for this run.",
-        f"Synthetic windows from `dataset_builders.synthetic`, seed {report['args']['seed']}; batch size {report['args']['batch_size']}.",
+        f"Synthetic windows from `logllm.logs.synthetic`, seed {report['args']['seed']}; batch size {report['args']['batch_size']}.",
         "Both modes run in the same process on the same windows; peak RSS is for the whole process.",
         "",
         *rows,
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     (args,) = HfArgumentParser(BenchArguments).parse_args_into_dataclasses(args=argv)
     import torch
 
-    from modeling_logllm.presets import build_default
+    from logllm.modeling.presets import build_default
 
     torch.set_num_threads(args.num_threads)
     torch.manual_seed(args.seed)

@@ -5,7 +5,7 @@
 
 Each seed runs `logllm.quickstart.run_quickstart` exactly as README command 1 does (seed 42 is the command's
 default): new synthetic data, split, initialisation and training per seed. For every run the test metrics,
-the wall time and the recall of each injected anomaly kind (`dataset_builders.synthetic.ANOMALY_KINDS`) are
+the wall time and the recall of each injected anomaly kind (`logllm.logs.synthetic.ANOMALY_KINDS`) are
 recorded. Writes bench/results/quickstart_seeds.json and .md.
 """
 
@@ -45,7 +45,7 @@ class QuickstartSeedsArguments:
 
 def kind_recall(run_dir: Path, script_args: Any, seed: int) -> dict[str, float]:
     """Recall per injected anomaly kind on the test split, from the run's predictions.jsonl."""
-    from train.data import load_training_dataset
+    from logllm.training.data import load_training_dataset
 
     test = load_training_dataset(script_args, seed)["test"]
     predictions = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()]
@@ -55,8 +55,8 @@ def kind_recall(run_dir: Path, script_args: Any, seed: int) -> dict[str, float]:
 
 
 def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False) -> dict[str, Any]:
-    from logllm.quickstart import QuickstartArguments, recipe_arguments, run_quickstart
-    from train.train_logllm import parse_arguments
+    from logllm.commands.quickstart import QuickstartArguments, recipe_arguments, run_quickstart
+    from logllm.training.arguments import parse_arguments
 
     args = QuickstartArguments(output=str(workdir / f"seed{seed}"), seed=seed, threads=threads, fast=fast)
     metrics, result = run_quickstart(args)
@@ -73,8 +73,8 @@ def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False) -> dict
 
 
 def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
-    from train.baselines import summarize
-    from train.evaluate import hardware_info
+    from logllm.baselines import summarize
+    from logllm.report.evaluate import hardware_info
 
     payload: dict[str, Any] = {
         "benchmark": "quickstart_seeds", "hardware": hardware_info(), "torch_threads": args.threads, "fast": args.fast,
@@ -94,8 +94,8 @@ def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
-    from dataset_builders.synthetic import ANOMALY_KINDS
-    from train.baselines import format_mean_std, summarize
+    from logllm.logs.synthetic import ANOMALY_KINDS
+    from logllm.baselines import format_mean_std, summarize
 
     hw, runs = payload["hardware"], payload["runs"]
     summary = payload.get("summary") or summarize([])

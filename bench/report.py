@@ -241,7 +241,7 @@ def _train_used(data: dict[str, Any], ablations: dict[str, Any]) -> str:
 
 def cost_section(sources: list[dict[str, Any]]) -> list[str]:
     """Table III (published) and the measured main-configuration LogLLM runs of every results file."""
-    from train.cost import PAPER_TABLE_III_MINUTES
+    from logllm.report.cost import PAPER_TABLE_III_MINUTES
 
     lines = ["## Cost (next to Table III)", "",
              "| method | training (min) | testing (min) | windows/s | source |", "|---|---|---|---|---|"]

@@ -1,6 +1,6 @@
 """Streaming benchmark for ``logllm watch``: sustained lines/s and alert latency on CPU.
 
-A writer thread appends synthetic BGL-like lines (``dataset_builders.synthetic``, seeded) to a
+A writer thread appends synthetic BGL-like lines (``logllm.logs.synthetic``, seeded) to a
 log file at increasing rates while ``logllm.watch.watch`` follows it in the same process. For
 each rate we report lines the watcher consumed per second, the backlog left at the end, and the
 latency from a window's last line being read to its score (all windows and alerts).
@@ -43,7 +43,7 @@ class StreamingArguments:
 
 def writer(path: Path, rate: float, seconds: float, seed: int, written: list[int], ticks: list) -> None:
     """Append BGL-like lines at ``rate`` lines/s in 20 ms ticks; ``ticks`` gets (lines so far, time)."""
-    from dataset_builders.synthetic import bgl_like_lines
+    from logllm.logs.synthetic import bgl_like_lines
 
     lines = bgl_like_lines(n_lines=int(rate * seconds) + 10, seed=seed, anomaly_rate=0.01)
     start, sent = time.monotonic(), 0
@@ -62,7 +62,7 @@ def writer(path: Path, rate: float, seconds: float, seed: int, written: list[int
 def run_rate(detector, rate: float, threshold: float, args: StreamingArguments, work: Path) -> dict:
     import bisect
 
-    from logllm.watch import watch
+    from logllm.commands.watch import watch
 
     path = work / f"stream_{int(rate)}_{threshold:g}.log"
     path.write_text("")
@@ -109,11 +109,11 @@ def run_rate(detector, rate: float, threshold: float, args: StreamingArguments, 
 
 
 def load_detector(args: StreamingArguments, work: Path):
-    from logllm.pipeline import Detector
+    from logllm.scoring.detector import Detector
 
     if args.model:
         return Detector.load(args.model, batch_size=args.batch_size), args.model
-    from modeling_logllm.presets import build_tiny
+    from logllm.modeling.presets import build_tiny
 
     model, processor = build_tiny(seed=args.seed)
     model.save_pretrained(work / "tiny")
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("modeling_logllm").setLevel(logging.ERROR)
+    logging.getLogger("logllm.modeling").setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="logllm-bench-stream-"))
     detector, model_name = load_detector(args, work)
     meta = {**asdict(args), "model": model_name, "hardware": f"{os.cpu_count()}-core CPU, no GPU ({platform.processor() or platform.machine()})",

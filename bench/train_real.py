@@ -106,8 +106,8 @@ def recipe_arguments(args: TrainRealArguments, name: str, output_dir: Path, seed
 
 def train_and_score(name: str, dataset: Any, args: TrainRealArguments, seed: int, workdir: Path) -> dict[str, Any]:
     """One quickstart-recipe training run on the real windows and its test evaluation."""
-    from train.stages import train_logllm
-    from train.train_logllm import parse_arguments
+    from logllm.training.stages import train_logllm
+    from logllm.training.arguments import parse_arguments
 
     argv = recipe_arguments(args, name, workdir / f"{name}_s{seed}", seed)
     script_args, training_args = parse_arguments(argv)
@@ -130,8 +130,8 @@ def train_and_score(name: str, dataset: Any, args: TrainRealArguments, seed: int
 def run(args: TrainRealArguments) -> dict[str, Any]:
     import torch
 
-    from train.baselines import summarize
-    from train.evaluate import hardware_info
+    from logllm.baselines import summarize
+    from logllm.report.evaluate import hardware_info
 
     torch.set_num_threads(args.torch_threads)
     payload: dict[str, Any] = {
@@ -170,7 +170,7 @@ def _stages_line(payload: dict[str, Any]) -> str:
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
-    from train.baselines import format_mean_std, summarize
+    from logllm.baselines import format_mean_std, summarize
 
     hw = payload["hardware"]
     lines = [

@@ -11,13 +11,13 @@ import sys
 
 # name -> (module, one-line help). Each module exposes ``main(argv: list[str] | None) -> int``.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("dataset_builders.cli", "parse, window, split and publish Loghub or your own logs"),
-    "quickstart": ("logllm.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
-    "train": ("train.train_logllm", "run the three LogLLM training stages from a YAML recipe"),
-    "evaluate": ("train.evaluate", "score a model on a dataset split: metrics, plots, reports"),
-    "detect": ("logllm.detect", "find anomalous windows and lines in your own log files"),
-    "watch": ("logllm.watch", "follow a growing log and alert on anomalous windows"),
-    "serve": ("space.app", "start the Gradio demo"),
+    "data": ("logllm.commands.data", "parse, window, split and publish Loghub or your own logs"),
+    "quickstart": ("logllm.commands.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
+    "train": ("logllm.train.train_logllm", "run the three LogLLM training stages from a YAML recipe"),
+    "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),
+    "detect": ("logllm.commands.detect", "find anomalous windows and lines in your own log files"),
+    "watch": ("logllm.commands.watch", "follow a growing log and alert on anomalous windows"),
+    "serve": ("logllm.space.app", "start the Gradio demo"),
 }
 
 

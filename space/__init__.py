@@ -1,1 +1,1 @@
-"""The Gradio demo / Hugging Face Space (`logllm serve`); see space/README.md."""
+"""The Gradio demo / Hugging Face Space (`logllm serve`; installed as `logllm.space`); see space/README.md."""

@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from logllm import pipeline  # noqa: E402
-from logllm.pipeline import DetectionInputError, DetectionReport, Detector, WindowResult  # noqa: E402
+from logllm.scoring import detector as pipeline  # noqa: E402
+from logllm.scoring.detector import DetectionInputError, DetectionReport, Detector, WindowResult  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,8 @@ def label_plots(report: DetectionReport, out_dir: Path) -> tuple[str | None, str
         return None, None, "The input has no labels, so no confusion matrix or ROC curve."
     import numpy as np
 
-    from train.metrics import compute_metrics
-    from train.plots import plot_confusion_matrix, plot_roc_curve
+    from logllm.report.metrics import compute_metrics
+    from logllm.report.plots import plot_confusion_matrix, plot_roc_curve
 
     labels = np.array([r.label for r in report.results])
     scores = np.array([r.score for r in report.results])

@@ -2,7 +2,7 @@
 
     python space/make_examples.py            # -> space/examples/*.log
 
-No real log data is bundled: every line comes from ``dataset_builders.synthetic``.
+No real log data is bundled: every line comes from ``logllm.logs.synthetic``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from dataset_builders.synthetic import bgl_like_lines, hdfs_like_lines
+from logllm.logs.synthetic import bgl_like_lines, hdfs_like_lines
 
 EXAMPLES = Path(__file__).with_name("examples")
 

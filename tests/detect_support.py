@@ -50,7 +50,7 @@ def _session_temp_dir(prefix: str) -> Path:
 @functools.lru_cache(maxsize=None)
 def untrained_tiny_model_dir(seed: int = 0) -> Path:
     """An untrained `build_tiny` saved once per test process (tests must not modify it)."""
-    from modeling_logllm.presets import build_tiny
+    from logllm.modeling.presets import build_tiny
 
     model, processor = build_tiny(seed=seed)
     out = _session_temp_dir("logllm-test-untrained-")
@@ -90,7 +90,7 @@ def trained_tiny(seed: int = 0, max_steps: int = 120):
 def _trained_tiny(seed: int, max_steps: int):
     import torch
 
-    from modeling_logllm.presets import build_tiny
+    from logllm.modeling.presets import build_tiny
 
     torch.manual_seed(seed)
     model, processor = build_tiny(seed=seed)

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dataset_builders.cli import main
+from logllm.commands.data import main
 
 
 def test_cli_build_two_configs_into_one_repo(tmp_path):
@@ -47,7 +47,7 @@ def test_oversampling_only_touches_train(tmp_path):
 
 
 def test_datasets_builder_class(tmp_path):
-    from dataset_builders.builder import LogWindows
+    from logllm.dataset.builder import LogWindows
 
     builder = LogWindows(name="tiny", dataset="synthetic-bgl", n_lines=600, window_size=30, step=30,
                          cache_dir=str(tmp_path / "cache"))
@@ -60,8 +60,8 @@ def test_datasets_builder_class(tmp_path):
 def test_builder_config_mirrors_every_build_setting():
     import dataclasses
 
-    from dataset_builders.builder import LogWindowsConfig
-    from dataset_builders.pipeline import BuildSettings
+    from logllm.dataset.builder import LogWindowsConfig
+    from logllm.dataset.build import BuildSettings
 
     config_defaults = {f.name: f.default for f in dataclasses.fields(LogWindowsConfig)}
     for setting in dataclasses.fields(BuildSettings):
@@ -144,7 +144,7 @@ def zenodo(tmp_path):
 
 
 def test_download_verifies_and_resumes(zenodo, tmp_path):
-    from dataset_builders.download import download
+    from logllm.logs.download import download
 
     base, payload, state = zenodo
     out = tmp_path / "dl"
@@ -154,13 +154,13 @@ def test_download_verifies_and_resumes(zenodo, tmp_path):
     assert path.read_bytes() == payload and state["ranges"] == ["bytes=1000-"]
     assert not (out / "BGL.zip.part").exists()
     assert download("bgl", out, base_url=base, timeout=10) == path and len(state["ranges"]) == 1   # verified, not refetched
-    from dataset_builders.loghub import parse_file
+    from logllm.logs.formats import parse_file
 
     assert sum(1 for _ in parse_file(str(path), "bgl")) == 2000
 
 
 def test_download_restarts_when_range_ignored_and_rejects_bad_checksum(zenodo, tmp_path):
-    from dataset_builders.download import ChecksumError, download
+    from logllm.logs.download import ChecksumError, download
 
     base, payload, state = zenodo
     state["honour_range"] = False

@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 
-from dataset_builders.errors import BuildReport, LogFormatError
-from dataset_builders.io import open_log_lines
-from dataset_builders.loghub import detect_format, parse_file
+from logllm.logs.errors import BuildReport, LogFormatError
+from logllm.logs.reader import open_log_lines
+from logllm.logs.formats import detect_format, parse_file
 
 BGL_LINE = ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 "
             "RAS KERNEL INFO instruction cache parity error corrected")
@@ -146,9 +146,9 @@ def test_hdfs_event_traces(tmp_path):
 
 
 def test_hdfs_zip_as_published_finds_its_labels(tmp_path):
-    from dataset_builders.errors import BuildReport
-    from dataset_builders.pipeline import BuildSettings, build_splits
-    from dataset_builders.synthetic import write_synthetic
+    from logllm.logs.errors import BuildReport
+    from logllm.dataset.build import BuildSettings, build_splits
+    from logllm.logs.synthetic import write_synthetic
 
     write_synthetic("hdfs", str(tmp_path / "HDFS.log"), n_sessions=40, seed=1, anomaly_rate=0.3)
     with zipfile.ZipFile(tmp_path / "HDFS_v1.zip", "w") as zf:

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from dataset_builders.errors import BuildReport, LogFormatError
-from dataset_builders.loghub import detect_format, parse_file, read_block_labels
-from dataset_builders.windowing import session_windows, sliding_windows
+from logllm.logs.errors import BuildReport, LogFormatError
+from logllm.logs.formats import detect_format, parse_file, read_block_labels
+from logllm.windows.windowing import session_windows, sliding_windows
 
 pytestmark = pytest.mark.shared
 
@@ -93,7 +93,7 @@ def test_every_unlabeled_loghub_system_parses_as_plain(loghub_dir):
 
 
 def test_plain_iso_timestamps_enable_time_windows(loghub_dir):
-    from dataset_builders.windowing import time_windows
+    from logllm.windows.windowing import time_windows
 
     records = list(parse_file(str(loghub_dir / "loghub/Zookeeper/Zookeeper_2k.log"), "plain"))
     assert records[0].timestamp == 1438191704.747 and records[0].level == "INFO"
@@ -106,7 +106,7 @@ def test_plain_iso_timestamps_enable_time_windows(loghub_dir):
 def test_cli_build_bgl_loads_with_datasets(loghub_dir, tmp_path):
     import datasets
 
-    from dataset_builders.cli import main
+    from logllm.commands.data import main
 
     out = tmp_path / "repo"
     assert main(["build", "--dataset", "bgl", "--input", str(loghub_dir / "loghub/BGL/BGL_2k.log"), "--output", str(out)]) == 0

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dataset_builders.preprocessing import PREPROCESSORS, load_masker, make_preprocessor
+from logllm.windows.preprocessing import PREPROCESSORS, load_masker, make_preprocessor
 
-MASKER = Path(__file__).resolve().parents[1] / "modeling_logllm" / "masking_logllm.py"
+MASKER = Path(__file__).resolve().parents[1] / "logllm" / "modeling" / "masking_logllm.py"
 
 
 @pytest.mark.parametrize(("line", "masked"), [

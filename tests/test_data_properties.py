@@ -7,11 +7,11 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builders.errors import BuildReport
-from dataset_builders.oversampling import minority_target, oversample_indices
-from dataset_builders.records import LogRecord
-from dataset_builders.splits import line_keys, split_windows
-from dataset_builders.windowing import session_windows, sliding_windows, time_windows
+from logllm.logs.errors import BuildReport
+from logllm.dataset.oversampling import minority_target, oversample_indices
+from logllm.logs.records import LogRecord
+from logllm.dataset.splits import line_keys, split_windows
+from logllm.windows.windowing import session_windows, sliding_windows, time_windows
 
 FAST = settings(max_examples=40, deadline=None)
 

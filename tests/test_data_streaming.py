@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datasets
 
-from dataset_builders.cli import main
+from logllm.commands.data import main
 
 
 def _keys(split):
@@ -43,10 +43,10 @@ def test_streaming_refuses_oversampling(tmp_path, capsys):
 
 
 def test_blocks_named_in_one_line_share_a_streaming_split():
-    from dataset_builders.pipeline import BuildSettings
-    from dataset_builders.records import LogRecord
-    from dataset_builders.streaming import _random_assigner
-    from dataset_builders.windowing import session_windows
+    from logllm.dataset.build import BuildSettings
+    from logllm.logs.records import LogRecord
+    from logllm.dataset.streaming import _random_assigner
+    from logllm.windows.windowing import session_windows
 
     records = [LogRecord("h.log", i + 1, "x", session_ids=(f"blk_{i}",)) for i in range(200)]
     records += [LogRecord("h.log", 201, "replicate", session_ids=("blk_7", "blk_150")),

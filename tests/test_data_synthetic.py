@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from dataset_builders.loghub import detect_format, parse_file, read_block_labels
-from dataset_builders.loghub.bgl import parse_bgl_line
-from dataset_builders.loghub.hdfs import parse_hdfs_line
-from dataset_builders.synthetic import ANOMALY_KINDS, bgl_like_lines, hdfs_like_lines, write_synthetic
+from logllm.logs.formats import detect_format, parse_file, read_block_labels
+from logllm.logs.formats.bgl import parse_bgl_line
+from logllm.logs.formats.hdfs import parse_hdfs_line
+from logllm.logs.synthetic import ANOMALY_KINDS, bgl_like_lines, hdfs_like_lines, write_synthetic
 
 
 def test_hdfs_like_is_seeded_and_parses_with_the_real_parser():
@@ -65,7 +65,7 @@ def test_write_synthetic_then_build_from_files(tmp_path):
 
 
 def test_build_synthetic_dataset_hdfs_and_bgl():
-    from dataset_builders import build_synthetic_dataset
+    from logllm.dataset.build import build_synthetic_dataset
 
     ds = build_synthetic_dataset("hdfs", n_sessions=300, seed=1, anomaly_rate=0.1)
     assert set(ds) == {"train", "validation", "test"}
@@ -82,8 +82,8 @@ def test_build_synthetic_dataset_hdfs_and_bgl():
 
 @pytest.mark.parametrize("kind", ["hdfs", "bgl"])
 def test_synthetic_data_is_not_separable_by_one_token(kind):
-    from dataset_builders import build_synthetic_dataset
-    from dataset_builders.difficulty import measure_difficulty
+    from logllm.dataset.build import build_synthetic_dataset
+    from logllm.dataset.difficulty import measure_difficulty
 
     ds = (build_synthetic_dataset("hdfs", n_sessions=800, seed=0, anomaly_rate=0.08) if kind == "hdfs"
           else build_synthetic_dataset("bgl", n_lines=12000, seed=0, window_size=50, anomaly_rate=0.003))
@@ -94,7 +94,7 @@ def test_synthetic_data_is_not_separable_by_one_token(kind):
 
 
 def test_one_call_api_by_windows_and_anomaly_ratio():
-    from dataset_builders.synthetic import build_synthetic_dataset
+    from logllm.logs.synthetic import build_synthetic_dataset
 
     ds = build_synthetic_dataset(kind="hdfs", n_windows=400, anomaly_ratio=0.25, seed=7)
     labels = [y for s in ds for y in ds[s]["label"]]
@@ -105,7 +105,7 @@ def test_one_call_api_by_windows_and_anomaly_ratio():
 
 
 def test_synth_cli_writes_logs(tmp_path):
-    from dataset_builders.cli import main
+    from logllm.commands.data import main
 
     out = tmp_path / "s.log"
     assert main(["synth", "--kind", "bgl", "--n-lines", "300", "--output", str(out)]) == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from logllm.detect import main
+from logllm.commands.detect import main
 
 sys.path.insert(0, str(Path(__file__).parent))
 from detect_support import PLANTED, planted_log, trained_tiny_model_dir, untrained_tiny_model_dir  # noqa: E402

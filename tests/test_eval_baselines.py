@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from train.baselines import (
+from logllm.baselines import (
     OTHER, BertBaselineConfig, DecoderBaselineConfig, EventCountVectorizer, format_mean_std,
     run_bert_baseline, run_count_baselines, run_decoder_baseline,
 )

@@ -22,8 +22,8 @@ def _load_script(name: str):
 
 @pytest.fixture(scope="module")
 def dataset_repo(tmp_path_factory):
-    from dataset_builders.hub import export_dataset_repo
-    from dataset_builders.pipeline import build_synthetic_dataset
+    from logllm.dataset.hub import export_dataset_repo
+    from logllm.dataset.build import build_synthetic_dataset
 
     splits = build_synthetic_dataset("hdfs", n_sessions=120, seed=1, anomaly_rate=0.2)
     def three_of_each(split):
@@ -41,7 +41,7 @@ def dataset_repo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def saved_tiny_model(tmp_path_factory):
-    from modeling_logllm.presets import build_tiny
+    from logllm.modeling.presets import build_tiny
 
     model, processor = build_tiny(seed=0, max_lines_per_window=8)  # untrained: tests the plumbing, not quality
     out = tmp_path_factory.mktemp("model") / "tiny"
@@ -70,7 +70,7 @@ def test_logllm_evaluate_cli(dataset_repo, saved_tiny_model, tmp_path, capsys):
 
 
 def test_evaluate_cli_names_missing_model(dataset_repo, tmp_path):
-    from train.evaluate import main
+    from logllm.commands.evaluate import main
 
     with pytest.raises(FileNotFoundError, match="no such folder"):
         main(["--model", str(tmp_path / "nope"), "--dataset", str(dataset_repo), "--config", "synthetic_hdfs_session"])
@@ -125,7 +125,7 @@ def test_report_without_results_says_so(tmp_path):
 
 
 def test_evaluate_cli_regenerates_synthetic_data(saved_tiny_model, tmp_path):
-    from train.evaluate import main
+    from logllm.commands.evaluate import main
 
     out = tmp_path / "eval"
     assert main(["--model", str(saved_tiny_model), "--dataset", "synthetic", "--config", "hdfs", "--synthetic_sessions", "40",

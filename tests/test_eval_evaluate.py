@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict
 
-from train.error_analysis import build_error_report, render_html, render_markdown
-from train.evaluate import evaluate_model
+from logllm.report.error_analysis import build_error_report, render_html, render_markdown
+from logllm.report.evaluate import evaluate_model
 
 
 class KeywordModel:

@@ -8,8 +8,8 @@ from sklearn.metrics import (
     accuracy_score, average_precision_score, f1_score, precision_score, recall_score, roc_auc_score,
 )
 
-from train.metrics import best_f1_threshold, compute_metrics
-from train.plots import PLOT_FILES, save_plots
+from logllm.report.metrics import best_f1_threshold, compute_metrics
+from logllm.report.plots import PLOT_FILES, save_plots
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 0, 1, 0]
 SCORES = [0.05, 0.2, 0.7, 0.1, 0.9, 0.4, 0.8, 0.3, 0.65, 0.55]

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from dataset_builders.cli import main as data_main
-from dataset_builders.pipeline import build_synthetic_dataset
-from train.stages import apply_normal_only
-from train.train_logllm import parse_arguments
+from logllm.commands.data import main as data_main
+from logllm.dataset.build import build_synthetic_dataset
+from logllm.training.stages import apply_normal_only
+from logllm.training.arguments import parse_arguments
 
 BUILD = ["build", "--dataset", "synthetic-bgl", "--n-lines", "3000", "--window-size", "20", "--step", "20",
          "--split", "unseen-type", "--seed", "3", "--no-difficulty"]

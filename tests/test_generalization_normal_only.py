@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from train.normal_only import ALL_KINDS, AnomalySynthesizer, normal_only_splits
+from logllm.dataset.normal_only import ALL_KINDS, AnomalySynthesizer, normal_only_splits
 
 
 def mask(line: str) -> str:  # a stand-in for the ``re`` masker: numbers become <*>
@@ -83,7 +83,7 @@ def test_bad_arguments_are_rejected():
 def test_normal_only_dataset_dict_drops_known_anomalies_and_keeps_test():
     from datasets import Dataset, DatasetDict
 
-    from train.normal_only import normal_only_dataset_dict
+    from logllm.dataset.normal_only import normal_only_dataset_dict
 
     rows = windows(20)
     for r in rows[:3]:

@@ -1,4 +1,4 @@
-"""Unseen-type splits, few-label subsampling and cross-system helpers (dataset_builders.generalization)."""
+"""Unseen-type splits, few-label subsampling and cross-system helpers (logllm.dataset.generalization)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builders.generalization import (
+from logllm.dataset.generalization import (
     NO_ANOMALY_ONLY_TEMPLATE,
     categorize_by_anomaly_templates,
     category_counts,

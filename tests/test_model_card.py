@@ -7,7 +7,7 @@ import json
 import pytest
 from huggingface_hub import ModelCard
 
-from model_cards import render_model_card, validate_model_card
+from logllm.report.model_card import render_model_card, validate_model_card
 
 
 def _write_metrics(path, **values):

@@ -7,9 +7,9 @@ import logging
 import pytest
 import torch
 
-from modeling_logllm import LogLLMConfig, LogLLMForAnomalyDetection, LogLLMProcessor
-from modeling_logllm.presets import build_tiny
-from modeling_logllm.processing_logllm import IGNORE_INDEX
+from logllm.modeling import LogLLMConfig, LogLLMForAnomalyDetection, LogLLMProcessor
+from logllm.modeling.presets import build_tiny
+from logllm.modeling.processing_logllm import IGNORE_INDEX
 
 WINDOWS = [
     ["Receiving block blk_1 src 10.0.0.1", "PacketResponder 1 terminating"],
@@ -309,7 +309,7 @@ def test_detect_splits_long_windows_and_counts_them(tiny, caplog):
     model, processor = tiny
     long_window = [f"event {chr(97 + i % 26)} happened" for i in range(processor.max_lines_per_window + 5)]
     before = processor.stats["windows_split"]
-    with caplog.at_level(logging.WARNING, logger="modeling_logllm"):
+    with caplog.at_level(logging.WARNING, logger="logllm.modeling"):
         result = model.detect([long_window], processor, line_scores=False)
     assert processor.stats["windows_split"] == before + 1
     assert "scored as 2 chunks" in caplog.text
@@ -338,7 +338,7 @@ def test_device_map_placement_loads_and_scores(tmp_path, tiny):
 def test_default_preset_uses_the_real_minilm_weights():
     from safetensors import safe_open
 
-    from modeling_logllm.presets import build_default, minilm_path
+    from logllm.modeling.presets import build_default, minilm_path
 
     model, processor = build_default(seed=0)
     with safe_open(str(minilm_path() / "model.safetensors"), "pt") as f:

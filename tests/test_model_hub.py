@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from modeling_logllm.presets import build_tiny
+from logllm.modeling.presets import build_tiny
 
 WINDOWS = [["Receiving block blk_1 src 10.0.0.1", "PacketResponder 1 terminating"], ["Exception in receiveBlock", "Deleting block"]]
 

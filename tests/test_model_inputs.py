@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from modeling_logllm import LogLLMProcessor
-from modeling_logllm.presets import build_tiny
+from logllm.modeling import LogLLMProcessor
+from logllm.modeling.presets import build_tiny
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_bad_labels(tiny):
 def test_long_window_truncated_with_warning_and_count(tiny, caplog):
     _, processor = tiny
     small = LogLLMProcessor(processor.encoder_tokenizer, processor.decoder_tokenizer, max_lines_per_window=3)
-    with caplog.at_level(logging.WARNING, logger="modeling_logllm"):
+    with caplog.at_level(logging.WARNING, logger="logllm.modeling"):
         batch = small([["a", "b", "c", "d", "e"]])
     assert (batch["input_ids"] == small.log_token_id).sum() == 3
     assert small.stats["windows_truncated"] == 1 and small.stats["lines_dropped"] == 2
@@ -57,7 +57,7 @@ def test_long_window_truncated_with_warning_and_count(tiny, caplog):
 def test_long_line_truncated_and_counted(tiny, caplog):
     _, processor = tiny
     before = processor.stats["lines_truncated"]
-    with caplog.at_level(logging.WARNING, logger="modeling_logllm"):
+    with caplog.at_level(logging.WARNING, logger="logllm.modeling"):
         batch = processor([["word " * 200, "short line"]], preprocessed=True)
     assert batch["line_input_ids"].shape[1] == processor.max_tokens_per_line
     assert processor.stats["lines_truncated"] == before + 1

@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from modeling_logllm.peft_logllm import apply_lora, load_quantized, merge_lora, quantization_config
-from modeling_logllm.presets import build_tiny
+from logllm.modeling.adapters import apply_lora, load_quantized, merge_lora, quantization_config
+from logllm.modeling.presets import build_tiny
 
 WINDOWS = [["job started", "job finished"], ["job started", "disk failure on node"]]
 
@@ -88,7 +88,7 @@ def test_quantization_config_skips_head_and_projector():
 
 
 def test_missing_bitsandbytes_gives_install_hint(monkeypatch):
-    import modeling_logllm.peft_logllm as peft_logllm
+    import logllm.modeling.adapters as peft_logllm
 
     monkeypatch.setattr(peft_logllm, "is_bitsandbytes_available", lambda: False)
     with pytest.raises(ImportError, match="bitsandbytes"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from logllm.quickstart import main
+from logllm.commands.quickstart import main
 
 
 def test_quickstart_fast_writes_model_metrics_and_plots(tmp_path, capsys):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from train.stages import gradient_accumulation_for, plan_stages
-from train.train_logllm import RECIPES_DIR, RecipeError, parse_arguments
+from logllm.training.stages import gradient_accumulation_for, plan_stages
+from logllm.training.arguments import RECIPES_DIR, RecipeError, parse_arguments
 
 PAPER_RECIPES = ("hdfs", "bgl", "thunderbird", "liberty")
 # Paper recipes ask for bf16 on a GPU; on this CPU-only test machine transformers accepts bf16 only with use_cpu.
@@ -108,7 +108,7 @@ def test_accelerate_configs_are_valid_yaml():
 def test_validation_runs_every_epoch_unless_switched_off(tmp_path):
     from transformers.trainer_utils import IntervalStrategy
 
-    from train.stages import stage_training_args
+    from logllm.training.stages import stage_training_args
 
     plan = plan_stages(parse_arguments(["--config", "quickstart", "--output_dir", str(tmp_path)])[0])[0]
     for extra, expected in (([], IntervalStrategy.EPOCH), (["--eval_strategy", "no"], IntervalStrategy.NO)):

@@ -2,8 +2,8 @@
 
 from transformers import TrainingArguments
 
-from modeling_logllm.presets import build_tiny
-from train.trainer import LogLLMTrainer
+from logllm.modeling.presets import build_tiny
+from logllm.training.trainer import LogLLMTrainer
 
 
 def _optimizer(tmp_path, encoder_learning_rate):

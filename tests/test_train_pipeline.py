@@ -11,11 +11,11 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import TrainerCallback
 
-from modeling_logllm.presets import build_tiny
-from train.data import TrainingDataError
-from train.stages import train_logllm
-from train.trainer import NonFiniteLossError
-from train.train_logllm import parse_arguments
+from logllm.modeling.presets import build_tiny
+from logllm.training.data import TrainingDataError
+from logllm.training.stages import train_logllm
+from logllm.training.trainer import NonFiniteLossError
+from logllm.training.arguments import parse_arguments
 
 NORMAL = ["Receiving block <*> src: /<*> dest: /<*>", "PacketResponder <*> for block <*> terminating",
           "Received block <*> of size <*> from /<*>", "BLOCK* NameSystem.addStoredBlock: blockMap updated: <*> is added to <*> size <*>"]
@@ -152,7 +152,7 @@ def test_one_class_training_set_is_refused(tmp_path):
 
 
 def test_nan_loss_stops_training_with_the_stage_and_step(tmp_path):
-    from modeling_logllm.presets import build_tiny
+    from logllm.modeling.presets import build_tiny
 
     model, processor = build_tiny(seed=0)
     with torch.no_grad():
@@ -169,7 +169,7 @@ def test_nan_loss_stops_training_with_the_stage_and_step(tmp_path):
     [({"model_type": "vit"}, "is not a causal language model"), ({"model_type": "no-such-model"}, "cannot read its config")],
 )
 def test_unknown_or_wrong_model_type_is_refused(tmp_path, config, message):
-    from train.model_setup import ModelSetupError
+    from logllm.training.setup import ModelSetupError
 
     decoder = tmp_path / "decoder"
     decoder.mkdir()
@@ -182,7 +182,7 @@ def test_unknown_or_wrong_model_type_is_refused(tmp_path, config, message):
 def test_push_to_hub_uploads_model_code_processor_card_and_eval(uninterrupted, monkeypatch):
     from huggingface_hub import HfApi
 
-    from train.hub import push_trained_model
+    from logllm.training.hub import push_trained_model
 
     out, _, _ = uninterrupted
     calls = {}

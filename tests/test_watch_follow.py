@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from logllm.follow import LogFollower
+from logllm.logs.follow import LogFollower
 
 
 def _append(path, data: bytes) -> None:

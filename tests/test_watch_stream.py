@@ -6,8 +6,8 @@ import io
 import threading
 import time
 
-from logllm.pipeline import WindowResult
-from logllm.watch import StreamWindower, watch
+from logllm.scoring.detector import WindowResult
+from logllm.commands.watch import StreamWindower, watch
 
 
 def test_windower_emits_every_step_with_bounded_buffer():
@@ -78,7 +78,7 @@ def test_watch_cli_with_a_saved_model_writes_alerts(tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
     from detect_support import planted_log, untrained_tiny_model_dir
 
-    from logllm.watch import main
+    from logllm.commands.watch import main
 
     log, alerts = tmp_path / "app.log", tmp_path / "alerts.jsonl"
     log.write_text(planted_log(10))

@@ -1,0 +1,1 @@
+"""Training scripts and YAML recipes (installed as `logllm.train`)."""

@@ -1,0 +1,268 @@
+"""From log files (or synthetic logs) to split, optionally oversampled window datasets.
+
+``build_windows`` and ``build_dataset`` are what ``logllm data build``, the ``datasets``
+builder class and other packages call; ``build_synthetic_dataset`` is the one-call path from
+generated logs to a ``DatasetDict`` (used by the quickstart and the tests of other packages).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from logllm.logs.errors import BuildReport, LogFormatError
+from logllm.logs.records import LogRecord
+
+__all__ = ["BuildSettings", "DATASETS", "iter_records", "build_windows", "build_splits", "build_dataset",
+           "build_synthetic_dataset", "config_name_for"]
+
+logger = logging.getLogger(__name__)
+
+DATASETS = ("hdfs", "hdfs_traces", "bgl", "thunderbird", "liberty", "spirit", "plain", "synthetic-hdfs", "synthetic-bgl", "auto")
+WINDOWINGS = ("session", "sliding", "time")
+
+
+@dataclass
+class BuildSettings:
+    """Everything that decides a build; saved into the dataset card."""
+
+    dataset: str = "bgl"
+    inputs: list[str] = field(default_factory=list)
+    labels: str | None = None              # HDFS anomaly_label.csv
+    templates: str | None = None           # HDFS templates for Event_traces.csv
+    pattern: str | None = None             # plain logs: regex with named groups
+    windowing: str | None = None           # session (HDFS) | sliding (others) by default
+    window_size: int = 100
+    step: int = 100
+    time_length: float = 60.0
+    time_step: float | None = None
+    preprocessing: str = "re"
+    split_method: str | None = None        # random (HDFS) | chronological (others) by default
+    test_size: float = 0.2
+    validation_size: float = 0.1
+    seed: int = 42
+    beta: float = 0.0                      # minority oversampling of train; 0 disables
+    missing_labels: str = "error"
+    max_lines: int | None = None           # read at most this many records (quick looks at huge logs)
+    keep_raw: bool = True
+    # synthetic logs
+    n_sessions: int = 2000
+    n_lines: int = 20000
+    anomaly_rate: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.dataset == "auto":
+            if not self.inputs:
+                raise ValueError("--dataset auto needs --input files to look at")
+            from logllm.logs.formats import detect_format
+
+            self.dataset = detect_format(self.inputs[0])
+            logger.info("detected format %s for %s", self.dataset, self.inputs[0])
+        family_is_session = self.dataset in {"hdfs", "hdfs_traces", "synthetic-hdfs"}
+        self.windowing = self.windowing or ("session" if family_is_session else "sliding")
+        if self.windowing not in WINDOWINGS:
+            raise ValueError(f"unknown windowing {self.windowing!r}; choose one of {', '.join(WINDOWINGS)}")
+        self.split_method = self.split_method or ("random" if self.windowing == "session" else "chronological")
+
+    @property
+    def family(self) -> str:
+        return self.dataset.replace("synthetic-", "synthetic_")
+
+
+def config_name_for(settings: BuildSettings) -> str:
+    """``hdfs_session``, ``bgl_sliding_100_100``, ``plain_time_60_60`` (contract 2)."""
+    if settings.windowing == "session":
+        suffix = "session"
+    elif settings.windowing == "sliding":
+        suffix = f"sliding_{settings.window_size}_{settings.step}"
+    else:
+        suffix = f"time_{settings.time_length:g}_{(settings.time_step or settings.time_length):g}"
+    name = f"{settings.family}_{suffix}"
+    return name if settings.preprocessing == "re" else f"{name}_{settings.preprocessing}"
+
+
+def iter_records(settings: BuildSettings, report: BuildReport) -> Iterator[LogRecord]:
+    """Stream the records of every input (or of the synthetic generator)."""
+    from logllm.logs.synthetic import generate_bgl_like, generate_hdfs_like
+
+    if settings.dataset == "synthetic-hdfs":
+        rate = 0.03 if settings.anomaly_rate is None else settings.anomaly_rate
+        records = generate_hdfs_like(settings.n_sessions, settings.seed, rate)
+    elif settings.dataset == "synthetic-bgl":
+        rate = 0.002 if settings.anomaly_rate is None else settings.anomaly_rate
+        records = generate_bgl_like(settings.n_lines, settings.seed, rate)
+    else:
+        if not settings.inputs:
+            raise ValueError(f"dataset {settings.dataset!r} needs --input files")
+        records = _parse_inputs(settings, report)
+    for count, record in enumerate(records, start=1):
+        if settings.max_lines is not None and count > settings.max_lines:
+            report.note(f"stopped after --max-lines {settings.max_lines:,} records")
+            break
+        report.add("log_lines")
+        yield record
+
+
+def _parse_inputs(settings: BuildSettings, report: BuildReport) -> Iterator[LogRecord]:
+    from logllm.logs.formats import parse_file
+
+    for path in settings.inputs:
+        logger.info("parsing %s as %s", path, settings.dataset)
+        yield from parse_file(path, settings.dataset, report, pattern=settings.pattern, templates=settings.templates)
+
+
+def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int] | None:
+    from logllm.logs.formats import read_block_labels
+
+    if settings.dataset == "hdfs":
+        if settings.labels is None:
+            settings.labels = _labels_in_archive(settings.inputs)
+            if settings.labels is not None:
+                report.note(f"using block labels from {settings.labels}")
+        if settings.labels is None:
+            if settings.missing_labels == "error":
+                raise LogFormatError("HDFS blocks need labels", path=settings.inputs[0] if settings.inputs else None,
+                                     expected="--labels anomaly_label.csv (or --missing-labels unknown for unlabeled logs)")
+            return None
+        return read_block_labels(settings.labels, report)
+    return None
+
+
+def _labels_in_archive(inputs: list[str]) -> str | None:
+    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels."""
+    import zipfile
+
+    from logllm.logs.reader import split_member
+
+    for path in inputs:
+        archive, _ = split_member(path)
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                found = [n for n in zf.namelist() if n.endswith("anomaly_label.csv")]
+            if found:
+                return f"{archive}:{found[0]}"
+    return None
+
+
+def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
+                  with_groups: bool = False) -> Iterator[dict[str, Any]]:
+    """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first)."""
+    from logllm.windows.preprocessing import make_preprocessor
+    from logllm.windows.windowing import session_windows, sliding_windows, time_windows
+
+    report = report if report is not None else BuildReport()
+    preprocess = make_preprocessor(settings.preprocessing)
+    records = iter_records(settings, report)
+    if settings.windowing == "session":
+        labels = _block_labels(settings, report)
+        missing = settings.missing_labels if labels is not None or settings.dataset != "hdfs" else "unknown"
+        return session_windows(records, preprocess, block_labels=labels, missing_labels=missing, report=report,
+                               keep_raw=settings.keep_raw, with_groups=with_groups)
+    if settings.windowing == "sliding":
+        return sliding_windows(records, settings.window_size, settings.step, preprocess, report=report)
+    return time_windows(records, settings.time_length, settings.time_step, preprocess, report=report)
+
+
+def build_window_list(settings: BuildSettings, report: BuildReport) -> list[dict[str, Any]]:
+    """All windows of a build, in memory (for splitting); input that forms none is an error naming it."""
+    windows = list(build_windows(settings, report))
+    if not windows:
+        raise LogFormatError("no windows were built", path=", ".join(settings.inputs) or settings.dataset,
+                             expected="log lines that form at least one window (see the build report)")
+    return windows
+
+
+def oversample_train(splits: dict[str, list[dict[str, Any]]], settings: BuildSettings,
+                     report: BuildReport) -> dict[str, list[dict[str, Any]]]:
+    """Oversample the training split to ``settings.beta`` (no-op at 0) and count the windows added."""
+    from logllm.dataset.oversampling import oversample
+
+    if settings.beta:
+        before = len(splits["train"])
+        splits["train"] = oversample(splits["train"], settings.beta, settings.seed)
+        report.add("train_windows_added_by_oversampling", len(splits["train"]) - before)
+    return splits
+
+
+def build_splits(settings: BuildSettings, report: BuildReport | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Windows split into train/validation/test, train oversampled when ``beta > 0``."""
+    from logllm.dataset.splits import split_windows
+
+    report = report if report is not None else BuildReport()
+    windows = build_window_list(settings, report)
+    splits = split_windows(windows, settings.split_method, test_size=settings.test_size,
+                           validation_size=settings.validation_size, seed=settings.seed, report=report)
+    return oversample_train(splits, settings, report)
+
+
+def build_dataset(settings: BuildSettings, report: BuildReport | None = None):
+    """A ``DatasetDict`` with ``WINDOW_FEATURES`` rows for ``settings``."""
+    from datasets import Dataset, DatasetDict
+
+    from logllm.dataset.features import WINDOW_FEATURES
+
+    splits = build_splits(settings, report)
+    return DatasetDict({name: Dataset.from_list(rows, features=WINDOW_FEATURES) for name, rows in splits.items()})
+
+
+def build_synthetic_dataset(
+    kind: str = "hdfs",
+    n_sessions: int = 2000,
+    n_lines: int = 20000,
+    seed: int = 0,
+    *,
+    n_windows: int | None = None,
+    anomaly_ratio: float | None = None,
+    preprocessing: str = "re",
+    window_size: int = 100,
+    step: int | None = None,
+    test_size: float = 0.2,
+    validation_size: float = 0.1,
+    beta: float = 0.0,
+    anomaly_rate: float | None = None,
+    report: BuildReport | None = None,
+):
+    """Generate synthetic logs and return their windows as a ``DatasetDict`` (train/validation/test).
+
+    ``kind="hdfs"``: ``n_sessions`` blocks, one session window each, random split.
+    ``kind="bgl"``: ``n_lines`` lines, sliding windows of ``window_size`` (step defaults to the
+    size), chronological split. Deterministic from ``seed``.
+
+    Size and anomaly share can also be given per window: ``n_windows`` (HDFS: blocks; BGL:
+    ``n_windows * window_size`` lines) and ``anomaly_ratio``, the wanted share of anomalous
+    windows (HDFS: exact in expectation; BGL: converted to an episode rate per line, approximate
+    because episodes span several lines and windows).
+    """
+    if kind not in {"hdfs", "bgl"}:
+        raise ValueError(f"kind must be 'hdfs' or 'bgl', got {kind!r}")
+    step = step or window_size
+    if n_windows is not None:
+        n_sessions, n_lines = n_windows, n_windows * step
+    if anomaly_ratio is not None:
+        if not 0.0 <= anomaly_ratio < 1.0:
+            raise ValueError(f"anomaly_ratio must be in [0, 1), got {anomaly_ratio}")
+        anomaly_rate = anomaly_ratio if kind == "hdfs" else 1.0 - (1.0 - anomaly_ratio) ** (1.0 / window_size)
+    settings = BuildSettings(dataset=f"synthetic-{kind}", n_sessions=n_sessions, n_lines=n_lines, seed=seed,
+                             preprocessing=preprocessing, window_size=window_size, step=step,
+                             test_size=test_size, validation_size=validation_size, beta=beta, anomaly_rate=anomaly_rate)
+    return build_dataset(settings, report)
+
+
+def settings_info(settings: BuildSettings) -> dict[str, Any]:
+    """The settings as card metadata (inputs shortened to file names)."""
+    info = asdict(settings)
+    info["inputs"] = [os.path.basename(p) for p in settings.inputs]
+    info["source"] = ", ".join(info["inputs"]) or settings.dataset
+    if settings.windowing == "sliding":
+        info["windowing"] = f"sliding (size {settings.window_size}, step {settings.step})"
+    elif settings.windowing == "time":
+        info["windowing"] = f"time (length {settings.time_length:g}s, step {(settings.time_step or settings.time_length):g}s)"
+    else:
+        info["windowing"] = "session (one window per block id)"
+    info["synthetic"] = settings.dataset.startswith("synthetic")
+    return info

@@ -1,0 +1,294 @@
+"""Score a LogLLM model on a window dataset split: metrics, plots, error analysis and cost.
+
+    logllm evaluate --model runs/hdfs --dataset data/loghub_windows --config hdfs_session
+    logllm evaluate --model runs/quickstart --dataset data/synthetic --split test --output runs/quickstart/eval
+
+The decision threshold is the best-F1 threshold on the *validation* split unless `--threshold`
+is given; the test split is never used to choose anything. Everything lands in `--output`:
+metrics.json, predictions.jsonl, the four PNG plots, error_analysis.{md,html} and cost.{json,md}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from logllm.report.metrics import best_f1_threshold, compute_metrics
+from logllm.report.plots import save_plots
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.5
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def score_windows(
+    model: Any,
+    processor: Any,
+    windows: Sequence[Sequence[str]],
+    *,
+    batch_size: int = 8,
+    line_scores: bool = False,
+    desc: str = "scoring",
+) -> tuple[np.ndarray, list[list[float] | None]]:
+    """P(anomalous) per window (and optionally per line) through `model.detect`, with progress."""
+    from tqdm.auto import tqdm
+
+    scores: list[float] = []
+    per_line: list[list[float] | None] = []
+    chunk = max(1, batch_size) * 4
+    with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= chunk) as bar:
+        for start in range(0, len(windows), chunk):
+            part = [list(w) for w in windows[start : start + chunk]]
+            # dataset lines are already preprocessed (contract 2): the processor must not mask them again
+            results = model.detect(
+                part, processor, threshold=DEFAULT_THRESHOLD, batch_size=batch_size, line_scores=line_scores, preprocessed=True
+            )
+            if len(results) != len(part):
+                raise RuntimeError(f"model.detect returned {len(results)} results for {len(part)} windows")
+            scores.extend(float(r["score"]) for r in results)
+            per_line.extend(r.get("line_scores") for r in results)
+            bar.update(len(part))
+    return np.asarray(scores, dtype=float), per_line
+
+
+def split_labels(dataset: Any, split: str) -> np.ndarray:
+    """Window labels of a split; unlabeled windows (-1) cannot be evaluated and are refused."""
+    labels = np.asarray(dataset["label"], dtype=int)
+    unknown = np.flatnonzero(~np.isin(labels, (0, 1)))
+    if len(unknown):
+        window_id = dataset[int(unknown[0])].get("window_id", unknown[0])
+        raise ValueError(
+            f"split {split!r}: {len(unknown)} windows have no 0/1 label (first: {window_id!r}, label "
+            f"{labels[unknown[0]]}); evaluation needs labeled windows (use `logllm detect` for unlabeled logs)"
+        )
+    return labels
+
+
+def choose_threshold(val_labels: np.ndarray | None, val_scores: np.ndarray | None) -> tuple[float, str]:
+    """Best-F1 threshold on validation; 0.5 (said so in metrics.json) when validation cannot decide."""
+    if val_labels is None or val_scores is None or len(val_labels) == 0:
+        logger.warning("no validation split: using the default threshold %.2f", DEFAULT_THRESHOLD)
+        return DEFAULT_THRESHOLD, "default 0.5 (no validation split)"
+    if val_labels.sum() == 0:
+        logger.warning("validation split has no anomalous windows: using the default threshold %.2f", DEFAULT_THRESHOLD)
+        return DEFAULT_THRESHOLD, "default 0.5 (validation split has no anomalous windows)"
+    return best_f1_threshold(val_labels, val_scores), f"best F1 on validation ({len(val_labels)} windows)"
+
+
+# ----------------------------------------------------------------------------- run facts
+
+
+def hardware_info() -> dict[str, Any]:
+    """What the numbers were measured on, for every result row."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "gpu": None,
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    info["summary"] = f"{info['usable_cpus']}-core CPU" + (f", {info['gpu']}" if info["gpu"] else ", no GPU")
+    return info
+
+
+def peak_memory_mb() -> dict[str, float | None]:
+    """Peak resident CPU memory of this process (lifetime) and peak GPU memory allocated, in MiB."""
+    import resource
+
+    peak_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_gpu = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            peak_gpu = torch.cuda.max_memory_allocated() / 2**20
+    except ImportError:  # pragma: no cover
+        pass
+    return {"peak_cpu_memory_mb": round(peak_cpu, 1), "peak_gpu_memory_mb": None if peak_gpu is None else round(peak_gpu, 1)}
+
+
+def count_parameters(model: Any) -> dict[str, int]:
+    """Total and trainable parameters (4-bit weights count as stored elements x 2, as bitsandbytes packs two per byte)."""
+    total = trainable = 0
+    for param in model.parameters():
+        n = param.numel()
+        if getattr(param, "quant_state", None) is not None or param.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        trainable += n if param.requires_grad else 0
+    return {"total": total, "trainable": trainable}
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_json(path: Path, payload: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def write_predictions(path: Path, dataset: Any, scores: np.ndarray, threshold: float, line_scores: dict[int, list[float]]) -> Path:
+    """One JSON line per window: id, label, score, decision, and line scores where computed."""
+    with path.open("w", encoding="utf-8") as handle:
+        for i, (window_id, label, score) in enumerate(zip(dataset["window_id"], dataset["label"], scores)):
+            row = {
+                "index": i, "window_id": window_id, "label": int(label), "score": float(score),
+                "predicted": int(score >= threshold), "line_scores": line_scores.get(i),
+            }
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- the evaluation
+
+
+def evaluate_model(
+    model: Any,
+    processor: Any,
+    dataset_dict: Any,
+    output_dir: str | Path,
+    *,
+    split: str = "test",
+    threshold: float | None = None,
+    batch_size: int = 8,
+    seed: int | None = None,
+    dataset_name: str = "",
+    model_name: str = "",
+    error_analysis: bool = True,
+    max_attributed_mistakes: int = 50,
+    training_dir: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Score `split`, choose the threshold on validation (unless given), write metrics.json + plots.
+
+    Returns the metrics.json payload. With `error_analysis`, the false positives/negatives (at
+    most `max_attributed_mistakes` of each kind get per-line attribution) are written to
+    error_analysis.md/.html, and a cost report to cost.json/.md.
+    """
+    if split not in dataset_dict:
+        raise KeyError(f"split {split!r} not in dataset; it has {sorted(dataset_dict.keys())}")
+    if seed is not None:
+        from transformers import set_seed
+
+        set_seed(seed)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "eval"):
+        model.eval()
+
+    started = time.perf_counter()
+    val_labels = val_scores = None
+    threshold_source = "given"
+    if threshold is None:
+        if "validation" in dataset_dict and split != "validation" and len(dataset_dict["validation"]):
+            val = dataset_dict["validation"]
+            val_labels = split_labels(val, "validation")
+            val_scores, _ = score_windows(model, processor, val["lines"], batch_size=batch_size, desc="validation")
+        threshold, threshold_source = choose_threshold(val_labels, val_scores)
+
+    data = dataset_dict[split]
+    labels = split_labels(data, split)
+    windows = data["lines"]
+    test_started = time.perf_counter()
+    scores, _ = score_windows(model, processor, windows, batch_size=batch_size, desc=split)
+    inference_s = time.perf_counter() - test_started
+    n_lines = int(sum(len(w) for w in windows))
+
+    metrics = compute_metrics(labels, scores, threshold)
+    plots = save_plots(labels, scores, out, threshold, title=model_name or "LogLLM")
+
+    attributed: dict[int, list[float]] = {}
+    if error_analysis:
+        attributed = attribute_mistakes(model, processor, windows, labels, scores, threshold, batch_size, max_attributed_mistakes)
+    write_predictions(out / "predictions.jsonl", data, scores, threshold, attributed)
+
+    payload: dict[str, Any] = {
+        "dataset": dataset_name,
+        "split": split,
+        "seed": seed,
+        "model": model_name,
+        "hardware": hardware_info(),
+        "threshold": float(threshold),
+        "threshold_source": threshold_source,
+        "n_windows": int(len(labels)),
+        "n_lines": n_lines,
+        "n_anomalous": int(labels.sum()),
+        "metrics": metrics,
+        "validation_metrics": None if val_scores is None else compute_metrics(val_labels, val_scores, threshold),
+        "inference_time_s": round(inference_s, 3),
+        "windows_per_s": round(len(labels) / inference_s, 3) if inference_s > 0 else None,
+        "lines_per_s": round(n_lines / inference_s, 3) if inference_s > 0 else None,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        **peak_memory_mb(),
+        "plots": [p.name for p in plots],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+    }
+    write_json(out / "metrics.json", payload)
+
+    if error_analysis:
+        from logllm.report.error_analysis import write_error_report
+
+        write_error_report(data, scores, threshold, attributed, out, title=f"{model_name or 'model'} on {dataset_name or 'dataset'} ({split})")
+    from logllm.report.cost import write_cost_report
+
+    write_cost_report(model, payload, out, training_dir=training_dir)
+    logger.info(
+        "%s/%s: F1 %.4f P %.4f R %.4f at threshold %.4g (%s) -> %s",
+        dataset_name, split, metrics["f1"], metrics["precision"], metrics["recall"], threshold, threshold_source, out,
+    )
+    return payload
+
+
+def attribute_mistakes(
+    model: Any, processor: Any, windows: Sequence[Sequence[str]], labels: np.ndarray, scores: np.ndarray,
+    threshold: float, batch_size: int, limit: int,
+) -> dict[int, list[float]]:
+    """Per-line scores for up to `limit` false positives and `limit` false negatives (most confident first)."""
+    predicted = scores >= threshold
+    fp = np.flatnonzero(predicted & (labels == 0))
+    fn = np.flatnonzero(~predicted & (labels == 1))
+    chosen = [*fp[np.argsort(-scores[fp])][:limit], *fn[np.argsort(scores[fn])][:limit]]
+    if not chosen:
+        return {}
+    _, per_line = score_windows(model, processor, [windows[i] for i in chosen], batch_size=batch_size, line_scores=True, desc="line attribution")
+    return {int(i): list(map(float, ls)) for i, ls in zip(chosen, per_line) if ls is not None}
+
+
+# ----------------------------------------------------------------------------- loading + CLI
+
+
+def load_window_dataset(dataset: str, config: str | None = None) -> Any:
+    """A window DatasetDict from a dataset repo folder (README `configs:`) or a Hub id."""
+    from datasets import DatasetDict, load_dataset
+
+    loaded = load_dataset(dataset, name=config) if config else load_dataset(dataset)
+    if not isinstance(loaded, DatasetDict):
+        raise TypeError(f"{dataset}: expected train/validation/test splits, got {type(loaded).__name__}")
+    missing = {"lines", "label"} - set(next(iter(loaded.values())).column_names)
+    if missing:
+        raise ValueError(f"{dataset} ({config or 'default'}): not a window dataset, missing columns {sorted(missing)}")
+    return loaded

@@ -1,0 +1,223 @@
+"""The pieces `transformers.Trainer` needs to train LogLLM: a window collator, a Trainer subclass and callbacks.
+
+The composite model cannot go through stock `SFTTrainer` data preparation (its inputs are windows of log lines,
+not token sequences), so a `Trainer` subclass computes the loss itself, evaluation returns window-level anomaly
+scores (for validation F1 / ROC-AUC), and callbacks add JSONL logs and a "best on validation" snapshot of the
+parameters the current stage trains. Everything else (optimizer, accumulation, checkpoints, resume, TensorBoard,
+accelerate/DDP/FSDP/DeepSpeed) is the Trainer's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import Trainer, TrainerCallback
+
+logger = logging.getLogger(__name__)
+
+TRAINABLE_SNAPSHOT = "trainable.safetensors"
+SNAPSHOT_INFO = "snapshot.json"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; training stops instead of silently writing a broken model."""
+
+
+@dataclass
+class WindowCollator:
+    """Turn dataset rows (`lines`, `label`) into model inputs with the model's own processor.
+
+    Datasets hold already-preprocessed `lines` (contract 2), so the processor is called with
+    `preprocessed=True`; window labels are kept as `window_labels` for validation metrics.
+    """
+
+    processor: Any
+    max_lines_per_window: int | None = None
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        windows = [self._lines(row) for row in rows]
+        labels = [int(row["label"]) for row in rows]
+        batch = self.processor(windows, labels=labels, preprocessed=True)
+        batch["window_labels"] = torch.tensor(labels, dtype=torch.long)
+        return batch
+
+    def _lines(self, row: dict[str, Any]) -> list[str]:
+        lines = list(row["lines"])
+        if not lines:
+            raise ValueError(f"window {row.get('window_id', '?')!r} has no lines; empty windows cannot be scored")
+        if self.max_lines_per_window is not None and len(lines) > self.max_lines_per_window:
+            # The paper caps a window at its *first* 128 lines (official code); keep the same order.
+            lines = lines[: self.max_lines_per_window]
+        return lines
+
+
+class LogLLMTrainer(Trainer):
+    """`Trainer` with LogLLM's loss, a NaN guard and window-level scores in evaluation.
+
+    `stage_name` only labels messages and logs (e.g. "2b").
+    """
+
+    # compute_loss returns a per-batch mean: let the Trainer divide it by the accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args: Any, stage_name: str = "?", encoder_learning_rate: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stage_name = stage_name
+        self.encoder_learning_rate = encoder_learning_rate
+
+    def create_optimizer(self, model=None):
+        """Give the pretrained encoder its own (smaller) learning rate: a randomly initialised decoder needs a
+        large one, which would wash out what the encoder learned in pre-training."""
+        optimizer = super().create_optimizer(model)
+        encoder = getattr(self.model, "encoder", None)
+        if self.encoder_learning_rate is None or encoder is None:
+            return optimizer
+        encoder_params = {id(p) for p in encoder.parameters()}
+        groups = []
+        for group in optimizer.param_groups:
+            mine = [p for p in group["params"] if id(p) in encoder_params]
+            rest = [p for p in group["params"] if id(p) not in encoder_params]
+            if rest:
+                groups.append({**group, "params": rest})
+            if mine:
+                groups.append({**group, "params": mine, "lr": self.encoder_learning_rate})
+        optimizer.param_groups.clear()
+        for group in groups:
+            optimizer.add_param_group(group)
+        return optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        inputs.pop("window_labels", None)
+        outputs = model(**inputs, answer_logits_only=True)
+        loss = outputs.loss
+        if loss is None:
+            raise ValueError("the model returned no loss: the collator must pass `labels` to the processor")
+        if not torch.isfinite(loss.detach()).all():
+            raise NonFiniteLossError(
+                f"stage {self.stage_name}: loss is {loss.detach().float().item()} at step "
+                f"{self.state.global_step} (learning rate {self._current_lr()}). Lower the stage's learning rate, "
+                "check the data for empty/huge windows, or train in float32."
+            )
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        window_labels = inputs.get("window_labels")
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+        loss = loss.detach().mean()
+        if prediction_loss_only:
+            return loss, None, None
+        scores = outputs.anomaly_score.detach().float()  # (B,) P(anomalous)
+        labels = window_labels.to(scores.device) if window_labels is not None else None
+        return loss, scores, labels
+
+    def _current_lr(self) -> float | None:
+        if self.lr_scheduler is None:
+            return None
+        return float(self.lr_scheduler.get_last_lr()[0])
+
+
+def window_metrics(eval_pred) -> dict[str, float]:
+    """`compute_metrics` for the Trainer: threshold-free ROC/PR AUC plus F1 at 0.5 on validation windows."""
+    from logllm.report.metrics import compute_metrics
+
+    scores = torch.as_tensor(eval_pred.predictions).float().flatten().tolist()
+    labels = torch.as_tensor(eval_pred.label_ids).long().flatten().tolist()
+    metrics = compute_metrics(labels, scores, threshold=0.5)
+    return {key: float(value) for key, value in metrics.items() if _is_number(value)}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(float(value))
+
+
+class JsonlLoggingCallback(TrainerCallback):
+    """Append every Trainer log record (loss, lr, eval metrics) as one JSON line, tagged with the stage."""
+
+    def __init__(self, path: str | Path, stage_name: str) -> None:
+        self.path = Path(path)
+        self.stage_name = stage_name
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"time": time.time(), "stage": self.stage_name, "step": state.global_step, "epoch": state.epoch}
+        record.update({k: v for k, v in logs.items() if isinstance(v, (int, float, str))})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters the current stage trains (names as in `model.named_parameters()`)."""
+    return {name: p.detach().cpu().contiguous().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def save_trainable_snapshot(model: torch.nn.Module, directory: str | Path, info: dict[str, Any]) -> Path:
+    """Write the trainable parameters (safetensors) and a small JSON description to `directory`."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file(trainable_state(model), str(directory / TRAINABLE_SNAPSHOT))
+    (directory / SNAPSHOT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
+    return directory
+
+
+def load_trainable_snapshot(model: torch.nn.Module, directory: str | Path) -> dict[str, Any]:
+    """Load a snapshot written by `save_trainable_snapshot` into `model`; every saved name must exist."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    state = load_file(str(directory / TRAINABLE_SNAPSHOT))
+    params = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        raise KeyError(f"{directory}: snapshot holds parameters the model does not have: {unknown[:5]}")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+    if hasattr(model, "clear_line_cache"):
+        model.clear_line_cache()  # cached line vectors may come from the replaced encoder weights
+    return json.loads((directory / SNAPSHOT_INFO).read_text(encoding="utf-8"))
+
+
+class KeepBestCallback(TrainerCallback):
+    """After each validation, snapshot the stage's trainable parameters if `metric` improved.
+
+    Works with checkpoints every N steps and validation every epoch at the same time (the Trainer's own
+    `load_best_model_at_end` needs matching save/eval strategies). The best value lives next to the
+    snapshot, so a resumed stage keeps comparing against the best seen before the interruption.
+    """
+
+    def __init__(self, directory: str | Path, metric: str, greater_is_better: bool) -> None:
+        self.directory = Path(directory)
+        self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
+        self.greater_is_better = greater_is_better
+
+    def best_value(self) -> float | None:
+        info = self.directory / SNAPSHOT_INFO
+        if not info.is_file():
+            return None
+        return json.loads(info.read_text(encoding="utf-8")).get("value")
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        if not metrics or self.metric not in metrics:
+            available = sorted(metrics or {})
+            raise KeyError(f"metric_for_best_model {self.metric!r} is not among the validation metrics {available}")
+        value = float(metrics[self.metric])
+        best = self.best_value()
+        improved = best is None or (value > best if self.greater_is_better else value < best)
+        if improved and state.is_world_process_zero and model is not None:
+            info = {"metric": self.metric, "value": value, "step": state.global_step, "epoch": state.epoch}
+            save_trainable_snapshot(model, self.directory, info)
+            logger.info("new best %s = %.5f at step %d -> %s", self.metric, value, state.global_step, self.directory)
