@@ -24,8 +24,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from logllm.scoring import detector as pipeline  # noqa: E402
-from logllm.scoring.detector import DetectionInputError, DetectionReport, Detector, WindowResult  # noqa: E402
+from logllm.report.detection import report_summary, write_results  # noqa: E402
+from logllm.scoring.detector import detect_path, resolve_model  # noqa: E402
+from logllm.windows.user_input import FORMATS  # noqa: E402
+from logllm.windows.user_input import DetectionInputError  # noqa: E402
+from logllm.scoring.detector import DetectionReport, Detector, WindowResult  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ _SCORE_LOCK = threading.Lock()  # torch on a small CPU: one scoring pass at a ti
 
 def get_detector(model: str | None) -> Detector:
     """Load a model the first time it is asked for, then reuse it for every request."""
-    name = pipeline.resolve_model(model or None)
+    name = resolve_model(model or None)
     with _LOAD_LOCK:
         if name not in _DETECTORS:
             _DETECTORS[name] = Detector.load(name)
@@ -137,7 +140,7 @@ def label_plots(report: DetectionReport, out_dir: Path) -> tuple[str | None, str
 
 
 def summary_markdown(report: DetectionReport) -> str:
-    s = pipeline.report_summary(report)
+    s = report_summary(report)
     text = (
         f"**{s['windows']} windows**, **{s['anomalous_windows']} anomalous** at threshold {s['threshold']:g} "
         f"· {s['lines']} lines · format `{s['format']}` · windows `{s['window']}` · {s['seconds']:.2f} s "
@@ -214,7 +217,7 @@ def analyze(
             progress((done, total), desc="scoring windows", unit="windows")
 
         with _SCORE_LOCK:
-            report = pipeline.detect_path(
+            report = detect_path(
                 detector, path, fmt=fmt, window=window or None, threshold=float(threshold),
                 progress=report_progress, max_bytes=int(max_mb * 1e6), source_name=_display_name(upload, pasted, example),
             )
@@ -229,8 +232,8 @@ def analyze(
         logger.exception("analysis failed")
         shutil.rmtree(work, ignore_errors=True)
         return _error_outputs(f"internal error ({type(err).__name__}): {err}")
-    csv_path = pipeline.write_results(report.results, work / "logllm_results.csv", TOP_K)
-    jsonl_path = pipeline.write_results(report.results, work / "logllm_results.jsonl", TOP_K)
+    csv_path = write_results(report.results, work / "logllm_results.csv", TOP_K)
+    jsonl_path = write_results(report.results, work / "logllm_results.jsonl", TOP_K)
     cm, roc, label_text = label_plots(report, work)
     top = report.flagged[0] if report.flagged else max(report.results, key=lambda r: r.score, default=None)
     state = {"results": {r.window_id: r for r in report.results}}
@@ -263,7 +266,7 @@ def window_lines(state: dict | None, window_id: str) -> list[tuple[str, str | No
 def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB) -> gr.Blocks:
     """The whole page. ``default_model`` None means the quickstart model (or $LOGLLM_MODEL)."""
     try:
-        resolved = pipeline.resolve_model(default_model)
+        resolved = resolve_model(default_model)
         model_note = ""
     except DetectionInputError as err:
         resolved, model_note = default_model, f"⚠️ {err}"
@@ -288,7 +291,7 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
             with gr.Column(scale=1):
                 model = gr.Dropdown(choices=model_choices(resolved), value=resolved, allow_custom_value=True,
                                     label="Model (folder or Hub id)", elem_id="model")
-                fmt = gr.Dropdown(choices=list(pipeline.FORMATS), value="auto", label="Format")
+                fmt = gr.Dropdown(choices=list(FORMATS), value="auto", label="Format")
                 window = gr.Textbox(value="", label="Window (empty = format default)",
                                     placeholder="session | sliding:100:100 | time:60", elem_id="window")
                 threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold", elem_id="threshold")

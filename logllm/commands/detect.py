@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from logllm.scoring.detector import DEFAULT_WINDOWS, FORMATS
+    from logllm.windows.user_input import DEFAULT_WINDOWS, FORMATS
 
     defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_WINDOWS.items())
     parser = argparse.ArgumentParser(
@@ -61,7 +61,7 @@ def _stdin_to_file(max_bytes: int | None, folder: Path) -> Path:
         while chunk := sys.stdin.buffer.read(1 << 20):
             written += len(chunk)
             if max_bytes is not None and written > max_bytes:
-                from logllm.scoring.detector import DetectionInputError
+                from logllm.windows.user_input import DetectionInputError
 
                 raise DetectionInputError(f"<stdin>: more than {max_bytes / 1e6:.1f} MB; raise --max-mb")
             out.write(chunk)
@@ -71,31 +71,33 @@ def _stdin_to_file(max_bytes: int | None, folder: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from logllm.scoring import detector as pipeline
+    from logllm.report.detection import format_table, write_results
+    from logllm.scoring.detector import Detector, score_input
+    from logllm.windows.user_input import DetectionInputError, read_input
 
     if not 0.0 <= args.threshold <= 1.0:
-        raise pipeline.DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
+        raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
     if args.top_k < 0 or args.batch_size < 1:
-        raise pipeline.DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
+        raise DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
     max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
     if args.output and Path(args.output).suffix.lower() not in {".jsonl", ".json", ".csv"}:
-        raise pipeline.DetectionInputError(f"--output {args.output}: use a .jsonl or .csv file name")
+        raise DetectionInputError(f"--output {args.output}: use a .jsonl or .csv file name")
     spool = Path(tempfile.mkdtemp(prefix="logllm-detect-"))
     try:
         path = _stdin_to_file(max_bytes, spool) if args.path == "-" else Path(args.path)
-        read = pipeline.read_input(path, fmt=args.fmt, window=args.window, max_bytes=max_bytes,
+        read = read_input(path, fmt=args.fmt, window=args.window, max_bytes=max_bytes,
                                    source_name="<stdin>" if args.path == "-" else None)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-    detector = pipeline.Detector.load(args.model, batch_size=args.batch_size)
+    detector = Detector.load(args.model, batch_size=args.batch_size)
     with tqdm(total=len(read.windows), unit="win", desc="scoring", file=sys.stderr,
               disable=True if args.no_progress else None) as bar:
-        report = pipeline.score_input(detector, read, args.threshold, lambda done, _total: bar.update(done - bar.n))
+        report = score_input(detector, read, args.threshold, lambda done, _total: bar.update(done - bar.n))
     for note in report.notes:
         print(f"logllm detect: note: {note}", file=sys.stderr)
-    print(pipeline.format_table(report, top_k=args.top_k, max_rows=args.max_rows))
+    print(format_table(report, top_k=args.top_k, max_rows=args.max_rows))
     if args.output:
-        written = pipeline.write_results(report.results, args.output, top_k=args.top_k)
+        written = write_results(report.results, args.output, top_k=args.top_k)
         print(f"wrote {len(report.results)} windows to {written}", file=sys.stderr)
     return EXIT_ANOMALY if args.fail_on_anomaly and report.flagged else EXIT_OK
 
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         hf_logging.set_verbosity_error()
     from logllm.logs.errors import LogFormatError
 
-    from logllm.scoring.detector import DetectionInputError
+    from logllm.windows.user_input import DetectionInputError
 
     try:
         return run(args)

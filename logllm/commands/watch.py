@@ -57,7 +57,7 @@ class StreamWindower:
         self.last_arrival = time.monotonic()
 
     def _emit(self, partial: bool) -> PendingWindow:
-        from logllm.scoring.detector import Window, window_label
+        from logllm.windows.user_input import Window, window_label
 
         numbers = [n for n, _, _ in self.buffer]
         labels = [lab for _, _, lab in self.buffer]
@@ -155,7 +155,7 @@ def watch(
 ) -> WatchStats:
     """Follow ``path``, score each completed window, print alerts; returns the run's statistics."""
     from logllm.logs.follow import LogFollower
-    from logllm.scoring.detector import line_parser
+    from logllm.windows.user_input import line_parser
 
     out = sys.stdout if out is None else out
 
@@ -183,7 +183,7 @@ def watch(
                 stats.alerts += 1
                 print(format_alert(result, latency, top_k), file=out, flush=True)
                 if alerts_file is not None:
-                    from logllm.scoring.detector import result_row
+                    from logllm.report.detection import result_row
 
                     row = {**result_row(result, top_k), "latency_ms": round(latency * 1000, 1)}
                     alerts_file.write(json.dumps(row) + "\n")
@@ -229,7 +229,7 @@ def watch(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from logllm.scoring.detector import FORMATS
+    from logllm.windows.user_input import FORMATS
 
     parser = argparse.ArgumentParser(prog="logllm watch", description="Follow a growing log and alert on anomalous windows.")
     parser.add_argument("file", help="log file to follow (may not exist yet; rotation and truncation are handled)")
@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
-    from logllm.scoring.detector import DetectionInputError, Detector, WindowSpec
+    from logllm.windows.user_input import DetectionInputError, WindowSpec
+    from logllm.scoring.detector import Detector
 
     alerts_file = None
     try:

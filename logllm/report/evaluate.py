@@ -14,9 +14,7 @@ import json
 import logging
 import os
 import platform
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 __all__ = ["PREPROCESSORS", "make_preprocessor", "load_masker"]
 
