@@ -1,4 +1,4 @@
-"""LoRA (paper ranks), adapter-only saving, merging, and QLoRA with NF4 weights on CPU."""
+"""LoRA (paper ranks), adapter-only saving, merging; the quantisation config (QLoRA on CPU: test_model_qlora_cpu.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from logllm.modeling.adapters import apply_lora, load_quantized, merge_lora, quantization_config
+from logllm.modeling.adapters import apply_lora, merge_lora, quantization_config
 from logllm.modeling.presets import build_tiny
 
 WINDOWS = [["job started", "job finished"], ["job started", "disk failure on node"]]
@@ -56,27 +56,6 @@ def test_adapter_only_save_reload_and_merge(tmp_path):
     assert type(merged).__name__ == "LogLLMForAnomalyDetection"
     assert not any("lora_" in n for n, _ in merged.named_parameters())
     assert [r["score"] for r in merged.detect(WINDOWS, processor)] == pytest.approx(trained, abs=1e-4)
-
-
-def test_qlora_nf4_on_cpu_trains_adapters(tmp_path):
-    pytest.importorskip("bitsandbytes")
-    import bitsandbytes as bnb
-
-    model, processor = build_tiny(seed=0)
-    model.save_pretrained(tmp_path)
-    quantized = load_quantized(tmp_path, bits=4)
-    assert isinstance(quantized.decoder.model.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
-    for kept in (quantized.projector.linear, quantized.decoder.lm_head, quantized.encoder.encoder.layer[0].attention.self.query):
-        assert type(kept) is torch.nn.Linear
-    quantized.eval()
-    full = [r["score"] for r in model.eval().detect(WINDOWS, processor)]
-    assert [r["score"] for r in quantized.detect(WINDOWS, processor)] == pytest.approx(full, abs=0.05)
-    peft_model = apply_lora(quantized)
-    peft_model.train()
-    loss = peft_model(**processor(WINDOWS, labels=[0, 1])).loss
-    loss.backward()
-    lora_b = _lora_layer(peft_model, "decoder.model.layers.0.self_attn.q_proj").lora_B["default"].weight
-    assert lora_b.grad is not None
 
 
 def test_quantization_config_skips_head_and_projector():

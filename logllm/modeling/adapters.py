@@ -5,6 +5,19 @@ Not a modeling file: it is not shipped to the Hub; it wraps a model with `peft`.
 - `load_quantized(path, bits=4)` loads a saved LogLLM with NF4 (or 8-bit) base weights through
   `BitsAndBytesConfig`; bitsandbytes >= 0.45 runs NF4 on CPU as well as CUDA.
 - `merge_lora(peft_model)` folds the adapters in for deployment (`merge_and_unload`).
+- `set_cpu_4bit_path(model, packed=...)` picks, per 4-bit layer, which of bitsandbytes' two CPU paths runs it.
+
+The two CPU paths of a bitsandbytes 4-bit layer (`bnb.nn.Linear4bit`, bitsandbytes 0.50):
+- *plain*: the NF4 weight is dequantised and multiplied in the compute dtype (float32 here). Every CPU,
+  every layer size, training and inference.
+- *packed*: on CPUs with AVX512-BF16, the first forward in eval mode without gradients repacks the weight
+  for a bfloat16 kernel (`bitsandbytes.functional._convert_weight_packed_for_cpu`). The repack needs the
+  input width to be a multiple of the quantisation block (64) and the output width a multiple of 32;
+  other layers fail inside bitsandbytes with a reshape or assertion error. The packed layout has no
+  backward and bitsandbytes does not undo it when the layer goes back to training, so a layer packed by
+  an evaluation pass passes no gradient to its input afterwards.
+8-bit layers (`bnb.nn.Linear8bitLt`) have no packed layout: their CPU paths differ only in the int8
+matmul kernel (`torch._int_mm` on AVX-512 CPUs, a float32 matmul elsewhere), with no size rule.
 """
 
 from __future__ import annotations
@@ -46,19 +59,26 @@ def lora_config(
         lora_alpha=decoder_alpha,
         lora_dropout=dropout,
         target_modules="^(" + "|".join(targets) + ")$",
-        rank_pattern={ENCODER_TARGETS: encoder_r},
-        alpha_pattern={ENCODER_TARGETS: encoder_alpha},
+        rank_pattern={ENCODER_TARGETS: encoder_r} if lora_encoder else {},
+        alpha_pattern={ENCODER_TARGETS: encoder_alpha} if lora_encoder else {},
         modules_to_save=["projector"],
     )
 
 
 def apply_lora(model, config=None, **kwargs: Any):
-    """Wrap `model` with LoRA adapters (paper defaults unless `config`/kwargs say otherwise)."""
+    """Wrap `model` with LoRA adapters (paper defaults unless `config`/kwargs say otherwise).
+
+    4-bit layers go on bitsandbytes' plain CPU path (`set_cpu_4bit_path(packed=False)`): on AVX512-BF16 CPUs the
+    first validation pass would pack them, and a packed layer passes no gradient back, so every q/v adapter
+    (behind the packed `o_proj`) would stop learning after the first epoch.
+    """
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     peft_model = get_peft_model(model, config or lora_config(**kwargs))
+    if four_bit_layers(peft_model):
+        set_cpu_4bit_path(peft_model, packed=False)
     return peft_model
 
 
@@ -88,12 +108,143 @@ def quantization_config(bits: int = 4, compute_dtype: torch.dtype = torch.float3
     return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
 
 
-def load_quantized(path: str | Path, bits: int = 4, quantize_encoder: bool = False, **kwargs: Any):
-    """Load a saved LogLLM with quantised base weights (decoder; encoder too if asked)."""
+def load_quantized(
+    path: str | Path, bits: int = 4, quantize_encoder: bool = False, cpu_packed: bool | None = None, **kwargs: Any
+):
+    """Load a saved LogLLM with quantised base weights (decoder; encoder too if asked).
+
+    `cpu_packed` (4-bit only) picks bitsandbytes' CPU path per layer, see `set_cpu_4bit_path`: None (default)
+    uses the packed path where the CPU and the layer's size allow it, False the plain path everywhere, True
+    the packed path everywhere or a `CpuQuantizationError` naming each layer that cannot take it.
+    """
     from logllm.modeling.modeling_logllm import LogLLMForAnomalyDetection
 
+    if bits != 4 and cpu_packed is not None:
+        raise ValueError(f"cpu_packed chooses between 4-bit CPU paths; {bits}-bit layers have no packed layout")
     config = quantization_config(bits, quantize_encoder=quantize_encoder)
-    return LogLLMForAnomalyDetection.from_pretrained(str(path), quantization_config=config, **kwargs)
+    model = LogLLMForAnomalyDetection.from_pretrained(str(path), quantization_config=config, **kwargs)
+    if bits == 4:
+        set_cpu_4bit_path(model, packed=cpu_packed)
+    return model
 
 
-__all__ = ["apply_lora", "lora_config", "merge_lora", "quantization_config", "load_quantized", "is_bitsandbytes_available"]
+# ---------------------------------------------------------------------------- bitsandbytes' CPU paths (4-bit)
+
+PACKED_ROW_TILE = 32  # rows per tile of the packed layout (`block_n` of bitsandbytes' repack)
+
+
+class CpuQuantizationError(ValueError):
+    """Quantised layers that a bitsandbytes CPU path cannot run, each named with its size and the rule it breaks."""
+
+
+def has_packed_cpu_path() -> bool:
+    """Whether bitsandbytes repacks 4-bit weights on this CPU (AVX512-BF16) in eval mode without gradients."""
+    if not is_bitsandbytes_available():
+        return False
+    import bitsandbytes.functional as bnb_functional
+
+    check = getattr(bnb_functional, "has_avx512bf16", None)  # bitsandbytes < 0.49 has no packed path at all
+    return bool(check()) if check is not None else False
+
+
+def packed_layout_rule(in_features: int, out_features: int, blocksize: int = 64) -> str | None:
+    """Why a 4-bit layer of this size cannot take the packed CPU path, or None when it can.
+
+    The repack reshapes the per-block scales to (out_features, in_features // blocksize), which only holds when
+    the input width is a whole number of blocks, and tiles the output rows by 32.
+    """
+    broken = []
+    if in_features < blocksize or in_features % blocksize:
+        broken.append(f"input width {in_features} is not a multiple of the quantisation block size {blocksize}")
+    if out_features % PACKED_ROW_TILE:
+        broken.append(f"output width {out_features} is not a multiple of {PACKED_ROW_TILE}")
+    return "; ".join(broken) or None
+
+
+def four_bit_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """(name, layer) for every bitsandbytes 4-bit linear layer in `model`; empty without bitsandbytes."""
+    if not is_bitsandbytes_available():
+        return []
+    import bitsandbytes as bnb
+
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)]
+
+
+def _blocksize(layer: torch.nn.Module) -> int:
+    state = getattr(layer.weight, "quant_state", None)
+    return int(getattr(state, "blocksize", None) or getattr(layer.weight, "blocksize", None) or 64)
+
+
+def packed_layout_problems(model: torch.nn.Module) -> list[str]:
+    """`name (in -> out): rule` for every 4-bit layer of `model` that the packed CPU path cannot take."""
+    problems = []
+    for name, layer in four_bit_layers(model):
+        rule = packed_layout_rule(layer.in_features, layer.out_features, _blocksize(layer))
+        if rule:
+            problems.append(f"{name} ({layer.in_features} -> {layer.out_features}): {rule}")
+    return problems
+
+
+def set_cpu_4bit_path(model: torch.nn.Module, packed: bool | None = None) -> list[str]:
+    """Choose which of bitsandbytes' CPU paths each 4-bit layer of `model` runs on; return the plain-path layers.
+
+    - `packed=None`: the packed path for layers whose sizes it takes, on CPUs that have it; every other layer
+      runs on the plain path. Scores stay where they are: the plain path is the one every CPU without
+      AVX512-BF16 runs, it computes in float32 where the packed kernel uses bfloat16, and a mixed model agrees
+      with the float32 model as closely as an all-packed or all-plain one (tests/test_model_qlora_cpu.py).
+    - `packed=False`: every layer on the plain path (what training needs; `apply_lora` does it).
+    - `packed=True`: every layer on the packed path; raises `CpuQuantizationError` naming each layer whose size
+      it cannot take (or when the CPU has no AVX512-BF16) instead of a bitsandbytes traceback at the first forward.
+
+    The switch is bitsandbytes' own per-layer attribute `support_avx512bf16_for_cpu`. A layer that an earlier
+    evaluation pass already packed is unpacked with bitsandbytes' inverse (the one it runs before saving).
+    """
+    layers = four_bit_layers(model)
+    if not layers:
+        return []
+    available = has_packed_cpu_path()
+    if packed and not available:
+        raise CpuQuantizationError(
+            "packed=True: this CPU has no AVX512-BF16, so bitsandbytes has no packed 4-bit path here; "
+            "use packed=None or packed=False"
+        )
+    if packed:
+        problems = packed_layout_problems(model)
+        if problems:
+            raise CpuQuantizationError(
+                f"{len(problems)} of {len(layers)} 4-bit layer(s) cannot take bitsandbytes' packed CPU path (input "
+                f"width a multiple of the block size, output width a multiple of {PACKED_ROW_TILE}):\n  "
+                + "\n  ".join(problems)
+                + "\nRun them on the plain path (packed=None does it for exactly these layers) or give them such widths."
+            )
+    plain = []
+    for name, layer in layers:
+        fits = packed_layout_rule(layer.in_features, layer.out_features, _blocksize(layer)) is None
+        use_packed = available and fits and packed is not False
+        if not use_packed:
+            _unpack(layer)
+            plain.append(name)
+        layer.support_avx512bf16_for_cpu = use_packed
+    if available and packed is False:
+        logger.info("all %d 4-bit layers run on bitsandbytes' plain CPU path (packed=False)", len(layers))
+    elif available and plain:
+        logger.info("%d of %d 4-bit layer(s) run on bitsandbytes' plain CPU path (sizes the packed path cannot take): %s",
+                    len(plain), len(layers), ", ".join(plain))
+    return plain
+
+
+def _unpack(layer: torch.nn.Module) -> None:
+    state = getattr(layer.weight, "quant_state", None)
+    if not getattr(state, "packing_format_for_cpu", False):
+        return
+    from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
+
+    layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu_inverse(layer.weight.data, state)
+    layer.quant_state = layer.weight.quant_state
+
+
+__all__ = [
+    "apply_lora", "lora_config", "merge_lora", "quantization_config", "load_quantized", "is_bitsandbytes_available",
+    "CpuQuantizationError", "has_packed_cpu_path", "packed_layout_rule", "packed_layout_problems", "four_bit_layers",
+    "set_cpu_4bit_path",
+]

@@ -57,8 +57,18 @@ def _decoder_config(processor: LogLLMProcessor, **sizes: Any) -> LlamaConfig:
     )
 
 
-def build_tiny(seed: int = 0, preprocessing: str = "re", **processor_kwargs: Any) -> tuple[LogLLMForAnomalyDetection, LogLLMProcessor]:
-    """Tiny random BERT + tiny random Llama (both 2 layers, 32-d) for fast tests; MiniLM's vocabulary."""
+def build_tiny(
+    seed: int = 0,
+    preprocessing: str = "re",
+    hidden_size: int = 32,
+    intermediate_size: int = 64,
+    **processor_kwargs: Any,
+) -> tuple[LogLLMForAnomalyDetection, LogLLMProcessor]:
+    """Tiny random BERT + tiny random Llama (2 layers each, 32-d by default) for fast tests; MiniLM's vocabulary.
+
+    Tests that quantize pass `hidden_size=64, intermediate_size=128`: widths a real model has (multiples of the
+    64-value quantisation block), which both of bitsandbytes' CPU paths take.
+    """
     set_seed(seed)
     processor_kwargs.setdefault("max_tokens_per_line", 32)
     encoder_tokenizer, decoder_tokenizer = _wordpiece_tokenizers(processor_kwargs["max_tokens_per_line"])
@@ -66,10 +76,10 @@ def build_tiny(seed: int = 0, preprocessing: str = "re", **processor_kwargs: Any
     encoder = AutoModel.from_config(
         BertConfig(
             vocab_size=len(encoder_tokenizer),
-            hidden_size=32,
+            hidden_size=hidden_size,
             num_hidden_layers=2,
             num_attention_heads=2,
-            intermediate_size=64,
+            intermediate_size=intermediate_size,
             max_position_embeddings=max(128, processor.max_tokens_per_line),
             # deterministic, and wide enough at init that lines differ after pooling (a 0.02 init
             # gives near-identical [CLS] states for every line and tests would need many more steps)
@@ -81,8 +91,8 @@ def build_tiny(seed: int = 0, preprocessing: str = "re", **processor_kwargs: Any
     decoder = AutoModelForCausalLM.from_config(
         _decoder_config(
             processor,
-            hidden_size=32,
-            intermediate_size=64,
+            hidden_size=hidden_size,
+            intermediate_size=intermediate_size,
             num_hidden_layers=2,
             num_attention_heads=2,
             num_key_value_heads=2,
