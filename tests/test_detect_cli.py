@@ -132,6 +132,20 @@ def test_non_utf8_and_unknown_format_run_with_notes(tmp_path, capsys, model_dir)
     assert code == 0 and "5 line(s) were not valid UTF-8" in err and "format not recognised" in err
 
 
+def test_long_lines_are_summed_into_one_note(tmp_path, capsys, model_dir):
+    """Lines longer than the model's max_tokens_per_line, over several batches: one note with the total."""
+    log = tmp_path / "long.log"
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+    log.write_text("".join(f"request {word} " + "payload " * 60 + "\n" for word in words))  # 12 distinct lines
+    code, _, err = run_cli(capsys, log, "--model", model_dir, "--window", "sliding:4:4", "--batch-size", "1",
+                           "--threshold", "1", "--no-progress")  # 3 batches; nothing flagged, so no line scoring
+    notes = [line for line in err.splitlines() if "longer than max_tokens_per_line" in line]
+    assert code == 0 and notes == [
+        "logllm detect: note: 12 line(s) longer than max_tokens_per_line=32 were truncated "
+        "(each distinct line counted once per batch it was in)"
+    ]
+
+
 def test_missing_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LOGLLM_MODEL", raising=False)

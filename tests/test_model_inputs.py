@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from logllm.modeling import LogLLMProcessor
+from logllm.modeling.processing_logllm import truncation_note
 from logllm.modeling.presets import build_tiny
 
 
@@ -55,13 +56,16 @@ def test_long_window_truncated_with_warning_and_count(tiny, caplog):
 
 
 def test_long_line_truncated_and_counted(tiny, caplog):
+    """Counted in `stats` and logged at debug level per batch; callers report the total once (truncation_note)."""
     _, processor = tiny
-    before = processor.stats["lines_truncated"]
-    with caplog.at_level(logging.WARNING, logger="logllm.modeling"):
+    before = dict(processor.stats)
+    with caplog.at_level(logging.DEBUG, logger="logllm.modeling"):
         batch = processor([["word " * 200, "short line"]], preprocessed=True)
     assert batch["line_input_ids"].shape[1] == processor.max_tokens_per_line
-    assert processor.stats["lines_truncated"] == before + 1
-    assert "truncated" in caplog.text
+    assert processor.stats["lines_truncated"] == before.get("lines_truncated", 0) + 1
+    assert [r.levelno for r in caplog.records if "truncated" in r.getMessage()] == [logging.DEBUG]
+    assert truncation_note(processor, before).startswith(f"1 line(s) longer than max_tokens_per_line={processor.max_tokens_per_line}")
+    assert truncation_note(processor, dict(processor.stats)) is None
 
 
 def test_mismatched_processor_and_model(tiny):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -143,6 +144,24 @@ def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_pat
     for key in ("f1", "precision", "recall", "roc_auc", "accuracy"):
         a, b = full.eval_metrics["metrics"][key], resumed.eval_metrics["metrics"][key]
         assert (a is None and b is None) or math.isclose(a, b, abs_tol=1e-6), key
+
+
+def test_truncated_lines_are_reported_once_per_stage_with_a_total(tmp_path, caplog):
+    """Lines longer than max_tokens_per_line: one warning per stage and one per evaluation, with the total
+    (the processor's per-batch count stays at debug level)."""
+    script_args, training_args = tiny_args(tmp_path, "--stages", "1,2a", "--max_tokens_per_line", "8")
+    with caplog.at_level(logging.DEBUG, logger="logllm"):
+        result = train_logllm(script_args, training_args, dataset=tiny_dataset())
+    about_truncation = [r for r in caplog.records if "longer than max_tokens_per_line=8" in r.getMessage()]
+    warnings = [r.getMessage() for r in about_truncation if r.levelno >= logging.WARNING]
+    per_batch = [int(r.getMessage().split()[0]) for r in about_truncation if r.levelno == logging.DEBUG]
+    assert len(per_batch) > len(warnings)  # every training and validation batch cut lines
+    assert [m.split(":")[0] for m in warnings] == ["stage 1", "stage 2a", "evaluation on test"]
+    for stage, message in zip(result.stages, warnings):
+        assert stage["lines_truncated"] > 0
+        assert message.startswith(f"stage {stage['stage']}: {stage['lines_truncated']} line(s) longer than")
+    evaluation = int(warnings[2].split(": ", 1)[1].split()[0])
+    assert sum(s["lines_truncated"] for s in result.stages) + evaluation == sum(per_batch)
 
 
 def test_one_class_training_set_is_refused(tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -232,7 +232,8 @@ class LogLLMProcessor(ProcessorMixin):
         n_truncated = self._count_truncated(distinct, enc)
         if n_truncated:
             self.stats["lines_truncated"] += n_truncated
-            logger.warning(
+            # debug only: a run of many batches reports its total once (`truncation_note`)
+            logger.debug(
                 "%d distinct line(s) longer than max_tokens_per_line=%d were truncated", n_truncated, self.max_tokens_per_line
             )
         return {"line_input_ids": enc["input_ids"], "line_attention_mask": enc["attention_mask"]}
@@ -329,4 +330,17 @@ class LogLLMProcessor(ProcessorMixin):
 
 LogLLMProcessor.register_for_auto_class()
 
-__all__ = ["LogLLMProcessor", "PromptIds", "IGNORE_INDEX"]
+def truncation_note(processor: LogLLMProcessor, before: Mapping[str, int]) -> str | None:
+    """One sentence on the lines `processor` cut to `max_tokens_per_line` since `before` (an earlier
+    `dict(processor.stats)`), or None. The processor logs each batch's count at debug level only; code that runs
+    many batches (a training stage, an evaluation, `logllm detect`) reports this total once."""
+    cut = getattr(processor, "stats", {}).get("lines_truncated", 0) - before.get("lines_truncated", 0)
+    if cut <= 0:
+        return None
+    return (
+        f"{cut} line(s) longer than max_tokens_per_line={getattr(processor, 'max_tokens_per_line', '?')} were "
+        "truncated (each distinct line counted once per batch it was in)"
+    )
+
+
+__all__ = ["LogLLMProcessor", "PromptIds", "IGNORE_INDEX", "truncation_note"]

@@ -198,6 +198,7 @@ def evaluate_model(
         model.eval()
 
     started = time.perf_counter()
+    stats_before = dict(getattr(processor, "stats", {}))
     val_labels = val_scores = None
     threshold_source = "given"
     if threshold is None:
@@ -214,6 +215,11 @@ def evaluate_model(
     scores, _ = score_windows(model, processor, windows, batch_size=batch_size, desc=split)
     inference_s = time.perf_counter() - test_started
     n_lines = int(sum(len(w) for w in windows))
+    from logllm.modeling.processing_logllm import truncation_note
+
+    note = truncation_note(processor, stats_before)
+    if note:  # once per evaluation (the processor counts per batch)
+        logger.warning("evaluation on %s: %s", split, note)
 
     metrics = compute_metrics(labels, scores, threshold)
     plots = save_plots(labels, scores, out, threshold, title=model_name or "LogLLM")

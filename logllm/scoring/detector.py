@@ -188,14 +188,12 @@ class Detector:
                 result.line_scores = [float(s) for s in out["line_scores"]]
 
 
-def processor_notes(before: dict, after: dict, processor: Any) -> list[str]:
-    """What the model had to cut, summed over a run (the processor warns per batch)."""
-    notes = []
-    cut = after.get("lines_truncated", 0) - before.get("lines_truncated", 0)
-    if cut:
-        limit = getattr(processor, "max_tokens_per_line", "?")
-        notes.append(f"{cut} distinct line(s) were longer than the model's {limit} tokens per line and were truncated")
-    return notes
+def processor_notes(before: dict, processor: Any) -> list[str]:
+    """What the model had to cut, summed over a run (the processor counts per batch in `stats`)."""
+    from logllm.modeling.processing_logllm import truncation_note
+
+    note = truncation_note(processor, before)
+    return [note] if note else []
 
 
 def score_input(detector: Detector, read: ReadResult, threshold: float = 0.5,
@@ -203,7 +201,7 @@ def score_input(detector: Detector, read: ReadResult, threshold: float = 0.5,
     started = now()
     before = dict(getattr(detector.processor, "stats", {}))
     results = detector.score(read.windows, threshold=threshold, progress=progress)
-    notes = read.notes + processor_notes(before, dict(getattr(detector.processor, "stats", {})), detector.processor)
+    notes = read.notes + processor_notes(before, detector.processor)
     return DetectionReport(results=results, fmt=read.fmt, window=read.window, threshold=threshold,
                            n_lines=read.n_lines, seconds=read.seconds + now() - started, notes=notes,
                            model=detector.name)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from logllm.modeling.processing_logllm import truncation_note
 from logllm.training.data import (
     check_trainable_labels,
     check_window_dataset,
@@ -272,9 +273,13 @@ def run_stage(
         encoder_learning_rate=encoder_learning_rate,
     )
     started = time.perf_counter()
+    stats_before = dict(processor.stats)
     with line_cache_while_encoder_frozen(model):
         output = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
+    note = truncation_note(processor, stats_before)
+    if note:  # once per stage, not at every step (the processor counts per batch)
+        logger.warning("stage %s: %s", plan.name, note)
     record: dict[str, Any] = {
         "stage": plan.name,
         "trains": plan.trains,
@@ -287,6 +292,7 @@ def run_stage(
         "train_loss": float(output.training_loss),
         "seconds": round(seconds, 2),
         "resumed_from": resume_from,
+        "lines_truncated": processor.stats["lines_truncated"] - stats_before.get("lines_truncated", 0),
     }
     if keep_best and (stage_dir / "best").is_dir():
         best = load_trainable_snapshot(model, stage_dir / "best")
