@@ -330,9 +330,9 @@ def test_device_map_placement_loads_and_scores(tmp_path, tiny):
     model.save_pretrained(tmp_path)
     assert {"BertLayer", "LlamaDecoderLayer"} <= set(model._no_split_modules)
     placed = LogLLMForAnomalyDetection.from_pretrained(tmp_path, device_map="auto")
-    assert placed.device.type == "cpu"
+    assert placed.device.type == ("cuda" if torch.cuda.is_available() else "cpu")  # "auto" takes a GPU when there is one
     scores = [r["score"] for r in placed.detect(WINDOWS, processor)]
-    assert scores == pytest.approx([r["score"] for r in model.detect(WINDOWS, processor)], abs=1e-5)
+    assert scores == pytest.approx([r["score"] for r in model.detect(WINDOWS, processor)], abs=1e-4)
 
 
 def test_default_preset_uses_the_real_minilm_weights():
