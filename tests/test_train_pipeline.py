@@ -150,7 +150,8 @@ def test_truncated_lines_are_reported_once_per_stage_with_a_total(tmp_path, capl
     """Lines longer than max_tokens_per_line: one warning per stage and one per evaluation, with the total
     (the processor's per-batch count stays at debug level)."""
     script_args, training_args = tiny_args(tmp_path, "--stages", "1,2a", "--max_tokens_per_line", "8")
-    with caplog.at_level(logging.DEBUG, logger="logllm"):
+    # both loggers: CLI tests may have raised logllm.modeling's own level
+    with caplog.at_level(logging.DEBUG, logger="logllm"), caplog.at_level(logging.DEBUG, logger="logllm.modeling"):
         result = train_logllm(script_args, training_args, dataset=tiny_dataset())
     about_truncation = [r for r in caplog.records if "longer than max_tokens_per_line=8" in r.getMessage()]
     warnings = [r.getMessage() for r in about_truncation if r.levelno >= logging.WARNING]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +163,13 @@ def packed_layout_rule(in_features: int, out_features: int, blocksize: int = 64)
 
 
 def four_bit_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """(name, layer) for every bitsandbytes 4-bit linear layer in `model`; empty without bitsandbytes."""
-    if not is_bitsandbytes_available():
-        return []
-    import bitsandbytes as bnb
+    """(name, layer) for every bitsandbytes 4-bit linear layer in `model`.
 
+    A model with such layers was built with bitsandbytes imported, so a LoRA-only caller never pays its import.
+    """
+    bnb = sys.modules.get("bitsandbytes")
+    if bnb is None:
+        return []
     return [(name, m) for name, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)]
 
 
