@@ -147,7 +147,7 @@ def test_missing_model_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     other.mkdir()
     (other / "config.json").write_text('{"model_type": "bert", "hidden_size": 8}')
     code, _, err = run_cli(capsys, log, "--model", other)
-    assert code == 2 and "cannot load model" in err
+    assert code == 2 and "is not 'logllm'" in err and str(other) in err
 
 
 @pytest.mark.shared
