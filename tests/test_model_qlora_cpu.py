@@ -177,11 +177,11 @@ def test_packed_true_names_every_layer_that_cannot_take_it(tmp_path, monkeypatch
         set_cpu_4bit_path(quantized, packed=True)
     message = str(err.value)
     for layer in (0, 1):
-        assert (f"decoder.model.layers.{layer}.mlp.down_proj (96 -> 64): input width 96 is not a multiple of the "
+        assert (f"model.decoder.layers.{layer}.mlp.down_proj (96 -> 64): input width 96 is not a multiple of the "
                 "quantisation block size 64") in message
     assert "q_proj" not in message and "2 of 14 4-bit layer(s)" in message
     # the automatic choice runs exactly those two on the plain path and the others packed
-    assert set_cpu_4bit_path(quantized) == [f"decoder.model.layers.{i}.mlp.down_proj" for i in (0, 1)]
+    assert set_cpu_4bit_path(quantized) == [f"model.decoder.layers.{i}.mlp.down_proj" for i in (0, 1)]
     assert [n for n, m in four_bit_layers(quantized) if m.support_avx512bf16_for_cpu] == [
         n for n, _ in four_bit_layers(quantized) if not n.endswith("down_proj")
     ]
@@ -207,8 +207,8 @@ def test_a_cpu_without_avx512bf16_runs_everything_on_the_plain_path(saved_tiny, 
 def test_4bit_scores_agree_with_fp32(saved_tiny, cpu_path):
     path, original, processor = saved_tiny
     quantized = load_quantized(path, bits=4, cpu_packed=cpu_packed_for(cpu_path))
-    assert isinstance(quantized.decoder.model.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
-    for kept in (quantized.projector.linear, quantized.decoder.lm_head, quantized.encoder.encoder.layer[0].attention.self.query):
+    assert isinstance(quantized.decoder.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
+    for kept in (quantized.projector.linear, quantized.lm_head, quantized.encoder.encoder.layer[0].attention.self.query):
         assert type(kept) is torch.nn.Linear
     score_diff, errors = against_same_weights(quantized, original, processor)
     assert len(packed_layers(quantized)) == (14 if cpu_path == "packed" else 0) and len(errors) == 14
@@ -258,7 +258,7 @@ def test_qlora_8bit_scores_and_trains_on_both_int8_kernels(saved_tiny, monkeypat
     path, original, processor = saved_tiny
     calls = route_int8_matmul(monkeypatch, int8_path)
     quantized = load_quantized(path, bits=8)
-    assert isinstance(quantized.decoder.model.layers[0].mlp.down_proj, bnb.nn.Linear8bitLt)
+    assert isinstance(quantized.decoder.layers[0].mlp.down_proj, bnb.nn.Linear8bitLt)
     score_diff, errors = against_same_weights(quantized, original, processor)
     assert calls and set(calls) == {int8_path}
     assert max(errors.values()) < 0.06 and score_diff < 0.01, errors  # int8 activations are the only difference
@@ -309,6 +309,6 @@ def test_default_preset_refuses_packed_true_naming_its_mlp_layers(saved_default,
     quantized = load_quantized(path, bits=4, cpu_packed=False)
     with pytest.raises(CpuQuantizationError) as err:
         set_cpu_4bit_path(quantized, packed=True)
-    assert "decoder.model.layers.3.mlp.up_proj (256 -> 688): output width 688 is not a multiple of 32" in str(err.value)
-    assert "decoder.model.layers.0.mlp.down_proj (688 -> 256): input width 688" in str(err.value)
+    assert "model.decoder.layers.3.mlp.up_proj (256 -> 688): output width 688 is not a multiple of 32" in str(err.value)
+    assert "model.decoder.layers.0.mlp.down_proj (688 -> 256): input width 688" in str(err.value)
     assert len(packed_layout_problems(quantized)) == 12
