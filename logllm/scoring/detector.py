@@ -11,7 +11,10 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-from logllm.windows.user_input import DetectionInputError, ReadResult, Window, WindowSpec, now, read_input
+from logllm.dataset.user_logs import ReadResult, now, read_input
+from logllm.logs.errors import DetectionInputError
+from logllm.windows.spec import WindowSpec
+from logllm.windows.windowing import Window
 
 ProgressFn = Callable[[int, int], None]
 
@@ -157,18 +160,18 @@ class Detector:
         for start in range(0, total, self.batch_size):
             batch = windows[start : start + self.batch_size]
             outputs = self.model.detect(
-                [w.lines for w in batch], self.processor, threshold=threshold,
+                [w["lines"] for w in batch], self.processor, threshold=threshold,
                 batch_size=self.batch_size, line_scores=line_scores is True,
             )
             for window, out in zip(batch, outputs, strict=True):
                 scores = out.get("line_scores")
                 results.append(
                     WindowResult(
-                        window_id=window.window_id, source=window.source,
-                        line_numbers=list(window.line_numbers), lines=list(window.lines),
+                        window_id=window["window_id"], source=window["source"],
+                        line_numbers=list(window["line_numbers"]), lines=list(window["lines"]),
                         score=float(out["score"]), anomalous=bool(out["anomalous"]),
                         line_scores=[float(s) for s in scores] if scores else None,
-                        label=window.label, line_labels=list(window.line_labels),
+                        label=window["label"], line_labels=list(window["line_labels"]),
                     )
                 )
             if progress is not None:
