@@ -10,7 +10,7 @@ window-score cache that lives as long as the detector, so a stream of repeating 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 
 from logllm.modeling.loading import ModelLoadError, load_model, resolve_model
-from logllm.windows.user_input import DetectionInputError, ReadResult, WindowSpec, now, read_input
+from logllm.dataset.user_logs import ReadResult, now, read_input
+from logllm.logs.errors import DetectionInputError
+from logllm.windows.spec import WindowSpec
+from logllm.windows.windowing import Window
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +101,8 @@ class DetectionReport:
         return bool(self.results) and all(r.label in (0, 1) for r in self.results)
 
 
-def _field(window: Any, name: str, default: Any = None) -> Any:
-    """Windows are dataset rows (dicts); the detection path's own window objects are read the same way."""
-    if isinstance(window, Mapping):
-        return window.get(name, default)
-    return getattr(window, name, default)
+def _field(window: Window, name: str, default: Any = None) -> Any:
+    return window.get(name, default)
 
 
 class Detector:
@@ -173,7 +173,7 @@ class Detector:
 
     def score(
         self,
-        windows: Sequence[Any],
+        windows: Sequence[Window],
         threshold: float | None = None,
         progress: ProgressFn | None = None,
         line_scores: bool | str = "flagged",
