@@ -157,13 +157,10 @@ def _threshold(val_scores: np.ndarray | None, val_labels: np.ndarray | None, def
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and population std over seeds for each summary metric (None-valued runs skipped)."""
-    mean, std = {}, {}
-    for key in SUMMARY_KEYS:
-        values = [r[key] for r in runs if r.get(key) is not None]
-        mean[key] = float(np.mean(values)) if values else None
-        std[key] = float(np.std(values)) if values else None
-    return {"mean": mean, "std": std}
+    """Mean and sample std over seeds for each summary metric (`logllm.report.summary`)."""
+    from logllm.report.summary import summarize_runs
+
+    return summarize_runs(runs, SUMMARY_KEYS)
 
 
 def _result(name: str, runs: list[dict[str, Any]], seeds: Sequence[int], data: SplitData, **facts: Any) -> dict[str, Any]:
@@ -527,10 +524,7 @@ def run_all_baselines(
 
 
 def format_mean_std(result: dict[str, Any], key: str = "f1") -> str:
-    """`0.981 ± 0.004`, or the reason a model was skipped."""
-    if result.get("skipped"):
-        return f"skipped ({result['skipped']})"
-    mean, std = result["mean"].get(key), result["std"].get(key)
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "n/a"
-    return f"{mean:.3f} ± {std:.3f}"
+    """A baseline result's `key` over its seeds as `mean ± std` (sample std; `logllm.report.summary`)."""
+    from logllm.report.summary import format_mean_std as fmt
+
+    return fmt(run.get(key) for run in result.get("runs", []))
