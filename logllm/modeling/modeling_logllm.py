@@ -145,6 +145,9 @@ class LogLLMPreTrainedModel(PreTrainedModel):
     config_class = LogLLMConfig
     base_model_prefix = ""
     supports_gradient_checkpointing = True
+    # Our own blocks; `post_init` adds each sub-model's own list (e.g. BertLayer, LlamaDecoderLayer), so
+    # `device_map="auto"` never splits a layer across devices.
+    _no_split_modules = ["LogLLMProjector", "LogLLMLinePooler"]
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
@@ -624,6 +627,11 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
             **config_kwargs,
         )
         model = cls(config, encoder=encoder, decoder=decoder)
+        if getattr(encoder, "hf_device_map", None) or getattr(decoder, "hf_device_map", None):
+            # parts placed by accelerate (device_map): the new projector and pooler sit where the line vectors are
+            model.projector.to(encoder.device)
+            if model.line_pooler is not None:
+                model.line_pooler.to(encoder.device)
         processor.check_config(model.config)
         return model
 
