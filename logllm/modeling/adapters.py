@@ -18,8 +18,8 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-DECODER_TARGETS = r"decoder\..*\.(q_proj|v_proj)"
-ENCODER_TARGETS = r"encoder\..*\.(query|value)"
+DECODER_TARGETS = r"model\.decoder\..*\.(q_proj|v_proj)"
+ENCODER_TARGETS = r"model\.encoder\..*\.(query|value)"
 
 
 def is_bitsandbytes_available() -> bool:
@@ -76,7 +76,7 @@ def quantization_config(bits: int = 4, compute_dtype: torch.dtype = torch.float3
     if bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, got {bits}")
     # llm_int8_skip_modules replaces the default list, so lm_head must be named too
-    skip = ["lm_head", "projector", "line_pooler", "pooler"] + ([] if quantize_encoder else ["encoder"])
+    skip = ["lm_head", "model.projector", "model.line_pooler", "pooler"] + ([] if quantize_encoder else ["model.encoder"])
     if bits == 4:
         return BitsAndBytesConfig(
             load_in_4bit=True,
@@ -111,11 +111,33 @@ def paper_quantization_config():
     return config
 
 
-def _quantized_parts(model) -> list:
-    """The sub-models (or the whole model) that were loaded through a quantization config."""
-    if getattr(model, "hf_quantizer", None) is not None:
-        return [model]
-    return [part for part in (model.encoder, model.decoder) if getattr(part, "hf_quantizer", None) is not None]
+def _dequantize(model) -> None:
+    """Replace every bitsandbytes layer of a LogLLM by a float `nn.Linear` holding its de-quantised weights."""
+    from transformers import BitsAndBytesConfig
+    from transformers.integrations import dequantize_and_replace
+
+    if getattr(model, "hf_quantizer", None) is not None:  # the whole LogLLM was loaded quantized (load_quantized)
+        model.dequantize()
+        return
+    # parts loaded quantized (from_components): their configs carry the setting
+    quantized = [c for c in (model.config.encoder_config, model.config.decoder_config) if getattr(c, "quantization_config", None)]
+    if not quantized:
+        return
+    setting = quantized[-1].quantization_config
+    if isinstance(setting, dict):
+        setting = BitsAndBytesConfig.from_dict(setting)
+    dtype = setting.bnb_4bit_compute_dtype if setting.load_in_4bit else torch.float32
+    dequantize_and_replace(model, quantization_config=setting, dtype=dtype)  # every bitsandbytes layer, both parts
+    for sub_config in quantized:
+        del sub_config.quantization_config
+
+
+def _is_quantized(model) -> bool:
+    if not is_bitsandbytes_available():
+        return False
+    import bitsandbytes as bnb
+
+    return any(isinstance(m, (bnb.nn.Linear4bit, bnb.nn.Linear8bitLt)) for m in model.modules())
 
 
 def merge_to_full_precision(peft_model):
@@ -129,7 +151,7 @@ def merge_to_full_precision(peft_model):
 
     from peft import PeftModel
 
-    if not _quantized_parts(peft_model.get_base_model()):
+    if not _is_quantized(peft_model):
         return peft_model.merge_and_unload()
     import bitsandbytes as bnb
 
@@ -141,8 +163,7 @@ def merge_to_full_precision(peft_model):
     with tempfile.TemporaryDirectory() as adapters:
         peft_model.save_pretrained(adapters)
         base = peft_model.unload()
-        for part in _quantized_parts(base):
-            part.dequantize()
+        _dequantize(base)
         return PeftModel.from_pretrained(base, adapters).merge_and_unload()
 
 

@@ -185,7 +185,8 @@ class LogLLMProcessor(ProcessorMixin):
         step = self.max_lines_per_window
         return [list(window[i : i + step]) for i in range(0, len(window), step)]
 
-    def _validate_windows(self, windows) -> None:
+    def validate_windows(self, windows) -> None:
+        """Raise a clear error for anything that is not a non-empty list of windows of non-blank lines."""
         if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
             raise TypeError(f"windows must be a list of windows (list[list[str]]), got {type(windows).__name__}")
         if len(windows) == 0:
@@ -275,7 +276,7 @@ class LogLLMProcessor(ProcessorMixin):
         """
         if return_tensors != "pt":
             raise ValueError("LogLLMProcessor only returns PyTorch tensors (return_tensors='pt')")
-        self._validate_windows(windows)
+        self.validate_windows(windows)
         if labels is not None:
             labels = self._validate_labels(labels, len(windows))
         windows = self._fit_window_length([list(w) for w in windows])

@@ -27,8 +27,9 @@ from typing import Any
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
+from logllm.modeling.detection_logllm import chunk_spans  # the one long-window policy, shipped with the model
 
-__all__ = ["session_windows", "sliding_windows", "time_windows", "window_from_records", "window_label"]
+__all__ = ["session_windows", "sliding_windows", "time_windows", "window_from_records", "window_label", "chunk_spans"]
 
 logger = logging.getLogger(__name__)
 
