@@ -48,6 +48,7 @@ processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
 assert "logllm" not in sys.modules, "loaded the installed package instead of the saved code"
 windows = json.loads(sys.argv[2])
 print(json.dumps({"cls": type(model).__name__, "decoder": model.config.decoder_config.architectures[0],
+                  "tied": model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr(),
                   "scores": [r["score"] for r in model.detect(windows, processor)]}))
 """
 
@@ -151,7 +152,7 @@ def test_trained_lora_model_saves_merged_for_automodel_and_adapters_alone(tmp_pa
     final = save_final_model(peft_model, processor, tmp_path / "final_model", SimpleNamespace(merge_lora=True))
 
     loaded = _run_fresh_process(final, tmp_path)
-    assert (loaded["cls"], loaded["decoder"]) == ("LogLLMForAnomalyDetection", "LlamaForCausalLM")
+    assert (loaded["cls"], loaded["decoder"], loaded["tied"]) == ("LogLLMForAnomalyDetection", "LlamaForCausalLM", True)
     assert loaded["scores"] == pytest.approx(trained, abs=1e-5)
     config = json.loads((final / "config.json").read_text())
     assert config["base_components"]["preset"] == "small" and "quantization_config" not in config["decoder_config"]
