@@ -300,7 +300,7 @@ def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndar
 
     from datasets import DatasetDict
 
-    from logllm.report.evaluate import score_windows
+    from logllm.scoring.detector import Detector
     from logllm.training.stages import train_logllm
     from logllm.training.arguments import parse_arguments
 
@@ -314,10 +314,9 @@ def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndar
             "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "10",
         ])
         result = train_logllm(script, training, dataset=dataset)
-        model, processor = result.model, result.processor
-        model.eval()
-        val, _ = score_windows(model, processor, [r["lines"] for r in task.validation], batch_size=16, desc="val")
-        test, _ = score_windows(model, processor, [r["lines"] for r in task.test], batch_size=16, desc="test")
+        detector = Detector(result.model, result.processor, batch_size=16)
+        val = detector.scores([r["lines"] for r in task.validation])
+        test = detector.scores([r["lines"] for r in task.test])
     return {"logllm": (val, test)}
 
 

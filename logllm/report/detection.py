@@ -12,7 +12,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 from logllm.scoring.detector import DetectionReport, WindowResult
-from logllm.windows.user_input import DetectionInputError
+from logllm.logs.errors import DetectionInputError
 
 
 # ---------------------------------------------------------------------------------------

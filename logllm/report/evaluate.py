@@ -31,34 +31,12 @@ DEFAULT_THRESHOLD = 0.5
 # ----------------------------------------------------------------------------- scoring
 
 
-def score_windows(
-    model: Any,
-    processor: Any,
-    windows: Sequence[Sequence[str]],
-    *,
-    batch_size: int = 8,
-    line_scores: bool = False,
-    desc: str = "scoring",
-) -> tuple[np.ndarray, list[list[float] | None]]:
-    """P(anomalous) per window (and optionally per line) through `model.detect`, with progress."""
+def score_windows(detector: Any, windows: Sequence[Sequence[str]], *, desc: str = "scoring") -> np.ndarray:
+    """P(anomalous) per dataset window (already preprocessed `lines`) through the one scoring call, with progress."""
     from tqdm.auto import tqdm
 
-    scores: list[float] = []
-    per_line: list[list[float] | None] = []
-    chunk = max(1, batch_size) * 4
-    with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= chunk) as bar:
-        for start in range(0, len(windows), chunk):
-            part = [list(w) for w in windows[start : start + chunk]]
-            # dataset lines are already preprocessed (contract 2): the processor must not mask them again
-            results = model.detect(
-                part, processor, threshold=DEFAULT_THRESHOLD, batch_size=batch_size, line_scores=line_scores, preprocessed=True
-            )
-            if len(results) != len(part):
-                raise RuntimeError(f"model.detect returned {len(results)} results for {len(part)} windows")
-            scores.extend(float(r["score"]) for r in results)
-            per_line.extend(r.get("line_scores") for r in results)
-            bar.update(len(part))
-    return np.asarray(scores, dtype=float), per_line
+    with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= 4 * detector.batch_size) as bar:
+        return detector.scores(windows, preprocessed=True, progress=lambda done, _total: bar.update(done - bar.n))
 
 
 def split_labels(dataset: Any, split: str) -> np.ndarray:
@@ -182,7 +160,9 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Score `split`, choose the threshold on validation (unless given), write metrics.json + plots.
 
-    Returns the metrics.json payload. With `error_analysis`, the false positives/negatives (at
+    `model` is a LogLLM model (with its `processor`) or anything that scores like `logllm.scoring.Detector`
+    (`scores(windows, preprocessed=True, progress=...)`, `line_evidence(windows, preprocessed=True)`, `batch_size`),
+    e.g. a baseline or a stand-in in tests. Returns the metrics.json payload. With `error_analysis`, the false positives/negatives (at
     most `max_attributed_mistakes` of each kind get per-line attribution) are written to
     error_analysis.md/.html, and a cost report to cost.json/.md.
     """
@@ -194,8 +174,9 @@ def evaluate_model(
         set_seed(seed)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if hasattr(model, "eval"):
-        model.eval()
+    from logllm.scoring.detector import Detector
+
+    detector = model if hasattr(model, "scores") else Detector(model, processor, name=model_name, batch_size=batch_size)
 
     started = time.perf_counter()
     val_labels = val_scores = None
@@ -204,14 +185,14 @@ def evaluate_model(
         if "validation" in dataset_dict and split != "validation" and len(dataset_dict["validation"]):
             val = dataset_dict["validation"]
             val_labels = split_labels(val, "validation")
-            val_scores, _ = score_windows(model, processor, val["lines"], batch_size=batch_size, desc="validation")
+            val_scores = score_windows(detector, val["lines"], desc="validation")
         threshold, threshold_source = choose_threshold(val_labels, val_scores)
 
     data = dataset_dict[split]
     labels = split_labels(data, split)
     windows = data["lines"]
     test_started = time.perf_counter()
-    scores, _ = score_windows(model, processor, windows, batch_size=batch_size, desc=split)
+    scores = score_windows(detector, windows, desc=split)
     inference_s = time.perf_counter() - test_started
     n_lines = int(sum(len(w) for w in windows))
 
@@ -220,7 +201,7 @@ def evaluate_model(
 
     attributed: dict[int, list[float]] = {}
     if error_analysis:
-        attributed = attribute_mistakes(model, processor, windows, labels, scores, threshold, batch_size, max_attributed_mistakes)
+        attributed = attribute_mistakes(detector, windows, labels, scores, threshold, max_attributed_mistakes)
     write_predictions(out / "predictions.jsonl", data, scores, threshold, attributed)
 
     payload: dict[str, Any] = {
@@ -262,18 +243,17 @@ def evaluate_model(
 
 
 def attribute_mistakes(
-    model: Any, processor: Any, windows: Sequence[Sequence[str]], labels: np.ndarray, scores: np.ndarray,
-    threshold: float, batch_size: int, limit: int,
+    detector: Any, windows: Sequence[Sequence[str]], labels: np.ndarray, scores: np.ndarray, threshold: float, limit: int,
 ) -> dict[int, list[float]]:
-    """Per-line scores for up to `limit` false positives and `limit` false negatives (most confident first)."""
+    """Per-line evidence for up to `limit` false positives and `limit` false negatives (most confident first)."""
     predicted = scores >= threshold
     fp = np.flatnonzero(predicted & (labels == 0))
     fn = np.flatnonzero(~predicted & (labels == 1))
     chosen = [*fp[np.argsort(-scores[fp])][:limit], *fn[np.argsort(scores[fn])][:limit]]
     if not chosen:
         return {}
-    _, per_line = score_windows(model, processor, [windows[i] for i in chosen], batch_size=batch_size, line_scores=True, desc="line attribution")
-    return {int(i): list(map(float, ls)) for i, ls in zip(chosen, per_line) if ls is not None}
+    per_line = detector.line_evidence([windows[i] for i in chosen], preprocessed=True)
+    return {int(i): list(map(float, ls)) for i, ls in zip(chosen, per_line)}
 
 
 # ----------------------------------------------------------------------------- loading + CLI

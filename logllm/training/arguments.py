@@ -79,9 +79,9 @@ class ScriptArguments:
                           "synthesised from their own lines (train.normal_only); test is kept as is"},
     )
     normal_only_kinds: str = field(
-        default="unseen_template,error_level,dropped_steps,reordered_steps,parameter_outlier",
+        default="unseen_template,error_level,missing_step,out_of_order,abnormal_value",
         metadata={"help": "--normal-only: comma-separated anomaly kinds to synthesise (sliding-window logs: "
-                          "unseen_template,error_level,parameter_outlier works better)"},
+                          "unseen_template,error_level,abnormal_value works better)"},
     )
     normal_only_anomaly_ratio: float = field(
         default=0.3, metadata={"help": "--normal-only: share of synthesised anomalous windows in train/validation"}
@@ -222,13 +222,11 @@ def validate_script_arguments(args: ScriptArguments) -> None:
     if not 0 < args.normal_only_anomaly_ratio < 1:
         raise ValueError(f"normal_only_anomaly_ratio must be in (0, 1), got {args.normal_only_anomaly_ratio}")
     if args.normal_only:
-        from logllm.dataset.normal_only import ALL_KINDS
+        from logllm.dataset.normal_only import SYNTHESIZED_KINDS
+        from logllm.logs.anomaly_kinds import parse_kinds
 
-        kinds = [k.strip() for k in str(args.normal_only_kinds).split(",") if k.strip()]
-        unknown = [k for k in kinds if k not in ALL_KINDS]
-        if not kinds or unknown:
-            raise ValueError(f"normal_only_kinds {args.normal_only_kinds!r}: unknown kind(s) {unknown or '(none given)'}; "
-                             f"use {','.join(ALL_KINDS)}")
+        args.normal_only_kinds = ",".join(parse_kinds(str(args.normal_only_kinds), SYNTHESIZED_KINDS,
+                                                      what=f"--normal_only_kinds {args.normal_only_kinds!r}"))
 
 
 def main(argv: list[str] | None = None) -> int:
