@@ -162,6 +162,10 @@ def test_trained_lora_model_saves_merged_for_automodel_and_adapters_alone(tmp_pa
     assert size < 0.2 * (final / "model.safetensors").stat().st_size
     reloaded, reloaded_processor = load_adapters(adapters)
     assert _scores(reloaded, reloaded_processor) == pytest.approx(trained, abs=1e-5)
+    from logllm.modeling.loading import load_model  # what detect, watch and the Space load with
+
+    merged, merged_processor, _ = load_model(adapters)
+    assert _scores(merged, merged_processor) == pytest.approx(trained, abs=1e-5)
 
 
 def test_trained_qlora_model_merges_into_full_precision_with_the_same_scores(tmp_path):
