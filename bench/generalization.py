@@ -267,7 +267,7 @@ def count_baselines(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
     Vocabulary from the training windows only; the unsupervised isolation forest ignores labels.
     """
-    from logllm.baselines import UNSUPERVISED, anomaly_scores, count_model_factories
+    from logllm.baselines.count import UNSUPERVISED, anomaly_scores, count_model_factories
 
     windows = [r["lines"] for r in task.train]
     labels = _labels(task.train)
@@ -285,7 +285,7 @@ def count_baselines(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
 def bert_classifier(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """EVAL's BERT sequence classifier (offline all-MiniLM-L6-v2) on the window text."""
-    from logllm.baselines import BertBaselineConfig, score_bert_classifier, train_bert_classifier
+    from logllm.baselines.neural import BertBaselineConfig, score_bert_classifier, train_bert_classifier
 
     config = BertBaselineConfig(max_length=args.bert_max_length, epochs=args.bert_epochs)
     model, tokenizer = train_bert_classifier(_dataset(task.train), task.seed, config)

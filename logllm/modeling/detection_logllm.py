@@ -11,6 +11,9 @@ functions that need it, so the long-window policy (`chunk_spans`) can be used by
   each distinct line is encoded once (`LineVectorCache`, LRU, bounded) while the encoder cannot change.
 - Evidence: a line's evidence is the drop in the window's log-odds of "anomalous" when that line's text is left
   out. Log-odds do not saturate: a window at P = 0.999 still shows which lines carry it.
+- Novelty: with a novelty index in the model (training-normal lines), every line also gets its distance to the
+  nearest line the model saw as normal; a window's novelty is its highest line novelty. How the two signals make a
+  decision is the operating point's business (`logllm.scoring.operating_point`), not this module's.
 - Non-finite scores raise `NonFiniteScoreError` naming the window: a broken model never reads as "normal".
 """
 
@@ -40,12 +43,15 @@ def chunk_spans(n_lines: int, max_lines: int) -> list[range]:
 
 @dataclass
 class WindowScore:
-    """A scored window: P(anomalous), its log-odds, and (when asked) each line's evidence in log-odds."""
+    """A scored window: P(anomalous), its log-odds, (when asked) each line's evidence in log-odds, and (when the
+    model has a novelty index) each line's novelty and the window's highest."""
 
     score: float
     log_odds: float
     line_evidence: list[float] | None = None
     chunks: int = 1
+    novelty: float | None = None
+    line_novelty: list[float] | None = None
 
 
 class _LRU:
@@ -130,6 +136,24 @@ def model_texts(windows: Sequence[Sequence[str]], processor, preprocessed: bool)
     return [[next(it) for _ in w] for w in windows]
 
 
+def line_novelty(model, processor, lines: Sequence[str], batch_size: int = 256, k: int = 1) -> dict[str, float]:
+    """Novelty of each distinct (model-text) line: cosine distance to its nearest training-normal line(s)."""
+    import torch
+
+    distinct = list(dict.fromkeys(lines))
+    found: dict[str, float] = {}
+    cache = model.line_cache
+    for start in range(0, len(distinct), batch_size):
+        part = distinct[start : start + batch_size]
+        enc = processor.encode_lines(part)
+        ids, mask = enc["line_input_ids"].to(model.device), enc["line_attention_mask"].to(model.device)
+        with torch.no_grad():
+            vectors = cache.vectors(model, ids, mask) if cache is not None else model.get_line_vectors(ids, mask)
+            values = model.line_novelty(vectors, k=k).cpu().tolist()
+        found.update(zip(part, values))
+    return found
+
+
 def _score_chunks(model, processor, chunks: list[tuple[str, ...]], batch_size: int, cache: WindowScoreCache,
                   progress: Callable[[int], None] | None) -> list[float]:
     """Log-odds of each chunk, each distinct chunk through the model once, batches grouped by length."""
@@ -174,9 +198,12 @@ def score_windows(
     cache: WindowScoreCache | None = None,
     progress: ProgressFn | None = None,
     show_progress: bool = False,
+    novelty: bool = True,
+    novelty_k: int = 1,
 ) -> list[WindowScore]:
     """Score windows (lists of raw lines, or model text with `preprocessed=True`); one `WindowScore` each.
 
+    `novelty=False` skips the line novelty even when the model has an index.
     `cache` keeps chunk scores across calls (pass the same object for a stream of windows); `progress(done, total)`
     is called as windows are scored (`total` counts evidence passes too when `line_evidence`).
     """
@@ -232,6 +259,10 @@ def score_windows(
         with torch.no_grad():
             chunk_log_odds = _score_chunks(model, processor, chunks, batch_size, cache, advance)
             variant_log_odds = _score_chunks(model, processor, variants, batch_size, cache, advance) if variants else []
+            novel = (
+                line_novelty(model, processor, [line for window in texts for line in window], k=novelty_k)
+                if novelty and getattr(model, "novelty_index", None) is not None else None
+            )
     finally:
         if previous_line_cache is None:
             model.disable_line_cache()
@@ -250,12 +281,15 @@ def score_windows(
             # a chunk of one distinct line: leaving it out leaves nothing, so the line carries the chunk's log-odds
             evidence[w].extend(chunk_log_odds[c] - effect[(c, line)] if (c, line) in effect else chunk_log_odds[c]
                                for line in chunk)
-    return [
-        WindowScore(score=_sigmoid(lo), log_odds=lo,
-                    line_evidence=evidence[w] if line_evidence else None, chunks=n_chunks[w])
-        for w, lo in enumerate(best)
-    ]
+    results = []
+    for w, lo in enumerate(best):
+        per_line = [novel[line] for line in texts[w]] if novel is not None else None
+        results.append(WindowScore(
+            score=_sigmoid(lo), log_odds=lo, line_evidence=evidence[w] if line_evidence else None, chunks=n_chunks[w],
+            novelty=max(per_line) if per_line else None, line_novelty=per_line,
+        ))
+    return results
 
 
-__all__ = ["NonFiniteScoreError", "WindowScore", "LineVectorCache", "WindowScoreCache", "chunk_spans", "model_texts",
-           "score_windows"]
+__all__ = ["NonFiniteScoreError", "WindowScore", "LineVectorCache", "WindowScoreCache", "chunk_spans", "line_novelty",
+           "model_texts", "score_windows"]

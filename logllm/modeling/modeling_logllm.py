@@ -293,6 +293,12 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         )
         self._tied_weights_keys = {"lm_head.weight": f"model.decoder.{embedding_name}"}
         self.config.tie_word_embeddings = bool(getattr(dec, "tie_word_embeddings", False))
+        # Unit-length pooled vectors of the training-normal distinct lines: how far a line is from everything the
+        # model saw as normal ("unseen line" evidence; see `line_novelty`). Saved with the weights.
+        self.register_buffer(
+            "novelty_index",
+            torch.zeros(config.novelty_index_size, config.encoder_config.hidden_size) if config.novelty_index_size else None,
+        )
         self._line_cache: LineVectorCache | None = None
         self.post_init()
 
@@ -339,6 +345,29 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
     def get_line_vectors(self, line_input_ids: torch.LongTensor, line_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Pooled encoder vectors of lines, `(N, H_enc)`: the space the novelty index and the line cache live in."""
         return self.model.pool_lines(line_input_ids, line_attention_mask)
+
+    # ------------------------------------------------------------------ novelty of lines
+
+    def set_novelty_index(self, line_vectors: torch.Tensor | None) -> int:
+        """Keep these pooled line vectors (training-normal distinct lines) as the novelty index; returns its rows."""
+        if line_vectors is None or len(line_vectors) == 0:
+            self.novelty_index = None
+            self.config.novelty_index_size = 0
+            return 0
+        vectors = F.normalize(line_vectors.detach().float(), dim=-1).to(self.lm_head.weight.device)
+        self.novelty_index = vectors
+        self.config.novelty_index_size = int(vectors.shape[0])
+        return self.config.novelty_index_size
+
+    def line_novelty(self, line_vectors: torch.Tensor, k: int = 1) -> torch.Tensor | None:
+        """Cosine distance of each pooled line vector to its `k` nearest training-normal lines (mean), `(N,)` in
+        [0, 2]; 0 for a line seen in training. None without an index."""
+        if self.novelty_index is None:
+            return None
+        queries = F.normalize(line_vectors.float(), dim=-1).to(self.novelty_index.device)
+        similarity = queries @ self.novelty_index.float().T  # (N, index rows)
+        top = similarity.topk(min(k, similarity.shape[1]), dim=1).values  # (N, k)
+        return (1.0 - top.mean(dim=1)).clamp(min=0.0)
 
     # ------------------------------------------------------------------ line cache hook (see detection_logllm)
 

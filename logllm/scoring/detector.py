@@ -47,6 +47,16 @@ class WindowResult:
     label: int = -1
     line_labels: list[int] = field(default_factory=list)
     log_odds: float | None = None
+    status: str = "normal"  # normal | anomalous | unfamiliar (most lines unlike anything in training)
+    reason: str | None = None  # why anomalous: "the model", "unseen line" or "both"
+    novelty: float | None = None  # the window's highest line novelty (distance to the nearest training-normal line)
+    line_novelty: list[float] | None = None
+    unseen_share: float | None = None  # share of distinct lines above the novelty threshold
+    ranking: float | None = None  # one score agreeing with the decision (>= 0.5 flagged), for curves
+
+    def unseen_lines(self, threshold: float) -> set[int]:
+        """Indices of lines whose novelty is above `threshold`."""
+        return {i for i, v in enumerate(self.line_novelty or []) if v > threshold}
 
     @property
     def first_line(self) -> int:
@@ -56,26 +66,42 @@ class WindowResult:
     def last_line(self) -> int:
         return self.line_numbers[-1] if self.line_numbers else 0
 
-    def suspicious_lines(self, k: int = 3) -> list[tuple[int, float, str]]:
+    def suspicious_lines(self, k: int = 3, novelty_threshold: float | None = None) -> list[tuple[int, float, str]]:
         """Up to k lines that pushed the window towards "anomalous" most, as (line number, evidence, text).
 
-        Only positive evidence counts: a line whose removal does not lower the window's log-odds is not suspicious,
-        however the window scored.
+        Lines above `novelty_threshold` (unseen in training) come first, by novelty; then lines by the model's
+        evidence. Only positive model evidence counts: a line whose removal does not lower the window's log-odds is
+        not suspicious, however the window scored.
         """
-        if not self.line_scores:
-            return []
-        order = sorted(range(len(self.lines)), key=lambda i: (-self.line_scores[i], i))
         picked, seen = [], set()
-        for i in order:  # repeated identical lines score the same: show each text once
-            if self.line_scores[i] <= 0:
-                break
-            if self.lines[i] in seen:
-                continue
+
+        def take(i: int, value: float) -> bool:
+            if self.lines[i] in seen:  # repeated identical lines score the same: show each text once
+                return False
             seen.add(self.lines[i])
-            picked.append((self.line_numbers[i], float(self.line_scores[i]), self.lines[i]))
-            if len(picked) == k:
-                break
+            picked.append((self.line_numbers[i], float(value), self.lines[i]))
+            return len(picked) == k
+
+        if novelty_threshold is not None and self.line_novelty:
+            for i in sorted(self.unseen_lines(novelty_threshold), key=lambda i: (-self.line_novelty[i], i)):
+                if take(i, self.line_novelty[i]):
+                    return picked
+        if self.line_scores:
+            for i in sorted(range(len(self.lines)), key=lambda i: (-self.line_scores[i], i)):
+                if self.line_scores[i] <= 0:
+                    break
+                if take(i, self.line_scores[i]):
+                    break
         return picked
+
+    def evidence_source(self, line: int, novelty_threshold: float | None) -> str | None:
+        """'unseen line' when line `line` (an index) is unlike training, 'the model' when it carries positive model
+        evidence, else None."""
+        if novelty_threshold is not None and self.line_novelty and self.line_novelty[line] > novelty_threshold:
+            return "unseen line"
+        if self.line_scores and self.line_scores[line] > 0:
+            return "the model"
+        return None
 
 
 @dataclass
@@ -92,9 +118,15 @@ class DetectionReport:
     model: str = ""
     threshold_source: str = ""
 
+    novelty_threshold: float | None = None
+
     @property
     def flagged(self) -> list[WindowResult]:
-        return sorted((r for r in self.results if r.anomalous), key=lambda r: r.score, reverse=True)
+        return sorted((r for r in self.results if r.anomalous), key=lambda r: (r.ranking or r.score), reverse=True)
+
+    @property
+    def unfamiliar(self) -> list[WindowResult]:
+        return [r for r in self.results if r.status == "unfamiliar"]
 
     @property
     def has_labels(self) -> bool:
@@ -116,53 +148,93 @@ class Detector:
             with (`config.operating_point`), else 0.5 — `threshold_source` says which.
     """
 
-    def __init__(self, model: Any, processor: Any, name: str = "", batch_size: int = 16, threshold: float | None = None) -> None:
+    def __init__(self, model: Any, processor: Any, name: str = "", batch_size: int = 16, threshold: float | None = None,
+                 use_novelty: bool = True) -> None:
         from logllm.modeling.detection_logllm import WindowScoreCache
+        from logllm.scoring.operating_point import OperatingPoint
 
         self.model = model.eval()
+        if getattr(self.model, "line_cache", None) is None and hasattr(self.model, "enable_line_cache"):
+            self.model.enable_line_cache()  # the model only scores from here on: keep line vectors across calls
         self.processor = processor
         self.name = name
         self.batch_size = batch_size
-        point = getattr(model.config, "operating_point", None) or {}
+        point = OperatingPoint.of(model)
+        self.point = point or OperatingPoint(threshold_source="default 0.5 (the model carries no operating point)")
         if threshold is not None:
-            self.threshold, self.threshold_source = float(threshold), "given (--threshold)"
-        elif point.get("threshold") is not None:
-            self.threshold = float(point["threshold"])
-            self.threshold_source = point.get("chosen_on") or "the model's operating point"
-        else:
-            self.threshold, self.threshold_source = DEFAULT_THRESHOLD, "default 0.5 (the model carries no operating point)"
-        if not 0.0 <= self.threshold <= 1.0:
-            raise DetectionInputError(f"threshold {self.threshold} must be between 0 and 1")
+            self.point.threshold, self.point.threshold_source = float(threshold), "given (--threshold)"
+        if not 0.0 <= self.point.threshold <= 1.0:
+            raise DetectionInputError(f"threshold {self.point.threshold} must be between 0 and 1")
+        has_index = getattr(model, "novelty_index", None) is not None
+        self.use_novelty = bool(use_novelty and has_index and self.point.novelty_threshold is not None)
         self.cache = WindowScoreCache()
 
+    @property
+    def threshold(self) -> float:
+        return self.point.threshold
+
+    @property
+    def threshold_source(self) -> str:
+        return self.point.threshold_source
+
+    @property
+    def novelty_threshold(self) -> float | None:
+        return self.point.novelty_threshold if self.use_novelty else None
+
     @classmethod
-    def load(cls, model: str | None = None, batch_size: int = 16, threshold: float | None = None) -> Detector:
+    def load(cls, model: str | None = None, batch_size: int = 16, threshold: float | None = None,
+             use_novelty: bool = True) -> Detector:
         """Load a saved model folder, adapter folder or Hub id (see `logllm.modeling.loading.resolve_model`)."""
         try:
             loaded, processor, name = load_model(model)
         except ModelLoadError as err:
             raise ModelNotFoundError(str(err)) from err
-        return cls(loaded, processor, name, batch_size, threshold)
+        return cls(loaded, processor, name, batch_size, threshold, use_novelty)
 
     def _score(self, texts: Sequence[Sequence[str]], *, preprocessed: bool, line_evidence: bool,
-               progress: ProgressFn | None = None) -> list[Any]:
+               progress: ProgressFn | None = None, novelty: bool | None = None) -> list[Any]:
         from logllm.modeling.detection_logllm import NonFiniteScoreError, score_windows
 
         try:
             return score_windows(
                 self.model, self.processor, texts, batch_size=self.batch_size, line_evidence=line_evidence,
                 preprocessed=preprocessed, cache=self.cache, progress=progress,
+                novelty=self.use_novelty if novelty is None else novelty,
+                novelty_k=self.point.novelty_k,
             )
         except NonFiniteScoreError as err:
             raise DetectionInputError(f"model {self.name or '(in memory)'}: {err}") from err
 
     def scores(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True,
                progress: ProgressFn | None = None) -> np.ndarray:
-        """P(anomalous) per window (lists of lines; dataset `lines` are already preprocessed)."""
-        if len(windows) == 0:
-            return np.zeros(0, dtype=float)
-        results = self._score([list(w) for w in windows], preprocessed=preprocessed, line_evidence=False, progress=progress)
-        return np.asarray([r.score for r in results], dtype=float)
+        """The decision-agreeing score per window (lists of lines; dataset `lines` are already preprocessed): the
+        decoder's P(anomalous), or with novelty on, `operating_point.ranking_score` (>= 0.5 exactly when flagged)."""
+        return self.signals(windows, preprocessed=preprocessed, progress=progress)["ranking"]
+
+    def signals(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True,
+                progress: ProgressFn | None = None, novelty: bool | None = None) -> dict[str, np.ndarray]:
+        """Per window: `score` (decoder P(anomalous)), `novelty` (NaN without an index or with novelty off),
+        `unseen_share` and `ranking` (the decision-agreeing score). `novelty=True` measures novelty even before an
+        operating point exists (to choose one)."""
+        from logllm.scoring.operating_point import ranking_score, unseen_share
+
+        n = len(windows)
+        out = {k: np.full(n, np.nan) for k in ("score", "novelty", "unseen_share", "ranking")}
+        if n == 0:
+            return out
+        texts = [list(w) for w in windows]
+        with_novelty = self.use_novelty if novelty is None else novelty
+        results = self._score(texts, preprocessed=preprocessed, line_evidence=False, progress=progress, novelty=with_novelty)
+        tau = self.point.novelty_threshold
+        for i, (text, r) in enumerate(zip(texts, results)):
+            out["score"][i] = r.score
+            if r.novelty is not None:
+                out["novelty"][i] = r.novelty
+                if tau is not None:
+                    lines = text if preprocessed else self.processor.preprocess_lines(text)
+                    out["unseen_share"][i] = unseen_share(r.line_novelty, lines, tau)
+            out["ranking"][i] = ranking_score(self.point, r.score, r.novelty, self.use_novelty) if self.use_novelty else r.score
+        return out
 
     def line_evidence(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True) -> list[list[float]]:
         """Per-line evidence (log-odds) for each window."""
@@ -188,19 +260,32 @@ class Detector:
         windows = list(windows)
         if not windows:
             return []
+        from dataclasses import replace
+
+        from logllm.scoring.operating_point import decide, ranking_score, unseen_share
+
+        point = self.point if threshold == self.point.threshold else replace(self.point, threshold=threshold)
         texts = [list(_field(w, "lines")) for w in windows]
         scored = self._score(texts, preprocessed=preprocessed, line_evidence=line_scores is True, progress=progress)
-        results = [
-            WindowResult(
+        model_texts = texts if preprocessed else None
+        results = []
+        for i, (w, text, s) in enumerate(zip(windows, texts, scored, strict=True)):
+            share = None
+            if self.use_novelty and s.line_novelty is not None:
+                if model_texts is None:
+                    model_texts = [self.processor.preprocess_lines(x) for x in texts]
+                share = unseen_share(s.line_novelty, model_texts[i], point.novelty_threshold)
+            status, reason = decide(point, s.score, s.novelty, share, self.use_novelty)
+            results.append(WindowResult(
                 window_id=_field(w, "window_id", ""), source=_field(w, "source", ""),
                 line_numbers=list(_field(w, "line_numbers", []) or []), lines=text,
-                score=float(s.score), anomalous=bool(s.score >= threshold),
+                score=float(s.score), anomalous=status == "anomalous",
                 line_scores=list(s.line_evidence) if s.line_evidence is not None else None,
                 label=int(_field(w, "label", -1)), line_labels=list(_field(w, "line_labels", []) or []),
-                log_odds=float(s.log_odds),
-            )
-            for w, text, s in zip(windows, texts, scored, strict=True)
-        ]
+                log_odds=float(s.log_odds), status=status, reason=reason, novelty=s.novelty,
+                line_novelty=s.line_novelty, unseen_share=share,
+                ranking=ranking_score(point, s.score, s.novelty, self.use_novelty),
+            ))
         if line_scores == "flagged":
             self.explain([r for r in results if r.anomalous], preprocessed=preprocessed)
         return results
@@ -240,7 +325,7 @@ def score_input(detector: Detector, read: ReadResult, threshold: float | None = 
     notes = read.notes + processor_notes(before, dict(getattr(detector.processor, "stats", {})), detector.processor)
     return DetectionReport(results=results, fmt=read.fmt, window=read.window, threshold=threshold,
                            n_lines=read.n_lines, seconds=read.seconds + now() - started, notes=notes,
-                           model=detector.name, threshold_source=source)
+                           model=detector.name, threshold_source=source, novelty_threshold=detector.novelty_threshold)
 
 
 def detect_path(
