@@ -281,7 +281,7 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
         state = gr.State()
         with gr.Row():
             with gr.Column(scale=2):
-                upload = gr.File(label=f"Log file (max {max_mb:g} MB; .log, .txt, .gz)", type="filepath",
+                upload = gr.File(label=f"Log file (max {max_mb:g} MB; plain, .gz, .bz2, .zip, .tar)", type="filepath",
                                  elem_id="log-upload")
                 pasted = gr.Textbox(label="…or paste log lines", lines=5, max_lines=12, elem_id="log-paste")
                 example = gr.Dropdown(

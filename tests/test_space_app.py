@@ -145,3 +145,23 @@ def test_analysis_folders_are_removed_after_an_error_and_when_an_hour_old(server
     analyze(client, model_dir, pasted=planted_log(30), window="sliding:10:10")
     fresh = set(root.iterdir()) - before
     assert len(fresh) == 1 and (fresh.pop() / "logllm_results.csv").is_file()
+
+
+def test_notes_name_the_uploaded_file_never_a_server_path(server, model_dir, tmp_path):
+    """Issue 17 (13): notes showed the server's temporary path; archives are read as detect reads them."""
+    import zipfile
+
+    url, _, server_tmp = server
+    client = Client(url, verbose=False)
+    log = tmp_path / "mylog.log"
+    log.write_bytes(b"\0" * 50 + "résumé sent\n".encode("latin-1") * 4 + b"\n" + planted_log(20).encode())
+    summary = analyze(client, model_dir, upload=handle_file(str(log)), window="sliding:10")[0]
+    notes = summary.split("\n\n", 1)[1]   # after the counts line (which names the model the server was given)
+    assert "(first at mylog.log:1)" in notes and "blank line(s) were skipped (line numbers still count them) " \
+        "(first at mylog.log:5)" in notes
+    assert str(server_tmp) not in notes and "gradio" not in notes and "/tmp" not in notes
+    archive = tmp_path / "logs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inner.log", planted_log(20))
+    summary = analyze(client, model_dir, upload=handle_file(str(archive)), window="sliding:10")[0]
+    assert "**2 windows**" in summary and "/tmp" not in summary.split("\n\n", 1)[-1]

@@ -352,10 +352,19 @@ def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line
                 lines = splitter.feed(chunk)
             for raw, cut, nuls in lines:
                 number += 1
-                text = decode(number, raw, cut, nuls)
-                if text is not None:
-                    yielded += 1
-                    yield source, number, text
+                if cut or nuls or not raw or raw.isspace():
+                    text = decode(number, raw, cut, nuls)   # the rare lines: counted repairs, blanks
+                    if text is None:
+                        continue
+                else:
+                    if raw[-1] == 13:   # CRLF
+                        raw = raw[:-1]
+                    try:
+                        text = raw.decode()
+                    except UnicodeDecodeError:
+                        text = decode(number, raw, cut, nuls)
+                yielded += 1
+                yield source, number, text
         last = splitter.flush()
         if held is not None:
             _refuse_binary(probe, source)
