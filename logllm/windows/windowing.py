@@ -29,6 +29,7 @@ from typing import TypedDict
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
+from logllm.modeling.detection_logllm import chunk_spans  # the one long-window policy, shipped with the model
 
 __all__ = ["Window", "SlidingWindower", "session_windows", "sliding_windows", "time_windows", "window_from_records",
            "window_label", "chunk_spans"]
@@ -71,15 +72,6 @@ def window_label(line_labels: Iterable[int]) -> int:
     if 1 in labels:
         return 1
     return -1 if -1 in labels else 0
-
-
-def chunk_spans(n_lines: int, max_lines: int) -> list[range]:
-    """The one long-window policy: a window longer than the model's `max_lines_per_window` is read as
-    consecutive chunks of at most `max_lines` lines (no line dropped). Scoring takes the highest chunk score
-    as the window's score; training uses each chunk as an example with its window's label."""
-    if max_lines < 1:
-        raise ValueError(f"max_lines must be >= 1, got {max_lines}")
-    return [range(start, min(start + max_lines, n_lines)) for start in range(0, max(n_lines, 1), max_lines)]
 
 
 _ARCHIVE_MEMBER = re.compile(r"\.(?:tar|tar\.gz|tgz|tar\.bz2|zip):(?=[^/\\])")
