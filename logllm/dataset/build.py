@@ -150,14 +150,17 @@ def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int
 
 
 def _labels_in_archive(inputs: list[str]) -> str | None:
-    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels."""
+    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels.
+
+    Only ``.zip`` inputs are looked into, so a plain log is not opened a second time for this.
+    """
     import zipfile
 
     from logllm.logs.reader import split_member
 
     for path in inputs:
         archive, _ = split_member(path)
-        if zipfile.is_zipfile(archive):
+        if archive.lower().endswith(".zip") and zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 found = [n for n in zf.namelist() if n.endswith("anomaly_label.csv")]
             if found:

@@ -128,14 +128,14 @@ def read_input(
     used: list[tuple[str, WindowSpec]] = []
     failures: list[tuple[str, Exception]] = []
 
-    def read_unit(source: str, unit_fmt: str, records) -> None:
+    def read_unit(file: Path, source: str, unit_fmt: str, records) -> None:
         if fmt == "auto" and unit_fmt == "plain":
             notes.append(f"{source}: format not recognised as HDFS/BGL/Thunderbird/Liberty; "
                          "every line is read as a plain message")
         spec = asked or default_window(unit_fmt, "detect")
         if spec.kind == "session" and not unit_fmt.startswith("hdfs"):
             raise DetectionInputError(f"session windows need HDFS block ids; {source} is {unit_fmt}: use sliding or time")
-        settings = BuildSettings(dataset=unit_fmt, inputs=[source], preprocessing="raw", missing_labels="unknown",
+        settings = BuildSettings(dataset=unit_fmt, inputs=[str(file)], preprocessing="raw", missing_labels="unknown",
                                  **window_fields(spec))
         built = list(build_windows(settings, report, records=records))  # all or nothing per file
         formats.add(unit_fmt)
@@ -150,7 +150,7 @@ def read_input(
             for source, unit_fmt, records in open_records(str(file), fmt, report, name=source_name, bad_labels="unknown"):
                 current = source
                 try:
-                    read_unit(source, unit_fmt, records)
+                    read_unit(file, source, unit_fmt, records)
                 except _UNREADABLE as error:
                     failures.append((source, error))
                 current = shown
