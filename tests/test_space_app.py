@@ -52,7 +52,7 @@ def highlighted_evidence(lines: list[dict]) -> dict[int, tuple[float, str]]:
     found = {}
     for span in lines:
         if span["class_or_confidence"]:
-            match = re.match(r"\s*(\d+)  (.*)   \[evidence ([-+]\d+\.\d+)\]", span["token"])
+            match = re.match(r"\s*(\d+)  (.*)   \[evidence ([-+]\d+\.\d+) log-odds\]", span["token"])
             assert match, span["token"]
             found[int(match[1])] = (float(match[3]), match[2])
     return found
@@ -66,7 +66,7 @@ def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server,
     summary, table, lines, plot, cm, roc, label_text, csv_path, jsonl_path = analyze(
         client, model_dir, upload=handle_file(str(log)), window="sliding:10:10")
     assert "**3 windows**, **1 anomalous**" in summary and "format `plain`" in summary
-    assert table["headers"][:5] == ["rank", "window", "source", "lines", "probability"]
+    assert table["headers"][:7] == ["rank", "window", "source", "lines", "probability", "status", "why"]
     windows = [row[1] for row in table["data"]]
     probs = [row[4] for row in table["data"]]
     assert sorted(windows) == ["planted.log:1-10", "planted.log:11-20", "planted.log:21-30"]
@@ -82,6 +82,15 @@ def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server,
     rows = [json.loads(row) for row in Path(jsonl_path).read_text().splitlines()]
     flagged = [row for row in rows if row["anomalous"]]
     assert len(rows) == 3 and len(flagged) == 1 and flagged[0]["suspicious_lines"][0]["line"] == 17
+
+
+def test_api_without_a_model_uses_the_servers_model(server):
+    """`logllm serve --model X`: an API call that names no model is scored by X (the trained tiny model that flags
+    the planted line), not the quickstart default."""
+    url, _, _ = server
+    summary = Client(url, verbose=False).predict(None, planted_log(30), None, None, "auto", "sliding:10:10", None,
+                                                 MAX_MB, api_name="/analyze")[0]
+    assert "**3 windows**, **1 anomalous**" in summary, summary
 
 
 def test_bundled_labeled_example_gives_confusion_matrix_and_roc(server, model_dir):
