@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from logllm.report.detection import report_summary, write_results  # noqa: E402
+from logllm.report.detection import report_summary, unfamiliar_message, write_results  # noqa: E402
 from logllm.scoring.detector import detect_path, resolve_model  # noqa: E402
 from logllm.dataset.user_logs import INPUT_FORMATS  # noqa: E402
 from logllm.logs.errors import DetectionInputError  # noqa: E402
@@ -40,16 +40,18 @@ TOP_K = 3
 # WORK_TTL_S are removed when the next analysis starts (Gradio serves its own copies, cleared by delete_cache).
 WORK_ROOT = Path(tempfile.gettempdir()) / "logllm-space"
 WORK_TTL_S = 3600.0
-TABLE_HEADERS = ["rank", "window", "source", "lines", "probability", "anomalous", "label", "top line"]
+TABLE_HEADERS = ["rank", "window", "source", "lines", "probability", "status", "why", "label", "top line"]
 
 _DETECTORS: dict[str, Detector] = {}
+_SERVER_MODEL: str | None = None  # `logllm serve --model`: what an API call without a model gets
 _LOAD_LOCK = threading.Lock()
 _SCORE_LOCK = threading.Lock()  # torch on a small CPU: one scoring pass at a time is fastest
 
 
 def get_detector(model: str | None) -> Detector:
-    """Load a model the first time it is asked for, then reuse it for every request."""
-    name = resolve_model(model or None)
+    """Load a model the first time it is asked for, then reuse it for every request. No model named: the one the
+    server was started with (`--model`), else the quickstart model / $LOGLLM_MODEL."""
+    name = resolve_model(model or _SERVER_MODEL)
     with _LOAD_LOCK:
         if name not in _DETECTORS:
             _DETECTORS[name] = Detector.load(name)
@@ -71,29 +73,35 @@ def model_choices(default: str | None) -> list[str]:
 # presentation helpers (pure; tested without a browser)
 # ---------------------------------------------------------------------------------------
 def windows_table(report: DetectionReport) -> pd.DataFrame:
-    ranked = sorted(report.results, key=lambda r: r.score, reverse=True)[:MAX_TABLE_ROWS]
+    ranked = sorted(report.results, key=lambda r: (r.ranking if r.ranking is not None else r.score),
+                    reverse=True)[:MAX_TABLE_ROWS]
     rows = []
     for rank, result in enumerate(ranked, start=1):
-        top = result.suspicious_lines(1)
+        top = result.suspicious_lines(1, report.novelty_threshold)
         rows.append([
             rank, result.window_id, Path(result.source).name, f"{result.first_line}-{result.last_line}",
-            round(result.score, 4), "yes" if result.anomalous else "no",
+            round(result.score, 4), result.status, result.reason or "",
             {1: "anomalous", 0: "normal"}.get(result.label, "unknown"),
             f"{top[0][0]}: {top[0][2][:120]}" if top else "",
         ])
     return pd.DataFrame(rows, columns=TABLE_HEADERS)
 
 
-def highlighted_lines(result: WindowResult | None, top_k: int = TOP_K) -> list[tuple[str, str | None]]:
-    """The window's lines; the top-k lines with positive evidence labelled so they render highlighted."""
+def highlighted_lines(result: WindowResult | None, top_k: int = TOP_K,
+                      novelty_threshold: float | None = None) -> list[tuple[str, str | None]]:
+    """The window's lines; the top-k suspicious lines labelled by where the evidence comes from ("unseen line":
+    unlike anything in training; "the model": positive log-odds evidence). Lines with zero or negative evidence are
+    never highlighted, however the window scored."""
     if result is None:
         return []
-    # only lines that pushed the window towards "anomalous" (positive leave-one-out evidence)
-    suspicious = {number: score for number, score, _ in result.suspicious_lines(top_k) if score > 0}
+    suspicious = {number: score for number, score, _ in result.suspicious_lines(top_k, novelty_threshold)}
     spans = []
-    for number, text in zip(result.line_numbers, result.lines):
-        if number in suspicious:  # one label (one colour); the line's evidence score goes in the text
-            spans.append((f"{number:>6}  {text}   [evidence {suspicious[number]:+.3f}]\n", "suspicious"))
+    for i, (number, text) in enumerate(zip(result.line_numbers, result.lines)):
+        source = result.evidence_source(i, novelty_threshold) if number in suspicious else None
+        if source == "unseen line":
+            spans.append((f"{number:>6}  {text}   [unseen line, novelty {suspicious[number]:.3f}]\n", "unseen line"))
+        elif source == "the model":
+            spans.append((f"{number:>6}  {text}   [evidence {suspicious[number]:+.3f} log-odds]\n", "the model"))
         else:
             spans.append((f"{number:>6}  {text}\n", None))
     return spans
@@ -142,10 +150,17 @@ def label_plots(report: DetectionReport, out_dir: Path) -> tuple[str | None, str
 def summary_markdown(report: DetectionReport) -> str:
     s = report_summary(report)
     text = (
-        f"**{s['windows']} windows**, **{s['anomalous_windows']} anomalous** at threshold {s['threshold']:g} "
-        f"· {s['lines']} lines · format `{s['format']}` · windows `{s['window']}` · {s['seconds']:.2f} s "
+        f"**{s['windows']} windows**, **{s['anomalous_windows']} anomalous**"
+        + (f", **{s['unfamiliar_windows']} unfamiliar**" if s.get("unfamiliar_windows") else "")
+        + f" at threshold {s['threshold']:g}"
+        + (f" ({s['threshold_source']})" if s.get("threshold_source") else "")
+        + f" · {s['lines']} lines · format `{s['format']}` · windows `{s['window']}` · {s['seconds']:.2f} s "
         f"· model `{s['model']}`"
     )
+    message = unfamiliar_message(report)
+    if message:
+        text = f"> ⚠️ {message.splitlines()[0]}\n>\n> " + "\n> ".join(f"`{c.strip()}`" for c in message.splitlines()[1:]) \
+            + "\n\n" + text
     if s["notes"]:
         text += "\n\n" + "\n".join(f"- {note}" for note in s["notes"])
     return text
@@ -200,7 +215,7 @@ def analyze(
     model: str | None,
     fmt: str,
     window: str,
-    threshold: float,
+    threshold: float | None,
     max_mb: float = DEFAULT_MAX_MB,
     progress: gr.Progress = gr.Progress(),
 ) -> tuple[Any, ...]:
@@ -218,7 +233,8 @@ def analyze(
 
         with _SCORE_LOCK:
             report = detect_path(
-                detector, path, fmt=fmt, window=window or None, threshold=float(threshold),
+                detector, path, fmt=fmt, window=window or None,
+                threshold=None if threshold is None or threshold == "" else float(threshold),
                 progress=report_progress, max_bytes=int(max_mb * 1e6), source_name=_display_name(upload, pasted, example),
             )
     except (DetectionInputError, ValueError, UnicodeError, OSError) as err:
@@ -232,13 +248,13 @@ def analyze(
         logger.exception("analysis failed")
         shutil.rmtree(work, ignore_errors=True)
         return _error_outputs(f"internal error ({type(err).__name__}): {err}")
-    csv_path = write_results(report.results, work / "logllm_results.csv", TOP_K)
-    jsonl_path = write_results(report.results, work / "logllm_results.jsonl", TOP_K)
+    csv_path = write_results(report.results, work / "logllm_results.csv", TOP_K, report.novelty_threshold)
+    jsonl_path = write_results(report.results, work / "logllm_results.jsonl", TOP_K, report.novelty_threshold)
     cm, roc, label_text = label_plots(report, work)
     top = report.flagged[0] if report.flagged else max(report.results, key=lambda r: r.score, default=None)
-    state = {"results": {r.window_id: r for r in report.results}}
+    state = {"results": {r.window_id: r for r in report.results}, "novelty_threshold": report.novelty_threshold}
     return (
-        summary_markdown(report), windows_table(report), highlighted_lines(top),
+        summary_markdown(report), windows_table(report), highlighted_lines(top, TOP_K, report.novelty_threshold),
         score_figure(report) if report.results else None, cm, roc, label_text,
         str(csv_path), str(jsonl_path), state,
     )
@@ -250,14 +266,14 @@ def show_window(state: dict | None, table: pd.DataFrame, evt: gr.SelectData) -> 
         return []
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
     window_id = table.iloc[int(row)]["window"]
-    return highlighted_lines(state["results"].get(window_id))
+    return highlighted_lines(state["results"].get(window_id), TOP_K, state.get("novelty_threshold"))
 
 
 def window_lines(state: dict | None, window_id: str) -> list[tuple[str, str | None]]:
     """API twin of the row click: the lines of one window by id."""
     if not state:
         return []
-    return highlighted_lines(state["results"].get(window_id))
+    return highlighted_lines(state["results"].get(window_id), TOP_K, state.get("novelty_threshold"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -281,7 +297,7 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
         state = gr.State()
         with gr.Row():
             with gr.Column(scale=2):
-                upload = gr.File(label=f"Log file (max {max_mb:g} MB; .log, .txt, .gz)", type="filepath",
+                upload = gr.File(label=f"Log file (max {max_mb:g} MB; plain, .gz, .bz2, .zip, .tar)", type="filepath",
                                  elem_id="log-upload")
                 pasted = gr.Textbox(label="…or paste log lines", lines=5, max_lines=12, elem_id="log-paste")
                 example = gr.Dropdown(
@@ -294,14 +310,16 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
                 fmt = gr.Dropdown(choices=list(INPUT_FORMATS), value="auto", label="Format")
                 window = gr.Textbox(value="", label="Window (empty = format default)",
                                     placeholder="session | sliding:100:100 | time:60", elem_id="window")
-                threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold", elem_id="threshold")
+                threshold = gr.Number(value=None, minimum=0.0, maximum=1.0, step=0.01,
+                                      label="Threshold (empty: the model's own operating point)", elem_id="threshold")
                 run = gr.Button("Detect anomalies", variant="primary", elem_id="run")
         summary = gr.Markdown(elem_id="summary")
         table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, max_height=420,
                              label="Windows (highest probability first; click a header to sort)",
                              elem_id="windows-table")
         lines = gr.HighlightedText(label="Selected window: suspicious lines highlighted", combine_adjacent=False,
-                                   show_legend=False, color_map={"suspicious": "red"}, elem_id="window-lines")
+                                   show_legend=True, color_map={"unseen line": "orange", "the model": "red"},
+                                   elem_id="window-lines")
         plot = gr.Plot(label="Scores")
         with gr.Row():
             cm = gr.Image(label="Confusion matrix", type="filepath")
@@ -334,6 +352,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def launch(args: argparse.Namespace, **launch_kwargs: Any) -> gr.Blocks:
+    global _SERVER_MODEL
+    _SERVER_MODEL = args.model
     try:  # load the default model once, before the first visitor waits for it
         get_detector(args.model)
     except DetectionInputError as err:

@@ -173,3 +173,133 @@ def test_real_bgl_sample_windows_and_labels(loghub_dir, tmp_path, capsys, model_
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert code == 0 and "format bgl" in text and len(rows) == 20
     assert sum(r["label"] == 1 for r in rows) == 12 and rows[0]["first_line"] == 1 and rows[-1]["last_line"] == 2000
+
+
+# --------------------------------------------------------------------------------------------- issue 17
+
+
+def _tar(path, members: dict[str, bytes], mode: str = "w:gz") -> None:
+    import io
+    import tarfile
+
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+
+def test_archives_are_read_like_data_build_reads_them(tmp_path, capsys, model_dir):
+    """Case 8: .zip, .tar, .bz2 and archive:member were refused as binary or 'no such file'."""
+    import bz2
+    import zipfile
+
+    text = planted_log(12).encode()
+    with zipfile.ZipFile(tmp_path / "logs.zip", "w") as zf:
+        zf.writestr("a.log", text)
+    _tar(tmp_path / "logs.tar", {"a.log": text}, mode="w")
+    (tmp_path / "a.log.bz2").write_bytes(bz2.compress(text))
+    for name, source in (("logs.zip", "logs.zip:a.log"), ("logs.tar", "logs.tar:a.log"), ("a.log.bz2", "a.log.bz2"),
+                         ("logs.zip:a.log", "logs.zip:a.log")):
+        jsonl = tmp_path / "r.jsonl"
+        code, out, err = run_cli(capsys, f"{tmp_path / name}", "--model", model_dir, "--window", "sliding:6",
+                                 "--output", jsonl, "--no-progress")
+        assert code == 0, err
+        rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+        assert [(r["source"], r["first_line"], r["last_line"]) for r in rows] == [
+            (f"{tmp_path / source}", 1, 6), (f"{tmp_path / source}", 7, 12)], name
+
+
+def test_folder_with_a_bad_file_scores_the_rest_and_says_why(tmp_path, capsys, model_dir):
+    """Case 9: one bad file stopped the whole folder; now it is skipped, named, and the exit status is 2."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.log").write_text(planted_log(12, seed=1))
+    (folder / "b.bin").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 8)
+    (folder / "c.log").write_bytes(b"")
+    jsonl = tmp_path / "r.jsonl"
+    code, out, err = run_cli(capsys, folder, "--model", model_dir, "--window", "sliding:6", "--output", jsonl,
+                             "--no-progress")
+    assert code == 2 and "2 windows" in out
+    assert f"skipped {folder / 'b.bin'}: looks like a binary file" in err
+    assert f"skipped {folder / 'c.log'}: file is empty" in err and "2 file(s) could not be read" in err
+    assert len(jsonl.read_text().splitlines()) == 2
+
+
+def test_archive_members_get_their_own_format_and_window_in_the_header(tmp_path, capsys, model_dir):
+    """Case 9: a tar.gz member of another format was dropped with rc 0; the header named one window kind for all."""
+    hdfs = "".join(f"081109 20351{i} 143 INFO dfs.DataNode$DataXceiver: Receiving block blk_{i % 2} src: /10.0.0.1\n"
+                   for i in range(6)).encode()
+    bgl = b"".join(BGL_LINE.format(n=i).encode() for i in range(120))
+    _tar(tmp_path / "mixed.tar.gz", {"hdfs.log": hdfs, "bgl.log": bgl, "app.log": planted_log(60).encode()})
+    code, out, err = run_cli(capsys, tmp_path / "mixed.tar.gz", "--model", model_dir, "--threshold", "1", "--no-progress")
+    assert code == 0, err
+    assert "6 windows (session for hdfs.log; sliding:100:100 for bgl.log; sliding:50:50 for app.log)" in out
+    assert "format mixed" in out
+    code, out, err = run_cli(capsys, tmp_path / "mixed.tar.gz", "--model", model_dir, "--format", "bgl",
+                             "--threshold", "1", "--no-progress")
+    assert code == 2 and "2 windows" in out
+    assert f"skipped {tmp_path / 'mixed.tar.gz'}:hdfs.log: line 1: 6 of the first 6 lines are not bgl lines" in err
+    assert f"skipped {tmp_path / 'mixed.tar.gz'}:app.log" in err
+
+
+def test_nul_run_in_the_first_8kib_is_read_with_a_note(tmp_path, capsys, model_dir):
+    """Case 11: the NUL gap logrotate's copytruncate leaves rejected the file as binary."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"\0" * 6000 + planted_log(10).encode())
+    code, out, err = run_cli(capsys, log, "--model", model_dir, "--window", "sliding:5", "--no-progress")
+    assert code == 0 and "2 windows" in out and "NUL bytes (6,000 in all" in err
+
+
+def test_stdin_errors_and_notes_say_stdin(tmp_path, capsys, model_dir, monkeypatch):
+    """Case 13: errors on stdin named the temporary spool file."""
+    import io
+    import types
+
+    for data, message in ((b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 4, "<stdin>: looks like a binary file"),
+                          (b"", "<stdin>: file is empty")):
+        monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(data)))
+        code, _, err = run_cli(capsys, "-", "--model", model_dir)
+        assert code == 2 and message in err and "stdin.log" not in err and "logllm-detect-" not in err
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(b"caf\xe9 ok\n\nnext\n")))
+    code, _, err = run_cli(capsys, "-", "--model", model_dir, "--no-progress")
+    assert code == 0 and "(first at <stdin>:1)" in err and "1 blank line(s) were skipped" in err
+
+
+def test_window_time_nan_or_inf_is_an_error(tmp_path, capsys, model_dir):
+    """Case 7: `--window time:nan|inf` raised a traceback."""
+    log = tmp_path / "iso.log"
+    log.write_text("2024-01-01 10:00:00 INFO a\n2024-01-01 10:00:05 INFO b\n")
+    for spec in ("time:nan", "time:inf", "time:-5", "time:60:nan"):
+        code, _, err = run_cli(capsys, log, "--model", model_dir, "--window", spec)
+        assert code == 2 and "--window" in err and "not understood" in err, spec
+
+
+def test_output_is_checked_first_and_written_atomically(tmp_path, capsys, model_dir, monkeypatch):
+    """Case 7 / deliver 4: an unwritable --output is refused before any work; a failed write keeps the old file."""
+    log = tmp_path / "app.log"
+    log.write_text(planted_log(20))
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli(capsys, log, "--model", model_dir, "--output", tmp_path / "afile" / "r.jsonl")
+    assert code == 2 and "--output" in err and "is a file, not a folder" in err
+    out = tmp_path / "r.jsonl"
+    out.write_text("previous results\n")
+    import logllm.report.detection as detection
+
+    def broken_row(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(detection, "result_row", broken_row)
+    code, _, err = run_cli(capsys, log, "--model", model_dir, "--output", out, "--no-progress")
+    assert code == 2 and "cannot write --output" in err and "No space left on device" in err
+    assert out.read_text() == "previous results\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "afile", "app.log", "r.jsonl"]
+
+
+def test_undecodable_label_is_unknown_with_a_note_not_a_label(tmp_path, capsys, model_dir):
+    """Case 6: a BGL line starting with a bad byte was read as label '\ufffd-' (anomalous)."""
+    log, jsonl = tmp_path / "bgl.log", tmp_path / "r.jsonl"
+    log.write_bytes(b"".join(BGL_LINE.format(n=i).encode() for i in range(150)) + b"\xe9" + BGL_LINE.format(n=0).encode())
+    code, _, err = run_cli(capsys, log, "--model", model_dir, "--output", jsonl, "--threshold", "1", "--no-progress")
+    assert code == 0 and "label field with undecodable bytes" in err and f"{log}:151" in err
+    assert [json.loads(line)["label"] for line in jsonl.read_text().splitlines()] == [0, -1]

@@ -52,7 +52,7 @@ def highlighted_evidence(lines: list[dict]) -> dict[int, tuple[float, str]]:
     found = {}
     for span in lines:
         if span["class_or_confidence"]:
-            match = re.match(r"\s*(\d+)  (.*)   \[evidence ([-+]\d+\.\d+)\]", span["token"])
+            match = re.match(r"\s*(\d+)  (.*)   \[evidence ([-+]\d+\.\d+) log-odds\]", span["token"])
             assert match, span["token"]
             found[int(match[1])] = (float(match[3]), match[2])
     return found
@@ -66,7 +66,7 @@ def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server,
     summary, table, lines, plot, cm, roc, label_text, csv_path, jsonl_path = analyze(
         client, model_dir, upload=handle_file(str(log)), window="sliding:10:10")
     assert "**3 windows**, **1 anomalous**" in summary and "format `plain`" in summary
-    assert table["headers"][:5] == ["rank", "window", "source", "lines", "probability"]
+    assert table["headers"][:7] == ["rank", "window", "source", "lines", "probability", "status", "why"]
     windows = [row[1] for row in table["data"]]
     probs = [row[4] for row in table["data"]]
     assert sorted(windows) == ["planted.log:1-10", "planted.log:11-20", "planted.log:21-30"]
@@ -82,6 +82,15 @@ def test_upload_flags_the_planted_window_and_highlights_the_planted_line(server,
     rows = [json.loads(row) for row in Path(jsonl_path).read_text().splitlines()]
     flagged = [row for row in rows if row["anomalous"]]
     assert len(rows) == 3 and len(flagged) == 1 and flagged[0]["suspicious_lines"][0]["line"] == 17
+
+
+def test_api_without_a_model_uses_the_servers_model(server):
+    """`logllm serve --model X`: an API call that names no model is scored by X (the trained tiny model that flags
+    the planted line), not the quickstart default."""
+    url, _, _ = server
+    summary = Client(url, verbose=False).predict(None, planted_log(30), None, None, "auto", "sliding:10:10", None,
+                                                 MAX_MB, api_name="/analyze")[0]
+    assert "**3 windows**, **1 anomalous**" in summary, summary
 
 
 def test_bundled_labeled_example_gives_confusion_matrix_and_roc(server, model_dir):
@@ -145,3 +154,23 @@ def test_analysis_folders_are_removed_after_an_error_and_when_an_hour_old(server
     analyze(client, model_dir, pasted=planted_log(30), window="sliding:10:10")
     fresh = set(root.iterdir()) - before
     assert len(fresh) == 1 and (fresh.pop() / "logllm_results.csv").is_file()
+
+
+def test_notes_name_the_uploaded_file_never_a_server_path(server, model_dir, tmp_path):
+    """Issue 17 (13): notes showed the server's temporary path; archives are read as detect reads them."""
+    import zipfile
+
+    url, _, server_tmp = server
+    client = Client(url, verbose=False)
+    log = tmp_path / "mylog.log"
+    log.write_bytes(b"\0" * 50 + "résumé sent\n".encode("latin-1") * 4 + b"\n" + planted_log(20).encode())
+    summary = analyze(client, model_dir, upload=handle_file(str(log)), window="sliding:10")[0]
+    notes = summary.split("\n\n", 1)[1]   # after the counts line (which names the model the server was given)
+    assert "(first at mylog.log:1)" in notes and "blank line(s) were skipped (line numbers still count them) " \
+        "(first at mylog.log:5)" in notes
+    assert str(server_tmp) not in notes and "gradio" not in notes and "/tmp" not in notes
+    archive = tmp_path / "logs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inner.log", planted_log(20))
+    summary = analyze(client, model_dir, upload=handle_file(str(archive)), window="sliding:10")[0]
+    assert "**2 windows**" in summary and "/tmp" not in summary.split("\n\n", 1)[-1]

@@ -10,7 +10,6 @@ from logllm.logs.errors import BuildReport
 from logllm.logs.records import LogRecord
 from logllm.scoring.detector import WindowResult
 from logllm.commands.watch import watch
-from logllm.windows.windowing import SlidingWindower, sliding_windows
 
 
 def _record(i: int) -> LogRecord:
@@ -18,6 +17,8 @@ def _record(i: int) -> LogRecord:
 
 
 def test_windower_emits_every_step_with_bounded_buffer():
+    from logllm.windows.windowing import SlidingWindower
+
     w = SlidingWindower(size=4, step=2)
     emitted = [w.add(_record(i)) for i in range(1, 11)]
     windows = [x for x in emitted if x is not None]
@@ -26,6 +27,8 @@ def test_windower_emits_every_step_with_bounded_buffer():
 
 
 def test_windower_flushes_a_quiet_partial_window_once():
+    from logllm.windows.windowing import SlidingWindower
+
     w = SlidingWindower(size=10, step=10)
     for i in range(1, 4):
         w.add(_record(i))
@@ -36,6 +39,8 @@ def test_windower_flushes_a_quiet_partial_window_once():
 
 def test_watch_and_files_share_one_windower():
     """`sliding_windows` (files) is the windower `watch` feeds: same windows, same counters."""
+    from logllm.windows.windowing import SlidingWindower, sliding_windows
+
     records = [_record(i) for i in range(1, 24)]
     fed, by_file = BuildReport(), BuildReport()
     w = SlidingWindower(5, 7, report=fed)
@@ -49,7 +54,7 @@ class KeywordDetector:
 
     batch_size = 4
 
-    def score(self, windows, threshold=0.5, progress=None):
+    def score(self, windows, threshold=0.5, progress=None, line_scores="flagged"):
         out = []
         for w in windows:
             line_scores = [1.0 if "FATAL" in t else 0.0 for t in w["lines"]]
@@ -57,6 +62,9 @@ class KeywordDetector:
             out.append(WindowResult(w["window_id"], w["source"], w["line_numbers"], w["lines"], score,
                                     score >= threshold, line_scores, w["label"], w["line_labels"]))
         return out
+
+    def explain(self, results):  # line scores are already there
+        pass
 
 
 def test_watch_alerts_on_appended_window_and_survives_rotation(tmp_path):
@@ -110,3 +118,132 @@ def test_watch_cli_with_a_saved_model_writes_alerts(tmp_path, capsys):
     assert summary["lines"] == 10 and summary["windows"] == 2
     assert main([str(log), "--model", model, "--window", "session"]) == 2
     assert "sliding:SIZE[:STEP] windows only" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------- issue 17
+
+
+class RecordingDetector(KeywordDetector):
+    """KeywordDetector that remembers the windows it scored and how."""
+
+    def __init__(self):
+        self.scored, self.calls, self.explained = [], [], []
+
+    def score(self, windows, threshold=0.5, progress=None, line_scores="flagged"):
+        self.scored.extend(windows)
+        self.calls.append(len(windows))
+        return super().score(windows, threshold, progress, line_scores)
+
+    def explain(self, results):
+        self.explained.extend(results)
+
+
+def test_half_filled_window_is_scored_at_exit_with_notes(tmp_path):
+    """Case 3: 77 lines written, 60 scored, no note; now the last 7 are a scored partial window."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"\0" * 100 + b"".join(b"info %d\n" % i for i in range(1, 71)) + b"\n" +
+                    b"".join(b"info %d\n" % i for i in range(71, 78)))
+    detector = RecordingDetector()
+    stats = watch(log, detector, size=10, step=10, from_start=True, duration=0.5, poll_interval=0.01, out=io.StringIO())
+    numbers = [n for w in detector.scored for n in w["line_numbers"]]
+    assert numbers == [n for n in range(1, 79) if n != 71]            # every line once, blank line 71 counted
+    assert stats.windows == 8 and stats.lines == 78 and stats.lines_not_scored == 0
+    assert any("1 blank line(s) were skipped" in n for n in stats.notes)
+    assert any("NUL bytes (100 in all" in n for n in stats.notes)
+    assert all("\x00" not in t for w in detector.scored for t in w["lines"])   # NULs never reach the model
+
+
+def test_truncation_and_rotation_close_the_old_files_half_window(tmp_path):
+    """Case 3: the half window of the old file is scored, never dropped and never mixed with the new file."""
+    from logllm.commands.watch import Watcher
+
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"old {i}\n" for i in range(1, 36)))
+    detector = RecordingDetector()
+    watcher = Watcher(log, detector, size=10, step=10, from_start=True, out=io.StringIO())
+    watcher.step()
+    log.write_text("".join(f"new {i}\n" for i in range(1, 61)))      # truncated and refilled before the next poll
+    while watcher.step():
+        pass
+    stats = watcher.finish()
+    assert [(w["lines"][0], w["line_numbers"][0], w["line_numbers"][-1]) for w in detector.scored] == (
+        [("old 1", 1, 10), ("old 11", 11, 20), ("old 21", 21, 30), ("old 31", 31, 35)]
+        + [(f"new {n}", n, n + 9) for n in range(1, 61, 10)])
+    assert stats.follow.truncations == 1 and stats.lines == 95
+
+
+def test_duration_stops_scoring_a_backlog_and_counts_what_is_left(tmp_path, monkeypatch):
+    """Case 13: `--duration` must hold while a backlog is scored; every line read is scored or counted left over.
+
+    A fake clock moves 10 s per scored batch, so the test does not depend on the machine's speed.
+    """
+    import time as time_module
+
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"FATAL {i}\n" for i in range(1000)))     # every window flagged: evidence is asked for
+    clock = [0.0]
+    monkeypatch.setattr(time_module, "monotonic", lambda: clock[0])
+    detector = RecordingDetector()
+    original = detector.score
+
+    def slow_score(windows, threshold=0.5, progress=None, line_scores="flagged"):
+        clock[0] += 10.0
+        return original(windows, threshold, progress, line_scores)
+
+    detector.score = slow_score
+    stats = watch(log, detector, size=5, step=5, from_start=True, duration=25, poll_interval=0.0, out=io.StringIO())
+    assert detector.calls == [4, 4, 4, 4]           # three batches until the deadline, one last at exit
+    assert len(detector.explained) == 4 + 4         # evidence until the deadline passed, none after
+    scored = sum(len(w["lines"]) for w in detector.scored)
+    assert scored == 4 * 4 * 5 and stats.lines == 1000 and scored + stats.lines_not_scored == 1000
+    assert any("were read but not scored" in note for note in stats.notes)
+
+
+def test_watch_folder_and_alerts_in_a_missing_folder_are_errors(tmp_path, capsys):
+    """Case 7: both raised tracebacks."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from detect_support import untrained_tiny_model_dir
+
+    from logllm.commands.watch import main
+
+    model = str(untrained_tiny_model_dir())
+    assert main([str(tmp_path), "--model", model, "--duration", "1"]) == 2
+    assert "is a folder; logllm watch follows one log file" in capsys.readouterr().err
+    (tmp_path / "app.log").write_text("x\n")
+    assert main([str(tmp_path / "app.log"), "--model", model, "--alerts", str(tmp_path / "no" / "a.jsonl"),
+                 "--duration", "1"]) == 2
+    assert "cannot write --alerts" in capsys.readouterr().err
+    assert main([str(tmp_path / "app.log"), "--model", model, "--window", "sliding:nan"]) == 2
+
+
+def test_sigterm_scores_the_half_window_and_prints_the_summary(tmp_path):
+    """Case 3: under SIGTERM no summary was printed and the half-filled window was lost."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from detect_support import untrained_tiny_model_dir
+
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"info {i}\n" for i in range(1, 8)))
+    proc = subprocess.Popen([sys.executable, "-m", "logllm", "watch", str(log), "--model", str(untrained_tiny_model_dir()),
+                             "--from-start", "--window", "sliding:5", "--threshold", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        first = proc.stdout.readline()          # the first full window's alert: following has started
+        assert "ALERT app.log:1-5" in first
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "ALERT app.log:6-7" in out                        # the half-filled window, scored at exit
+    summary = json.loads(err.strip().splitlines()[-1].split("logllm watch: ", 1)[1])
+    assert summary["lines"] == 7 and summary["windows"] == 2 and summary["lines_not_scored"] == 0

@@ -67,7 +67,8 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
                    help="oversample the minority class of train to this proportion (paper: 0.3; 0 = off, "
                         "the default, since training applies it)")
     p.add_argument("--missing-labels", choices=("error", "unknown", "skip"), default="error",
-                   help="HDFS blocks absent from --labels: stop (default), label -1, or leave out")
+                   help="HDFS blocks absent from --labels, and label fields that cannot be decoded (bytes that are "
+                        "not UTF-8): stop with the file and line (default), label -1, or leave out (counted)")
     p.add_argument("--max-lines", type=int, help="read at most this many lines (a quick look at a huge log)")
     p.add_argument("--no-raw-lines", dest="keep_raw", action="store_false", help="leave raw_lines empty (saves memory)")
     p.add_argument("--config-name", help="config name (default: <dataset>_<windowing>)")
@@ -202,6 +203,8 @@ def _print_summary(output: str, name: str, stats: dict, report: BuildReport) -> 
     for split, s in stats.items():
         print(f"  {split:<10} {s['windows']:>8,} windows  {s['anomalous_windows']:>7,} anomalous  {s['lines']:>10,} lines")
     print("build report:\n  " + report.summary().replace("\n", "\n  "))
+    for note in report.user_notes():
+        print(f"logllm data build: note: {note}", file=sys.stderr)
 
 
 def _command_line(argv: list[str]) -> str:
@@ -251,8 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (LogFormatError, ValueError, FileNotFoundError) as error:
+    except (LogFormatError, ValueError) as error:
         print(f"logllm data {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # unreadable or unwritable paths
+        where = f" {error.filename}" if error.filename else ""
+        print(f"logllm data {args.command}: error: cannot access{where}: {error.strerror or error}", file=sys.stderr)
         return 2
 
 

@@ -7,13 +7,16 @@ Examples::
     logllm detect app.log --window sliding:20:10 --model my-org/logllm-bgl
 
 Exit status: 0 when it ran (anomalies or not), 1 when ``--fail-on-anomaly`` is set and a window
-was flagged, 2 for bad input, usage or a missing model (the message on stderr says which).
+was flagged, 2 for bad input, usage or a missing model (the message on stderr says which), and 2
+as well when a file of a folder (or a member of an archive) could not be read: the others are
+still scored and reported, and a note names each skipped file and why.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -33,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logllm detect",
         description="Find anomalous windows and their most suspicious lines in log files.",
-        epilog="Exit status: 0 ran fine, 1 anomalies found with --fail-on-anomaly, 2 bad input or missing model.",
+        epilog="Exit status: 0 ran fine, 1 anomalies found with --fail-on-anomaly, 2 bad input or missing model "
+               "(also when some files of a folder were skipped: the rest are still scored).",
     )
     parser.add_argument("path", help="log file, folder of logs, .gz file, or - for standard input")
     parser.add_argument("--model", default=None,
@@ -82,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 0 or args.batch_size < 1:
         raise DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
     max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
-    if args.output and Path(args.output).suffix.lower() not in {".jsonl", ".json", ".csv"}:
-        raise DetectionInputError(f"--output {args.output}: use a .jsonl or .csv file name")
+    if args.output:
+        _check_output(Path(args.output))
     spool = Path(tempfile.mkdtemp(prefix="logllm-detect-"))
     try:
         path = _stdin_to_file(max_bytes, spool) if args.path == "-" else Path(args.path)
@@ -99,9 +103,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"logllm detect: note: {note}", file=sys.stderr)
     print(format_table(report, top_k=args.top_k, max_rows=args.max_rows))
     if args.output:
-        written = write_results(report.results, args.output, top_k=args.top_k)
+        try:
+            written = write_results(report.results, args.output, top_k=args.top_k)
+        except OSError as err:
+            raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
         print(f"wrote {len(report.results)} windows to {written}", file=sys.stderr)
+    if read.skipped:
+        print(f"logllm detect: error: {len(read.skipped)} file(s) could not be read and were skipped (notes above); "
+              "the results cover the rest", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_ANOMALY if args.fail_on_anomaly and report.flagged else EXIT_OK
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an --output that cannot be written before any work is done."""
+    from logllm.logs.errors import DetectionInputError
+
+    if path.suffix.lower() not in {".jsonl", ".json", ".csv"}:
+        raise DetectionInputError(f"--output {path}: use a .jsonl or .csv file name")
+    if path.is_dir():
+        raise DetectionInputError(f"--output {path}: is a folder; name a .jsonl or .csv file")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DetectionInputError(f"--output {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise DetectionInputError(f"--output {path}: cannot write in {parent}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # per-batch truncation warnings are summed into one note instead
         logging.getLogger("logllm.modeling").setLevel(logging.ERROR)
         logging.getLogger("logllm.dataset").setLevel(logging.ERROR)
+        logging.getLogger("logllm.logs").setLevel(logging.ERROR)  # counted in the notes instead
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()

@@ -10,6 +10,11 @@ Each window is scored as soon as it completes (or, with ``--flush-after``, when 
 arrived for that many seconds). An alert prints the window, its probability, the latency from
 the window's last line being read to its score, and the most suspicious lines. Memory holds one
 window plus one read chunk, however long it runs; a backlog waits on disk.
+
+Nothing is lost or silent: a rotation or truncation closes the old file's half-filled window
+(it is scored, never mixed with the new file's lines); at exit (``--duration`` over, Ctrl-C,
+SIGTERM) the half-filled window is closed and one last batch is scored, and whatever could not
+be scored any more is counted in the summary as ``windows_not_scored``/``lines_not_scored``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import statistics
 import sys
 import time
@@ -24,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from logllm.windows.windowing import Window
 
@@ -44,12 +50,16 @@ class PendingWindow:
 
 @dataclass
 class WatchStats:
-    lines: int = 0
-    windows: int = 0
+    lines: int = 0                 # every line read (blank ones too)
+    windows: int = 0               # windows scored
     alerts: int = 0
+    windows_not_scored: int = 0    # left over at exit
+    lines_not_scored: int = 0
     started: float = field(default_factory=time.monotonic)
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
-    follow: object = None  # the follower's FollowStats at the end
+    follow: object = None          # the follower's FollowStats at the end
+    counts: dict = field(default_factory=dict)   # the reader's and windower's counters
+    notes: list = field(default_factory=list)    # the counters a person should read about
 
     def summary(self) -> dict:
         elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -60,10 +70,12 @@ class WatchStats:
 
         return {
             "lines": self.lines, "windows": self.windows, "alerts": self.alerts,
+            "windows_not_scored": self.windows_not_scored, "lines_not_scored": self.lines_not_scored,
             "seconds": round(elapsed, 2), "lines_per_s": round(self.lines / elapsed, 1),
             "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95),
             "latency_ms_mean": round(statistics.fmean(lat) * 1000, 1) if lat else None,
             **({"follow": vars(self.follow)} if self.follow is not None else {}),
+            "counts": self.counts,
         }
 
 
@@ -76,6 +88,162 @@ def format_alert(result, latency: float, top_k: int) -> str:
     for number, score, text in result.suspicious_lines(top_k):
         rows.append(f"    {score:.3f}  {Path(result.source).name}:{number}  {' '.join(text.split())[:160]}")
     return "\n".join(rows)
+
+
+class Watcher:
+    """The watch loop, one poll at a time: follower -> parser -> windower -> scorer.
+
+    ``watch`` runs it against the clock; tests drive ``step`` and ``finish`` directly with a fake
+    scorer (anything with ``batch_size``, ``score(windows, threshold=..., line_scores=False)`` and
+    ``explain(results)``, as ``logllm.scoring.detector.Detector``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        detector: Any,
+        *,
+        fmt: str = "plain",
+        size: int = 50,
+        step: int = 50,
+        threshold: float = 0.5,
+        flush_after: float | None = None,
+        from_start: bool = False,
+        top_k: int = 3,
+        out: TextIO | None = None,
+        alerts_file: TextIO | None = None,
+        show_all: bool = False,
+        on_result: Callable[[object, float], None] | None = None,
+        max_line_bytes: int | None = None,
+        chunk_bytes: int = 1 << 20,
+    ) -> None:
+        from logllm.logs.errors import BuildReport
+        from logllm.logs.follow import LogFollower
+        from logllm.logs.formats import lenient_parser
+        from logllm.logs.reader import MAX_LINE_BYTES
+        from logllm.windows.windowing import SlidingWindower
+
+        self.detector, self.threshold, self.flush_after = detector, threshold, flush_after
+        self.top_k, self.out, self.alerts_file, self.show_all, self.on_result = top_k, out, alerts_file, show_all, on_result
+        self.report = BuildReport()
+        self.follower = LogFollower(path, from_start=from_start, report=self.report, chunk_bytes=chunk_bytes,
+                                    max_line_bytes=max_line_bytes or MAX_LINE_BYTES)
+        self.parse = lenient_parser(fmt, self.report)
+        self.windower = SlidingWindower(size, step, report=self.report)
+        self.source = str(path)
+        self.stats = WatchStats()
+        self.pending: list[PendingWindow] = []
+        self.file = self.follower.file_index
+        self.last_arrival = time.monotonic()
+        self.deadline: float | None = None
+        self.stop_requested = False   # set by the first Ctrl-C / SIGTERM
+
+    def stopping(self) -> bool:
+        """The run should end: ``--duration`` is over or a stop was asked for."""
+        return self.stop_requested or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+    def _close_file(self) -> None:
+        """The followed file ended (rotated, truncated, or the run ends): its half-filled window is complete."""
+        window = self.windower.flush(end=True)
+        if window is not None:
+            self.pending.append(PendingWindow(window, completed_at=self.last_arrival, partial=True))
+
+    def step(self) -> int:
+        """One poll: window the new lines, score what completed (until the deadline); the lines read."""
+        lines = self.follower.poll()
+        arrival = time.monotonic()
+        self.stats.lines = self.follower.stats.lines
+        for line in lines:
+            if line.file != self.file:
+                self._close_file()
+                self.file = line.file
+            self.last_arrival = arrival
+            window = self.windower.add(self.parse(line.text, self.source, line.number))
+            if window is not None:
+                self.pending.append(PendingWindow(window, completed_at=arrival))
+                if len(self.pending) >= self.detector.batch_size and not self.stopping():
+                    self.score_pending()
+        if self.follower.file_index != self.file:   # a new file, nothing read from it yet
+            self._close_file()
+            self.file = self.follower.file_index
+        if (self.flush_after is not None and self.windower.uncovered
+                and time.monotonic() - self.last_arrival >= self.flush_after):
+            idle = self.windower.flush(end=False)
+            if idle is not None:
+                self.pending.append(PendingWindow(idle, completed_at=self.last_arrival, partial=True))
+        if not self.stopping():
+            self.score_pending()
+        return len(lines)
+
+    def score_pending(self, limit: int | None = None, evidence: bool = True) -> None:
+        """Score pending windows, a batch at a time, oldest first (at most ``limit``), until the run stops.
+
+        A batch is scored in one forward pass; the leave-one-out line evidence of its flagged
+        windows (one more pass per distinct line) is then added window by window while the run
+        is not stopping, so ``--duration`` and Ctrl-C are honoured within about one window.
+        """
+        batch_size = self.detector.batch_size
+        done = 0
+        while self.pending and (limit is None or done < limit):
+            batch = self.pending[: min(batch_size, len(self.pending) if limit is None else limit - done)]
+            results = self.detector.score([p.window for p in batch], threshold=self.threshold, line_scores=False)
+            del self.pending[: len(batch)]
+            done += len(batch)
+            for result in results:
+                if evidence and result.anomalous and not self.stopping():
+                    self.detector.explain([result])
+            self._report(batch, results)
+            if limit is None and self.stopping():
+                break
+
+    def _report(self, batch: list[PendingWindow], results: list) -> None:
+        done = time.monotonic()
+        for item, result in zip(batch, results, strict=True):
+            latency = done - item.completed_at
+            self.stats.windows += 1
+            self.stats.latencies.append(latency)
+            if self.on_result is not None:
+                self.on_result(result, latency)
+            if result.anomalous:
+                self.stats.alerts += 1
+                print(format_alert(result, latency, self.top_k), file=self.out or sys.stdout, flush=True)
+                if self.alerts_file is not None:
+                    from logllm.report.detection import result_row
+
+                    row = {**result_row(result, self.top_k), "latency_ms": round(latency * 1000, 1)}
+                    self.alerts_file.write(json.dumps(row) + "\n")
+                    self.alerts_file.flush()
+            elif self.show_all:
+                print(f"ok    {result.window_id} p={result.score:.3f} latency {latency * 1000:.0f} ms",
+                      file=self.out or sys.stdout, flush=True)
+
+    def finish(self, *, score: bool = True) -> WatchStats:
+        """Close the half-filled window and score one last batch; count what is left over; return the statistics.
+
+        When the run is stopping (deadline, Ctrl-C, SIGTERM) the last batch is scored without
+        leave-one-out line evidence (one forward pass), so stopping stays prompt; a second Ctrl-C
+        during it leaves the batch over.
+        """
+        self._close_file()
+        if score and self.pending:
+            try:
+                self.score_pending(limit=self.detector.batch_size, evidence=not self.stopping())
+            except KeyboardInterrupt:
+                logger.info("interrupted again; %d windows left unscored", len(self.pending))
+        self.stats.windows_not_scored = len(self.pending)
+        self.stats.lines_not_scored = sum(len(p.window["lines"]) for p in self.pending)
+        self.stats.lines = self.follower.stats.lines
+        self.stats.follow = self.follower.stats
+        self.stats.counts = dict(sorted(self.report.counts.items()))
+        self.stats.notes = self.report.user_notes()
+        if self.stats.lines_not_scored:
+            self.stats.notes.append(f"{self.stats.lines_not_scored} line(s) in {self.stats.windows_not_scored} "
+                                    "window(s) were read but not scored before the run ended")
+        if self.follower.unfinished_bytes:
+            self.stats.notes.append(f"the file ends with {self.follower.unfinished_bytes} byte(s) of a line whose "
+                                    "newline had not arrived; not read as a line")
+        self.follower.close()
+        return self.stats
 
 
 def watch(
@@ -96,84 +264,44 @@ def watch(
     show_all: bool = False,
     on_result: Callable[[object, float], None] | None = None,
 ) -> WatchStats:
-    """Follow ``path``, score each completed window, print alerts; returns the run's statistics."""
-    from logllm.logs.errors import BuildReport
-    from logllm.logs.follow import LogFollower
-    from logllm.logs.formats import lenient_parser
-    from logllm.windows.windowing import SlidingWindower
+    """Follow ``path``, score each completed window, print alerts; returns the run's statistics.
 
-    out = sys.stdout if out is None else out
+    Stops after ``duration`` seconds (scoring stops at the deadline, even with a backlog) or on
+    Ctrl-C; either way the half-filled window is closed and the summary counts what was left over.
+    """
+    watcher = Watcher(path, detector, fmt=fmt, size=size, step=step, threshold=threshold, flush_after=flush_after,
+                      from_start=from_start, top_k=top_k, out=out, alerts_file=alerts_file, show_all=show_all,
+                      on_result=on_result)
+    watcher.deadline = None if duration is None else time.monotonic() + duration
 
-    follower = LogFollower(path, from_start=from_start)
-    report = BuildReport()
-    parse = lenient_parser(fmt, report)
-    windower = SlidingWindower(size, step, report=report)
-    source = str(path)
-    stats = WatchStats()
-    stop = None if duration is None else time.monotonic() + duration
-    line_number = 0
-    last_arrival = time.monotonic()
-    rotations = truncations = 0
-    pending: list[PendingWindow] = []
+    def request_stop(signum, frame) -> None:
+        if watcher.stop_requested:   # asked twice: stop now
+            raise KeyboardInterrupt
+        watcher.stop_requested = True
+        logger.info("stopping after the current step (signal %d); again to stop at once", signum)
 
-    def score_pending() -> None:
-        if not pending:
-            return
-        results = detector.score([p.window for p in pending], threshold=threshold)
-        done = time.monotonic()
-        for item, result in zip(pending, results, strict=True):
-            latency = done - item.completed_at
-            stats.windows += 1
-            stats.latencies.append(latency)
-            if on_result is not None:
-                on_result(result, latency)
-            if result.anomalous:
-                stats.alerts += 1
-                print(format_alert(result, latency, top_k), file=out, flush=True)
-                if alerts_file is not None:
-                    from logllm.report.detection import result_row
-
-                    row = {**result_row(result, top_k), "latency_ms": round(latency * 1000, 1)}
-                    alerts_file.write(json.dumps(row) + "\n")
-                    alerts_file.flush()
-            elif show_all:
-                print(f"ok    {result.window_id} p={result.score:.3f} latency {latency * 1000:.0f} ms",
-                      file=out, flush=True)
-        pending.clear()
-
-    def follow_loop() -> None:
-        nonlocal line_number, rotations, truncations, last_arrival
-        for lines in follower.follow(poll_interval=poll_interval, stop=stop):
-            if (follower.stats.rotations, follower.stats.truncations) != (rotations, truncations):
-                rotations, truncations = follower.stats.rotations, follower.stats.truncations
-                windower.discard()  # line numbers restart: never mix two files in one window
-                line_number = 0
-            arrival = time.monotonic()
-            for text in lines:
-                line_number += 1
-                stats.lines += 1
-                if not text.strip():
-                    continue
-                last_arrival = arrival
-                window = windower.add(parse(text, source, line_number))
-                if window is not None:
-                    pending.append(PendingWindow(window, completed_at=arrival))
-                    if len(pending) >= detector.batch_size:
-                        score_pending()
-                        if stop is not None and time.monotonic() >= stop:
-                            return  # --duration is over: do not finish a large backlog chunk
-            if flush_after is not None and windower.uncovered and time.monotonic() - last_arrival >= flush_after:
-                idle = windower.flush(end=False)
-                if idle is not None:
-                    pending.append(PendingWindow(idle, completed_at=last_arrival, partial=True))
-            score_pending()
-
+    previous = _install({signal.SIGINT: request_stop, signal.SIGTERM: request_stop})
     try:
-        follow_loop()
+        while not watcher.stopping():
+            if not watcher.step():
+                wait = poll_interval if watcher.deadline is None else min(poll_interval, watcher.deadline - time.monotonic())
+                time.sleep(max(0.0, wait))
     except KeyboardInterrupt:
-        logger.info("interrupted; %d windows scored", stats.windows)
-    stats.follow = follower.stats
-    return stats
+        logger.info("interrupted; %d windows scored", watcher.stats.windows)
+        watcher.stop_requested = True
+    finally:
+        _install(previous)
+    return watcher.finish()
+
+
+def _install(handlers: dict) -> dict:
+    """Set signal handlers (main thread only: elsewhere Python refuses, and Ctrl-C stays a KeyboardInterrupt)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+            for signum, handler in handlers.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flush-after", type=float, default=None,
                         help="score a partial window after this many idle seconds")
     parser.add_argument("--from-start", action="store_true", help="score the existing content first")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="stop after this many seconds (scoring stops then too; what is left is counted)")
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--alerts", default=None, help="append alerts as JSON lines to this file")
@@ -203,19 +332,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
-    from logllm.logs.errors import DetectionInputError
+    from logllm.logs.errors import DetectionInputError, LogFormatError
     from logllm.scoring.detector import Detector
     from logllm.windows.spec import WindowSpec
 
     alerts_file = None
+    previous = _install({signal.SIGTERM: signal.default_int_handler})  # until following starts, SIGTERM = Ctrl-C
     try:
         spec = WindowSpec.parse(args.window)
         if spec.kind != "sliding":
             raise DetectionInputError("logllm watch supports sliding:SIZE[:STEP] windows only")
         if not 0.0 <= args.threshold <= 1.0:
             raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
+        if args.duration is not None and not args.duration > 0:
+            raise DetectionInputError(f"--duration {args.duration} must be a number of seconds > 0")
+        if Path(args.file).is_dir():
+            raise DetectionInputError(f"{args.file} is a folder; logllm watch follows one log file")
+        if args.alerts:
+            try:
+                alerts_file = open(args.alerts, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError as err:
+                raise DetectionInputError(f"cannot write --alerts {args.alerts}: {err.strerror or err}") from None
         detector = Detector.load(args.model, batch_size=args.batch_size)
-        alerts_file = open(args.alerts, "a", encoding="utf-8") if args.alerts else None  # noqa: SIM115
         print(f"watching {args.file} ({args.fmt}, {spec}, threshold {args.threshold:g}); Ctrl-C to stop",
               file=sys.stderr)
         stats = watch(
@@ -223,15 +361,18 @@ def main(argv: list[str] | None = None) -> int:
             flush_after=args.flush_after, from_start=args.from_start, duration=args.duration, top_k=args.top_k,
             alerts_file=alerts_file, show_all=args.show_all,
         )
-    except DetectionInputError as err:
+    except (DetectionInputError, LogFormatError) as err:
         print(f"logllm watch: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before following started (e.g. while the model loads)
         print("logllm watch: stopped", file=sys.stderr)
         return 0
     finally:
+        _install(previous)
         if alerts_file is not None:
             alerts_file.close()
+    for note in stats.notes:
+        print(f"logllm watch: note: {note}", file=sys.stderr)
     print(f"logllm watch: {json.dumps(stats.summary())}", file=sys.stderr)
     return 0
 

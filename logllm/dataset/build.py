@@ -46,7 +46,7 @@ class BuildSettings:
     validation_size: float = 0.1
     seed: int = 42
     beta: float = 0.0                      # minority oversampling of train; 0 disables
-    missing_labels: str = "error"
+    missing_labels: str = "error"          # HDFS blocks without a label, label fields that cannot be decoded
     max_lines: int | None = None           # read at most this many records (quick looks at huge logs)
     keep_raw: bool = True
     # synthetic logs
@@ -128,7 +128,8 @@ def _parse_inputs(settings: BuildSettings, report: BuildReport) -> Iterator[LogR
         raise ValueError(f"dataset {settings.dataset!r} needs --input files")
     for path in settings.inputs:
         logger.info("parsing %s as %s", path, settings.dataset)
-        yield from parse_file(path, settings.dataset, report, pattern=settings.pattern, templates=settings.templates)
+        yield from parse_file(path, settings.dataset, report, pattern=settings.pattern, templates=settings.templates,
+                              bad_labels=settings.missing_labels)
 
 
 def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int] | None:
@@ -149,14 +150,17 @@ def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int
 
 
 def _labels_in_archive(inputs: list[str]) -> str | None:
-    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels."""
+    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels.
+
+    Only ``.zip`` inputs are looked into, so a plain log is not opened a second time for this.
+    """
     import zipfile
 
     from logllm.logs.reader import split_member
 
     for path in inputs:
         archive, _ = split_member(path)
-        if zipfile.is_zipfile(archive):
+        if archive.lower().endswith(".zip") and zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 found = [n for n in zf.namelist() if n.endswith("anomaly_label.csv")]
             if found:

@@ -10,7 +10,8 @@ Layout (contract 2)::
 
 ``datasets.load_dataset("out", "bgl_sliding_100_100")`` loads it. Exporting a second config
 into the same folder keeps the first: the card is regenerated from every config's
-``dataset_info.json``.
+``dataset_info.json``. Writes are atomic (``logllm.atomic``): a failed build leaves the previous
+config folder and card as they were.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import yaml
 from logllm.logs.errors import BuildReport
 from logllm.dataset.features import SPLITS, WINDOW_FEATURES
 
-__all__ = ["export_dataset_repo", "register_config", "split_statistics", "render_dataset_card", "push_dataset_repo",
+__all__ = ["export_dataset_repo", "write_info", "write_card", "prepare_output", "nonempty_splits",
+           "split_statistics", "render_dataset_card", "push_dataset_repo",
            "LOGHUB_LICENSE", "LOGHUB_CITATION", "LOGLLM_CITATION"]
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,37 @@ def _to_dataset(rows: Any):
     return Dataset.from_list(list(rows), features=WINDOW_FEATURES)
 
 
+def prepare_output(output_dir: str | Path) -> tuple[Path, bool]:
+    """The dataset folder to write into (created if missing) and whether it was created now.
+
+    A path that is a file is refused with a clear message, before any work.
+    """
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output {out} is a file; name a folder for the dataset")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    return out, created
+
+
+def nonempty_splits(sizes: Mapping[str, int], report: BuildReport | None = None) -> list[str]:
+    """The splits (by window count) to write: an empty validation/test split is left out with a note,
+    an empty train split is an error.
+
+    A small input (one line, one huge line) can leave a split without a window; such a split is
+    not written (``datasets`` cannot load an empty parquet of this schema), and the note says so.
+    """
+    total = sum(sizes.values())
+    if not sizes.get("train"):
+        raise ValueError(f"no training windows: the input made {total} window(s) in all ({dict(sizes)}); give more "
+                         "log lines, smaller windows (--window-size/--step or --time-length), or a smaller --test-size")
+    for name, n in sizes.items():
+        if not n and report is not None:
+            report.note(f"the {name} split has no windows (the input made {total} in all), so it is not written; "
+                        "give more input or smaller windows for one")
+    return [name for name, n in sizes.items() if n]
+
+
 def export_dataset_repo(
     splits: Mapping[str, Any],
     output_dir: str | Path,
@@ -98,43 +131,62 @@ def export_dataset_repo(
 
     ``info`` describes the build (``dataset``, ``source``, ``windowing``, ``preprocessing``,
     ``split_method``, ``seed``, ``log_lines``, ``synthetic`` ...); statistics and the build
-    report are added, saved as ``dataset_info.json`` and rendered into ``README.md``.
+    report are added, saved as ``dataset_info.json`` and rendered into ``README.md``. The config
+    folder is written beside its place and swapped in at the end (``logllm.atomic``): a build that
+    fails leaves the previous one loadable. Empty splits are left out (``drop_empty_splits``).
     """
-    out = Path(output_dir)
-    folder = out / config_name
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.parquet"):
-        stale.unlink()
-    written = []
-    for name in SPLITS:
-        if name not in splits:
-            continue
-        dataset = _to_dataset(splits[name])
-        dataset.to_parquet(str(folder / f"{name}.parquet"))
-        written.append(name)
-        logger.info("wrote %s/%s.parquet (%d windows)", config_name, name, len(dataset))
-    return register_config(out, config_name, written, split_statistics(splits), info=info, report=report, default=default)
+    from logllm.atomic import atomic_folder
+
+    out, created = prepare_output(output_dir)
+    try:
+        keep = nonempty_splits({name: len(rows) for name, rows in splits.items()}, report)
+        splits = {name: splits[name] for name in keep}
+        with atomic_folder(out / config_name) as folder:
+            written = []
+            for name in SPLITS:
+                if name not in splits:
+                    continue
+                dataset = _to_dataset(splits[name])
+                dataset.to_parquet(str(folder / f"{name}.parquet"))
+                written.append(name)
+                logger.info("wrote %s/%s.parquet (%d windows)", config_name, name, len(dataset))
+            write_info(folder, config_name, written, split_statistics(splits), info=info, report=report, default=default)
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    write_card(out)
+    return out
 
 
-def register_config(output_dir: str | Path, config_name: str, splits: Sequence[str], statistics: Mapping[str, Any], *,
-                    info: Mapping[str, Any] | None = None, report: BuildReport | None = None,
-                    default: bool | None = None) -> Path:
-    """Write ``<config>/dataset_info.json`` for parquet files already in place and regenerate the card."""
-    out = Path(output_dir)
+def write_info(folder: str | Path, config_name: str, splits: Sequence[str], statistics: Mapping[str, Any], *,
+               info: Mapping[str, Any] | None = None, report: BuildReport | None = None,
+               default: bool | None = None) -> None:
+    """``dataset_info.json`` of one config (statistics, build settings, build report) into ``folder``."""
     record = dict(info or {})
     record.update(config_name=config_name, splits=list(splits), statistics=dict(statistics))
     if report is not None:
         record["build_report"] = report.to_dict()
     if default is not None:
         record["default"] = default
-    (out / config_name / INFO_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(render_dataset_card(out), encoding="utf-8")
+    (Path(folder) / INFO_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def write_card(output_dir: str | Path) -> Path:
+    """Regenerate ``README.md`` from every config's ``dataset_info.json`` (atomically)."""
+    from logllm.atomic import atomic_file
+
+    out = Path(output_dir)
+    with atomic_file(out / "README.md", "w", encoding="utf-8") as handle:
+        handle.write(render_dataset_card(out))
     return out
 
 
 def _load_infos(out: Path) -> list[dict[str, Any]]:
     infos = []
     for path in sorted(out.glob(f"*/{INFO_FILE}")):
+        if path.parent.name.startswith("."):  # a build in progress (logllm.atomic)
+            continue
         infos.append(json.loads(path.read_text(encoding="utf-8")))
     return infos
 

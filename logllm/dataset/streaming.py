@@ -135,29 +135,40 @@ class _SplitWriter:
 
 def build_streaming(settings: BuildSettings, output_dir: str | Path, config_name: str, report: BuildReport,
                     info: dict[str, Any] | None = None, batch_size: int = 1000) -> dict[str, Any]:
-    """Window, split and write ``output_dir/config_name/<split>.parquet`` in one pass; return statistics."""
-    from logllm.dataset.hub import register_config
+    """Window, split and write ``output_dir/config_name/<split>.parquet`` in one pass; return statistics.
+
+    The config folder is filled beside its place and swapped in at the end (``logllm.atomic``), so
+    a failed build leaves the previous one loadable; empty splits are left out with a note.
+    """
+    from logllm.atomic import atomic_folder
+    from logllm.dataset.hub import nonempty_splits, prepare_output, write_card, write_info
 
     if settings.beta:
         raise ValueError("--beta needs the in-memory build (oversampling sees all training windows); "
                          "drop --streaming or oversample at training time")
     assign = _random_assigner(settings) if settings.split_method == "random" else _chronological_assigner(settings, report)
-    folder = Path(output_dir) / config_name
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.parquet"):
-        stale.unlink()
-    writer = _SplitWriter(folder, batch_size)
-    windows = build_windows(settings, report, with_groups=settings.split_method == "random")
-    for window in windows:
-        split = assign(window)
-        window.pop("_group", None)
-        if split is not None:
-            writer.add(split, window)
-    written = writer.close()
-    stats = {name: writer.stats[name] for name in written}
-    for name, s in stats.items():
-        report.add(f"{name}_windows", s["windows"])
-    record = dict(info or {})
-    record.update(streaming=True, log_lines=report["log_lines"])
-    register_config(output_dir, config_name, written, stats, info=record, report=report)
+    out, created = prepare_output(output_dir)
+    try:
+        with atomic_folder(out / config_name) as folder:
+            writer = _SplitWriter(folder, batch_size)
+            try:
+                for window in build_windows(settings, report, with_groups=settings.split_method == "random"):
+                    split = assign(window)
+                    window.pop("_group", None)
+                    if split is not None:
+                        writer.add(split, window)
+            finally:
+                written = writer.close()
+            nonempty_splits({name: writer.stats[name]["windows"] for name in SPLITS}, report)
+            stats = {name: writer.stats[name] for name in written}
+            for name, s in stats.items():
+                report.add(f"{name}_windows", s["windows"])
+            record = dict(info or {})
+            record.update(streaming=True, log_lines=report["log_lines"])
+            write_info(folder, config_name, written, stats, info=record, report=report)
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    write_card(out)
     return stats

@@ -40,15 +40,27 @@ class DetectionInputError(ValueError):
     """User input or options that cannot be scored (detect, watch, the Space); the message is meant for the user, as is."""
 
 
-# Counters worth telling a user about, with how to say it (``BuildReport.user_notes``).
+# Counters worth telling a user about, with how to say it (``BuildReport.user_notes``): the same
+# sentences in ``logllm data build``, ``detect``, ``watch`` and the Space. ``n`` is the counter,
+# ``c`` all counters.
 COUNTER_NOTES = {
+    "blank_lines": "{n} blank line(s) were skipped (line numbers still count them)",
     "non_utf8_lines_repaired": "{n} line(s) were not valid UTF-8; undecodable bytes were replaced",
+    "lines_with_undecodable_label": "{n} line(s) had a label field with undecodable bytes; their label was read "
+                                    "as unknown",
     "lines_cut_at_max_length": "{n} line(s) were longer than 1 MiB and were cut",
-    "lines_with_nul_bytes": "{n} line(s) held NUL bytes, which were removed",
+    "lines_with_nul_bytes": "{n} line(s) held NUL bytes ({c[nul_bytes_removed]:,} in all, e.g. the zero-filled gap "
+                            "logrotate's copytruncate leaves), which were removed",
+    "archive_members_skipped": "{n} archive member(s) were not read (README/CSV-like files; name one as "
+                               "archive:member to read it)",
+    "unparsed_lines": "{n} line(s) did not match the format and were skipped",
+    "unparsed_lines_kept": "{n} line(s) did not match the format and were read as plain messages",
+    "sessions_without_label": "{n} HDFS block(s) have no label in the label file",
     "lines_without_session_id": "{n} line(s) name no HDFS block id and are in no session window",
     "lines_without_timestamp": "{n} line(s) have no timestamp and are in no time window",
+    "time_order_resets": "the log went back in time {n} time(s) by more than a window; each started new time windows",
     "lines_between_windows": "{n} line(s) fall between windows (step > size)",
-    "unparsed_lines": "{n} line(s) did not match the format and were skipped",
+    "bytes_lost_to_truncation": "{n:,} byte(s) were truncated away before they could be read",
 }
 
 
@@ -104,7 +116,7 @@ class BuildReport:
         for name, template in COUNTER_NOTES.items():
             if self.counts[name]:
                 first = self.examples.get(name, [""])[0]
-                notes.append(template.format(n=self.counts[name]) + (f" (first at {first})" if first else ""))
+                notes.append(template.format(n=self.counts[name], c=self.counts) + (f" (first at {first})" if first else ""))
         return notes
 
     def summary(self) -> str:

@@ -1,16 +1,30 @@
-"""Reading log files line by line in constant memory: plain, ``.gz``, ``.bz2``, tar and zip archives.
+"""The one input reader: log files line by line in constant memory (``logllm data build``, ``detect``,
+``watch`` and the Space all read through it, so a file reads the same way, with the same counters).
 
-Compression is recognised from the file's first bytes, not its name. Lines are split from
-4 MiB chunks (fast, bounded memory); a line longer than ``max_line_bytes`` (1 MiB) is cut and
-counted; undecodable bytes are replaced and counted; a truncated archive, a binary file or an
-empty file raise ``LogFormatError`` naming the file and line. A member of an archive is named
-``archive.tar.gz:member`` (as a path argument and as the records' ``source``).
+* Compression and archives are recognised from the first bytes, not the name: plain, ``.gz``,
+  ``.bz2``, tar (also compressed) and zip. A member is named ``archive.tar.gz:member`` (as a path
+  argument and as the records' ``source``); without a member, README/CSV-like members are left out
+  and counted (``archive_members_skipped``). A path is opened once.
+* Text is UTF-8; a byte-order mark is removed (UTF-16 and UTF-32 files with one are decoded as
+  such); undecodable bytes become U+FFFD and the line is counted (``non_utf8_lines_repaired``).
+* NUL bytes are removed and counted (``lines_with_nul_bytes``, ``nul_bytes_removed``): logrotate's
+  ``copytruncate`` leaves a run of them where the writer's old offset was, and such a log is text.
+  What makes a file binary is its content without them: in its first 8 KiB, more than 5% control
+  bytes and, with the bytes that are not UTF-8, more than 25% (executables, images, compressed or
+  random data; logs in legacy 8-bit encodings, ANSI colours or FIX ``\\x01`` separators pass).
+* A line longer than ``max_line_bytes`` (1 MiB) is one line, cut and counted
+  (``lines_cut_at_max_length``); blank lines are skipped and counted (``blank_lines``); line
+  numbers count every line, so they match the file.
+* Unreadable, truncated, corrupt, binary or empty input raises ``LogFormatError`` naming the file
+  and the line reading stopped at.
+
+``LineSplitter`` and ``LineDecoder`` are the pieces ``logllm.logs.follow`` reuses for a growing file.
 """
 
 from __future__ import annotations
 
 import bz2
-import contextlib
+import codecs
 import fnmatch
 import gzip
 import io
@@ -20,19 +34,26 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
+from itertools import islice
 from typing import IO
 
 from logllm.logs.errors import BuildReport, LogFormatError
 
-__all__ = ["open_log_lines", "open_text", "open_binary", "split_member", "MAX_LINE_BYTES"]
+__all__ = ["open_log_lines", "open_members", "open_binary", "split_member", "looks_binary", "LineSplitter",
+           "LineDecoder", "MAX_LINE_BYTES"]
 
 logger = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 1 << 20
-CHUNK_BYTES = 1 << 22
+CHUNK_BYTES = 1 << 22          # plain files: large reads are fast and memory stays bounded
+STREAM_CHUNK_BYTES = 1 << 16   # compressed streams: a truncated one loses at most this much before the error
 BINARY_PROBE_BYTES = 8192
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".zip")
 _READ_ERRORS = (EOFError, OSError, zlib.error, tarfile.TarError, zipfile.BadZipFile)
+_SIDE_FILES = (".csv", ".md", ".txt", ".json", ".xlsx", ".npz", ".pkl")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))   # UTF-32 LE before UTF-16 LE
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27)) + b"\x7f"
 
 
 def split_member(path: str) -> tuple[str, str | None]:
@@ -46,111 +67,254 @@ def split_member(path: str) -> tuple[str, str | None]:
     return path, None
 
 
-def _magic(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(512)
-
-
-def _kind(path: str) -> str:
-    """'gzip', 'bz2', 'zip', 'tar', or 'plain' from the first bytes."""
-    head = _magic(path)
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:3] == b"BZh":
-        return "bz2"
-    if head[:4] == b"PK\x03\x04":
-        return "zip"
-    if len(head) >= 262 and head[257:262] == b"ustar":
+def _kind(handle: IO[bytes]) -> str:
+    """'gzip', 'bz2', 'zip', 'tar', 'tar+gzip', 'tar+bz2' or 'plain' from the first bytes (the handle is rewound)."""
+    head = handle.read(512)
+    handle.seek(0)
+    kind = {b"\x1f\x8b": "gzip", b"BZ": "bz2", b"PK": "zip"}.get(head[:2], "plain")
+    if kind == "bz2" and head[2:3] != b"h" or kind == "zip" and head[2:4] not in (b"\x03\x04", b"\x05\x06"):
+        kind = "plain"
+    if head[257:262] == b"ustar":
         return "tar"
-    return "plain"
-
-
-def _is_tar_compressed(path: str, kind: str) -> bool:
-    if kind not in {"gzip", "bz2"}:
-        return False
-    lowered = path.lower()
-    return lowered.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tbz2"))
+    if kind in ("gzip", "bz2"):
+        opener = gzip.GzipFile if kind == "gzip" else bz2.BZ2File
+        try:
+            inner = opener(fileobj=handle, mode="rb").read(512) if kind == "gzip" else opener(handle).read(512)
+        except _READ_ERRORS:
+            inner = b""  # reading it again below says what is wrong, with the line
+        handle.seek(0)
+        if inner[257:262] == b"ustar":
+            return "tar+" + kind
+    return kind
 
 
 def _wanted(name: str, member: str | None) -> bool:
     if member is not None:
         return name == member or fnmatch.fnmatch(name, member) or os.path.basename(name) == member
-    return not name.lower().endswith((".csv", ".md", ".txt", ".json", ".xlsx", ".npz", ".pkl"))
+    return not name.lower().endswith(_SIDE_FILES)
 
 
-@contextlib.contextmanager
-def _open_plain_or_compressed(path: str, kind: str):
-    opener = {"gzip": gzip.open, "bz2": bz2.open}.get(kind, open)
-    with opener(path, "rb") as handle:
-        yield handle
-
-
-def open_binary(path: str, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
+def open_binary(path: str, name: str | None = None, report: BuildReport | None = None) -> Iterator[tuple[str, IO[bytes]]]:
     """Yield ``(source, binary stream)`` for a file or each selected member of an archive.
 
     ``name`` is what sources and errors call the file instead of ``path`` (``<stdin>`` for a
-    spooled standard input, the uploaded file's name in the Space).
+    spooled standard input, the uploaded file's name in the Space). Archive members left out
+    (README, CSV...) are counted in ``report`` as ``archive_members_skipped``.
     """
+    report = report if report is not None else BuildReport()
     archive, member = split_member(path)
     shown = name or archive
     if not os.path.exists(archive):
         raise LogFormatError("file not found", path=shown)
     if os.path.isdir(archive):
         raise LogFormatError("is a directory", path=shown, expected="a log file or archive")
-    kind = _kind(archive)
-    if kind == "zip":
-        with zipfile.ZipFile(archive) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/") and _wanted(n, member)]
-            if not names:
-                raise LogFormatError(f"no member matching {member or 'a log file'} in zip archive", path=shown)
-            for inner in names:
-                with zf.open(inner) as handle:
-                    yield f"{shown}:{inner}", handle
-        return
-    if kind == "tar" or _is_tar_compressed(archive, kind):
-        found = False
-        with tarfile.open(archive, "r|*") as tf:
-            for info in tf:
-                if info.isfile() and _wanted(info.name, member):
-                    found = True
-                    handle = tf.extractfile(info)
-                    yield f"{shown}:{info.name}", handle
-        if not found:
-            raise LogFormatError(f"no member matching {member or 'a log file'} in tar archive", path=shown)
-        return
-    if member is not None:
-        raise LogFormatError(f"asked for member {member!r} but the file is not an archive", path=shown)
-    with _open_plain_or_compressed(archive, kind) as handle:
-        yield shown, handle
+    try:
+        handle = open(archive, "rb")  # noqa: SIM115 - closed below; the one opening of this path
+    except OSError as error:
+        raise LogFormatError(f"cannot open it: {error.strerror or error}", path=shown) from None
+    try:
+        with handle:
+            kind = _kind(handle)
+            if kind == "zip":
+                yield from _zip_members(handle, shown, member, report)
+            elif kind.startswith("tar"):
+                yield from _tar_members(handle, kind, shown, member, report)
+            elif member is not None:
+                raise LogFormatError(f"asked for member {member!r} but the file is not an archive", path=shown)
+            elif kind == "plain":
+                yield shown, handle
+            else:
+                opened = gzip.GzipFile(fileobj=handle, mode="rb") if kind == "gzip" else bz2.BZ2File(handle)
+                with opened:
+                    yield shown, opened
+    except _READ_ERRORS as error:  # the archive itself (its index, its next member) is unreadable
+        raise LogFormatError(f"could not read it ({type(error).__name__}: {error}); the archive may be truncated "
+                             "or corrupt", path=shown, expected="a complete plain, gzip, bz2, tar or zip file") from error
 
 
-def _binary_lines(stream: IO[bytes], max_line_bytes: int) -> Iterator[tuple[bytes, bool]]:
-    """Split a stream into lines (without ``\\n``), cutting over-long ones: (line, was_cut)."""
-    carry = b""       # start of the current, unfinished line (at most max_line_bytes)
-    cutting = False   # the current line is already over-long: its rest is discarded
-    read = stream.read
-    while True:
-        chunk = read(CHUNK_BYTES)
-        if not chunk:
-            break
+def _skipped(report: BuildReport, shown: str, names: list[str]) -> None:
+    if names:
+        report.add("archive_members_skipped", len(names), where=f"{shown}:{names[0]}")
+
+
+def _zip_members(handle: IO[bytes], shown: str, member: str | None, report: BuildReport):
+    with zipfile.ZipFile(handle) as zf:
+        files = [n for n in zf.namelist() if not n.endswith("/")]
+        names = [n for n in files if _wanted(n, member)]
+        if not names:
+            raise LogFormatError(f"no member matching {member or 'a log file'} in zip archive", path=shown)
+        if member is None:
+            _skipped(report, shown, [n for n in files if n not in names])
+        for inner in names:
+            with zf.open(inner) as stream:
+                yield f"{shown}:{inner}", stream
+
+
+def _tar_members(handle: IO[bytes], kind: str, shown: str, member: str | None, report: BuildReport):
+    found = False
+    left_out: list[str] = []
+    with tarfile.open(fileobj=handle, mode="r|" + {"tar": "", "tar+gzip": "gz", "tar+bz2": "bz2"}[kind]) as tf:
+        for info in tf:
+            if not info.isfile():
+                continue
+            if _wanted(info.name, member):
+                found = True
+                yield f"{shown}:{info.name}", tf.extractfile(info)
+            elif member is None:
+                left_out.append(info.name)
+    if not found:
+        raise LogFormatError(f"no member matching {member or 'a log file'} in tar archive", path=shown)
+    _skipped(report, shown, left_out)
+
+
+def looks_binary(probe: bytes) -> str | None:
+    """Why ``probe`` (a file's first bytes, NULs removed) is not text, or None when it is.
+
+    Text has almost no control bytes; executables, images, databases and compressed or random
+    data have many, and most of their other bytes are not UTF-8 either.
+    """
+    if not probe:
+        return None
+    control = (len(probe) - len(probe.translate(None, _CONTROL))) / len(probe)
+    not_utf8 = probe.decode("utf-8", errors="replace").count("\ufffd") / len(probe)
+    if control > 0.05 and control + not_utf8 > 0.25:
+        return (f"looks like a binary file ({control:.0%} control bytes, {not_utf8:.0%} not UTF-8 "
+                f"in its first {len(probe):,} bytes)")
+    return None
+
+
+class LineSplitter:
+    """Bytes in, lines out: ``(line without \\n and NUL bytes, was cut, NUL bytes removed)``.
+
+    State is one unfinished line of at most ``max_line_bytes``, so chunks may end anywhere. NULs
+    are removed before the length is judged, so a long NUL run (copytruncate) cuts no text.
+    """
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.carry = b""       # start of the current, unfinished line
+        self.carry_nuls = 0    # NUL bytes already removed from it
+        self.cutting = False   # the current line is already over-long: its rest is discarded
+
+    def _finish(self, line: bytes, nuls: int) -> tuple[bytes, bool, int]:
+        if b"\0" in line:
+            nuls += line.count(b"\0")
+            line = line.replace(b"\0", b"")
+        if len(line) > self.max_line_bytes:
+            return line[: self.max_line_bytes], True, nuls
+        return line, False, nuls
+
+    def _grow(self, piece: bytes) -> None:
+        carry = self.carry + piece if self.carry else piece
+        if len(carry) > self.max_line_bytes and b"\0" in carry:
+            self.carry_nuls += carry.count(b"\0")
+            carry = carry.replace(b"\0", b"")
+        if len(carry) > self.max_line_bytes:
+            carry, self.cutting = carry[: self.max_line_bytes], True
+        self.carry = carry
+
+    @property
+    def pending(self) -> bool:
+        """Whether an unfinished line is held."""
+        return bool(self.carry or self.cutting or self.carry_nuls)
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes, bool, int]]:
+        """The lines ``chunk`` completes."""
         parts = chunk.split(b"\n")
         tail = parts.pop()
-        if parts:
-            first = parts[0]
-            if cutting:
-                yield carry, True
-            else:
-                line = carry + first if carry else first
-                yield (line[:max_line_bytes], True) if len(line) > max_line_bytes else (line, False)
-            for part in parts[1:] if len(parts) > 1 else ():
-                yield (part[:max_line_bytes], True) if len(part) > max_line_bytes else (part, False)
-            carry, cutting = tail, False
-        elif not cutting:
-            carry += tail
-        if not cutting and len(carry) > max_line_bytes:
-            carry, cutting = carry[:max_line_bytes], True
-    if carry or cutting:
-        yield carry, cutting
+        if not parts:
+            if not self.cutting:
+                self._grow(tail)
+            return []
+        cap, finish = self.max_line_bytes, self._finish
+        if self.cutting:
+            out = [(self.carry, True, self.carry_nuls)]
+        else:
+            out = [finish(self.carry + parts[0] if self.carry else parts[0], self.carry_nuls)]
+        out.extend([(p, False, 0) if len(p) <= cap and b"\0" not in p else finish(p, 0) for p in islice(parts, 1, None)])
+        self.carry, self.carry_nuls, self.cutting = b"", 0, False
+        self._grow(tail)
+        return out
+
+    def flush(self) -> tuple[bytes, bool, int] | None:
+        """The unfinished last line (a file need not end with a newline), or None."""
+        if not self.pending:
+            return None
+        line, nuls, cut = self.carry, self.carry_nuls, self.cutting
+        self.carry, self.carry_nuls, self.cutting = b"", 0, False
+        line, was_cut, nuls = self._finish(line, nuls)
+        return line, cut or was_cut, nuls
+
+
+class LineDecoder:
+    """One split line -> its text, or None for a blank line; every repair counted in ``report``."""
+
+    def __init__(self, source: str, report: BuildReport) -> None:
+        self.source, self.report = source, report
+
+    def __call__(self, number: int, raw: bytes, cut: bool = False, nuls: int = 0) -> str | None:
+        report = self.report
+        if cut:
+            report.add("lines_cut_at_max_length", where=f"{self.source}:{number}")
+            logger.warning("%s:%d: line longer than the limit was cut", self.source, number)
+        if nuls:
+            report.add("lines_with_nul_bytes", where=f"{self.source}:{number}")
+            report.add("nul_bytes_removed", nuls)
+        if raw[-1:] == b"\r":
+            raw = raw[:-1]
+        if not raw or raw.isspace():
+            report.add("blank_lines", where=f"{self.source}:{number}")
+            return None
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            report.add("non_utf8_lines_repaired", where=f"{self.source}:{number}")
+            return raw.decode("utf-8", errors="replace")
+
+
+def _chunks(stream: IO[bytes], source: str, report: BuildReport) -> Iterator[bytes]:
+    """The stream as UTF-8 chunks: a byte-order mark removed (UTF-16/32 transcoded)."""
+    size = CHUNK_BYTES if type(stream) is io.BufferedReader else STREAM_CHUNK_BYTES
+    read = stream.read
+    first = read(size)
+    encoding = next((enc for bom, enc in _BOMS if first.startswith(bom)), None)
+    if encoding is None:
+        yield first
+        while chunk := read(size):
+            yield chunk
+        return
+    first = first[len(next(bom for bom, enc in _BOMS if enc == encoding)):]
+    if encoding == "utf-8":
+        yield first
+        while chunk := read(size):
+            yield chunk
+        return
+    report.note(f"{source}: {encoding.upper()[:6]} text (byte-order mark); read as such")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    chunk = first
+    while True:
+        text = decoder.decode(chunk, final=not chunk)
+        if text:
+            yield text.encode("utf-8")
+        if not chunk:
+            return
+        chunk = read(size)
+
+
+def open_members(
+    path: str,
+    report: BuildReport | None = None,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    name: str | None = None,
+) -> Iterator[tuple[str, Iterator[tuple[str, int, str]]]]:
+    """Per file (a plain file is one, an archive has one per member): ``(source, its lines)``.
+
+    Consume each member's lines before asking for the next member (tar archives are streamed).
+    """
+    report = report if report is not None else BuildReport()
+    for source, stream in open_binary(path, name, report):
+        yield source, _decoded_lines(source, stream, report, max_line_bytes)
 
 
 def open_log_lines(
@@ -160,63 +324,70 @@ def open_log_lines(
     max_line_bytes: int = MAX_LINE_BYTES,
     name: str | None = None,
 ) -> Iterator[tuple[str, int, str]]:
-    """Yield ``(source, 1-based line number, text)`` for every non-blank line of ``path``.
+    """Yield ``(source, 1-based line number, text)`` for every non-blank line of ``path`` (all members).
 
     Blank lines are skipped and counted (``blank_lines``); line numbers still count them, so
     they match the file. CR before LF is removed. ``name``: see ``open_binary``.
     """
-    report = report if report is not None else BuildReport()
-    any_member = False
-    for source, stream in open_binary(path, name):
-        any_member = True
-        yield from _decoded_lines(source, stream, report, max_line_bytes)
-    if not any_member:  # pragma: no cover - open_binary raises instead
-        raise LogFormatError("nothing to read", path=path)
+    for _, lines in open_members(path, report, max_line_bytes=max_line_bytes, name=name):
+        yield from lines
 
 
 def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line_bytes: int) -> Iterator[tuple[str, int, str]]:
-    number = yielded = head_bytes = 0
+    decode = LineDecoder(source, report)
+    splitter = LineSplitter(max_line_bytes)
+    number = yielded = 0
+    held: list[tuple[bytes, bool, int]] | None = []   # lines read before the head was judged text
+    probe = b""
     try:
-        for raw, cut in _binary_lines(stream, max_line_bytes):
+        for chunk in _chunks(stream, source, report):
+            if held is not None:
+                probe += chunk.replace(b"\0", b"")[: BINARY_PROBE_BYTES - len(probe)]
+                held.extend(splitter.feed(chunk))
+                if len(probe) < BINARY_PROBE_BYTES:
+                    continue
+                _refuse_binary(probe, source)
+                lines, held = held, None
+            else:
+                lines = splitter.feed(chunk)
+            for raw, cut, nuls in lines:
+                number += 1
+                if cut or nuls or not raw or raw.isspace():
+                    text = decode(number, raw, cut, nuls)   # the rare lines: counted repairs, blanks
+                    if text is None:
+                        continue
+                else:
+                    if raw[-1] == 13:   # CRLF
+                        raw = raw[:-1]
+                    try:
+                        text = raw.decode()
+                    except UnicodeDecodeError:
+                        text = decode(number, raw, cut, nuls)
+                yielded += 1
+                yield source, number, text
+        last = splitter.flush()
+        if held is not None:
+            _refuse_binary(probe, source)
+        for raw, cut, nuls in (held or []) + ([last] if last else []):
             number += 1
-            if head_bytes < BINARY_PROBE_BYTES:
-                head_bytes += len(raw) + 1
-                if b"\x00" in raw:
-                    raise LogFormatError(f"looks like a binary file (NUL bytes within its first {BINARY_PROBE_BYTES} bytes)",
-                                         path=source, line_number=number, expected="a text log, one message per line")
-            if cut:
-                report.add("lines_cut_at_max_length", where=f"{source}:{number}")
-                logger.warning("%s:%d: line longer than %d bytes was cut", source, number, max_line_bytes)
-            if raw[-1:] == b"\r":
-                raw = raw[:-1]
-            if not raw or raw.isspace():
-                report.add("blank_lines", where=f"{source}:{number}")
-                continue
-            try:
-                text = raw.decode()
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="replace")
-                report.add("non_utf8_lines_repaired", where=f"{source}:{number}")
-            if "\x00" in text:
-                text = text.replace("\x00", "")
-                report.add("lines_with_nul_bytes", where=f"{source}:{number}")
-            yielded += 1
-            yield source, number, text
+            text = decode(number, raw, cut, nuls)
+            if text is not None:
+                yielded += 1
+                yield source, number, text
     except _READ_ERRORS as error:
-        raise LogFormatError(f"could not read past line {number} ({type(error).__name__}: {error}); "
-                             "the file may be truncated or corrupt", path=source, line_number=number + 1,
+        where = f"past line {number}" if number else "its first line"
+        raise LogFormatError(f"could not read {where} ({type(error).__name__}: {error}); the file may be truncated "
+                             "or corrupt", path=source, line_number=number + 1,
                              expected="a complete plain, gzip, bz2, tar or zip file") from error
     if number == 0:
         raise LogFormatError("file is empty", path=source, expected="at least one log line")
     if yielded == 0:
-        raise LogFormatError(f"file is empty (all {number} lines are blank)", path=source, expected="at least one log line")
+        what = f"all {number} lines are blank" + (" once NUL bytes are removed" if report["nul_bytes_removed"] else "")
+        raise LogFormatError(f"file is empty ({what})", path=source, expected="at least one log line")
     report.add("lines_read", number)
 
 
-@contextlib.contextmanager
-def open_text(path: str):
-    """A text handle (UTF-8, undecodable bytes replaced) for small side files such as label CSVs."""
-    for _, stream in open_binary(path):
-        with io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="") as text:
-            yield text
-        return
+def _refuse_binary(probe: bytes, source: str) -> None:
+    reason = looks_binary(probe)
+    if reason:
+        raise LogFormatError(reason, path=source, expected="a text log, one message per line")

@@ -166,6 +166,24 @@ class LogLLMConfig(PretrainedConfig):
                 if implementation is not None:
                     getattr(self, key)._attn_implementation_internal = implementation
 
+    def to_dict(self) -> dict:
+        """As `PretrainedConfig.to_dict`, without the local folders the sub-models were loaded from: a saved or pushed
+        config must not carry a machine's paths (a Hub id such as `google-bert/bert-base-uncased` is kept)."""
+        output = super().to_dict()
+        for key in self.sub_configs:
+            sub = output.get(key)
+            if isinstance(sub, dict) and _is_local_path(sub.get("_name_or_path")):
+                sub["_name_or_path"] = ""
+        if _is_local_path(output.get("_name_or_path")):
+            output["_name_or_path"] = ""
+        return output
+
+
+def _is_local_path(value) -> bool:
+    import os
+
+    return isinstance(value, str) and bool(value) and (os.path.isabs(value) or value.startswith(("./", "../", "~")))
+
 
 # `save_pretrained` then writes `auto_map` and copies this file next to the weights (trust_remote_code).
 LogLLMConfig.register_for_auto_class()

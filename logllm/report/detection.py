@@ -55,12 +55,21 @@ def _source(result: WindowResult, line_number: int, novelty_threshold: float | N
 
 def write_results(results: Iterable[WindowResult], path: str | Path, top_k: int = 3,
                   novelty_threshold: float | None = None) -> Path:
-    """Write every window's result to ``.jsonl`` (one object a line) or ``.csv``."""
+    """Write every window's result to ``.jsonl`` (one object a line) or ``.csv``, atomically.
+
+    The file is written next to ``path`` and renamed over it at the end, so a failed run leaves
+    an earlier result file as it was.
+    """
+    from logllm.atomic import atomic_file
+
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".jsonl", ".json"}:
+        raise DetectionInputError(f"--output {path}: use a .jsonl or .csv file name")
     rows = [result_row(r, top_k, novelty_threshold) for r in results]
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_file(path, "w", newline="" if suffix == ".csv" else None, encoding="utf-8") as handle:
+        if suffix == ".csv":
             writer = csv.DictWriter(handle, fieldnames=list(result_row_fields()))
             writer.writeheader()
             for row in rows:
@@ -68,12 +77,9 @@ def write_results(results: Iterable[WindowResult], path: str | Path, top_k: int 
                     f"{row['source']}:{s['line']} ({s['evidence']}, {s['score']:.3f}) {s['text']}" for s in row["suspicious_lines"]
                 )
                 writer.writerow(row)
-    elif path.suffix.lower() in {".jsonl", ".json"}:
-        with open(path, "w", encoding="utf-8") as handle:
+        else:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    else:
-        raise DetectionInputError(f"--output {path}: use a .jsonl or .csv file name")
     return path
 
 

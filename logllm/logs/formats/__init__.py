@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 
 from logllm.logs.errors import BuildReport, LogFormatError
-from logllm.logs.reader import open_log_lines
+from logllm.logs.reader import open_log_lines, open_members
 from logllm.logs.records import LogRecord
 from logllm.logs.formats.bgl import parse_bgl_line, parse_syslog_labeled_line
 from logllm.logs.formats.hdfs import iter_event_traces, parse_hdfs_line, read_block_labels, read_templates
@@ -55,13 +55,18 @@ def lenient_parser(fmt: str, report: BuildReport, pattern: str | None = None) ->
     """``line_parser(fmt)`` for a followed file: a line that does not fit is kept whole as a plain message.
 
     Such lines are counted (``unparsed_lines_kept``, first locations kept) and the first few
-    logged, so a stray line never stops a watcher and is never dropped silently.
+    logged, so a stray line never stops a watcher and is never dropped silently. A label field
+    that cannot be decoded is read as unknown and counted (``lines_with_undecodable_label``).
     """
     strict = line_parser(fmt, pattern)
+    labeled = fmt in LABELED_FORMATS
 
     def parse(text: str, source: str, line_number: int) -> LogRecord:
         try:
-            return strict(text, source, line_number)
+            record = strict(text, source, line_number)
+            if labeled and record.label is None:
+                report.add("lines_with_undecodable_label", where=f"{source}:{line_number}")
+            return record
         except LogFormatError as error:
             report.add("unparsed_lines_kept", where=f"{source}:{line_number}")
             if report["unparsed_lines_kept"] <= 5:
@@ -72,39 +77,54 @@ def lenient_parser(fmt: str, report: BuildReport, pattern: str | None = None) ->
 
 
 def open_records(path: str, fmt: str = "auto", report: BuildReport | None = None, *, pattern: str | None = None,
-                 templates: str | None = None, name: str | None = None) -> tuple[str, Iterator[LogRecord]]:
-    """Open ``path`` once: its format (detected from its first lines when ``fmt`` is ``auto``) and its records.
+                 templates: str | None = None, name: str | None = None,
+                 bad_labels: str = "error") -> Iterator[tuple[str, str, Iterator[LogRecord]]]:
+    """Open ``path`` once; per file in it (each archive member): ``(source, format, records)``.
 
-    With ``auto`` the file is opened and its first ``DETECT_LINES`` lines read right away (so an
-    unreadable, binary or empty file fails here, before any work); parsing continues on the same
-    stream. ``name`` is what sources and errors call the file (see ``open_log_lines``).
+    With ``auto`` each file's format is decided from its first ``DETECT_LINES`` lines, read right
+    away (so an unreadable, binary or empty file fails before any work); parsing continues on the
+    same stream. ``name`` is what sources and errors call the file (see ``open_log_lines``).
+    ``bad_labels``: what a label field that cannot be decoded becomes (see ``_parse_lines``).
+    Consume each file's records before asking for the next (tar archives are streamed).
     """
     report = report if report is not None else BuildReport()
     if fmt != "auto" and fmt not in FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; choose one of {', '.join(FORMATS)} (or 'auto')")
-    lines: Iterator[tuple[str, int, str]] = open_log_lines(path, report, name=name)
-    if fmt == "auto":
-        head = list(islice(lines, DETECT_LINES))
-        fmt = _detect(head)
-        lines = chain(head, lines)
-    if fmt == "hdfs_traces":
-        return fmt, parse_event_traces(lines, templates, report)
-    return fmt, _parse_lines(lines, fmt, report, pattern)
+    for source, lines in open_members(path, report, name=name):
+        found = fmt
+        if fmt == "auto":
+            head = list(islice(lines, DETECT_LINES))
+            found = _detect(head)
+            lines = chain(head, lines)
+        if found == "hdfs_traces":
+            yield source, found, parse_event_traces(lines, templates, report)
+        else:
+            yield source, found, _parse_lines(lines, found, report, pattern, bad_labels)
 
 
 def parse_file(path: str, fmt: str, report: BuildReport | None = None, *, pattern: str | None = None,
-               templates: str | None = None, name: str | None = None) -> Iterator[LogRecord]:
-    """Stream the records of ``path`` in format ``fmt`` (``auto`` detects it and notes the result)."""
+               templates: str | None = None, name: str | None = None, bad_labels: str = "error") -> Iterator[LogRecord]:
+    """Stream the records of ``path`` in format ``fmt`` (``auto`` detects it per file and notes the result)."""
     report = report if report is not None else BuildReport()
-    found, records = open_records(path, fmt, report, pattern=pattern, templates=templates, name=name)
-    if fmt == "auto":
-        report.note(f"{name or path}: detected format {found}")
-    yield from records
+    for source, found, records in open_records(path, fmt, report, pattern=pattern, templates=templates, name=name,
+                                               bad_labels=bad_labels):
+        if fmt == "auto":
+            report.note(f"{source}: detected format {found}")
+        yield from records
 
 
 def _parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildReport,
-                 pattern: str | None) -> Iterator[LogRecord]:
+                 pattern: str | None, bad_labels: str = "error") -> Iterator[LogRecord]:
+    """Parse one file's lines; a file whose first lines mostly do not fit is refused.
+
+    In the labeled formats a label field that could not be decoded (it holds U+FFFD) is never
+    read as a label: ``bad_labels="error"`` stops with its file and line, ``"unknown"`` keeps the
+    line with label -1 and ``"skip"`` leaves it out, both counted as ``lines_with_undecodable_label``.
+    """
+    if bad_labels not in {"error", "unknown", "skip"}:
+        raise ValueError(f"bad_labels must be 'error', 'unknown' or 'skip', got {bad_labels!r}")
     parse = line_parser(fmt, pattern)
+    labeled = fmt in LABELED_FORMATS
     seen = bad = 0
     first_error: LogFormatError | None = None
     try:
@@ -119,6 +139,15 @@ def _parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildR
                 if seen == PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
                     raise _not_this_format(fmt, bad, seen, first_error) from None
                 continue
+            if labeled and record.label is None:
+                if bad_labels == "error":
+                    raise LogFormatError(f"the label field {text.split(' ', 1)[0]!r} holds bytes that are not UTF-8, "
+                                         "so the line's label is unknown", path=source, line_number=number,
+                                         expected="'-' or an alert category (or --missing-labels unknown|skip)")
+                report.add("lines_with_undecodable_label", where=f"{source}:{number}")
+                if bad_labels == "skip":
+                    bad += 1
+                    continue
             yield record
     finally:
         report.add("records", seen - bad)
@@ -166,7 +195,7 @@ _SYSTEM_BY_NODE = (("liberty", re.compile(r"^l(n|admin)\d*")), ("spirit", re.com
 
 
 def detect_format(path: str, max_lines: int = DETECT_LINES) -> str:
-    """Guess the format of ``path`` from its first lines: one of ``FORMATS``.
+    """Guess the format of ``path`` (its first file, for an archive) from its first lines: one of ``FORMATS``.
 
     Tries the strict parsers (HDFS, BGL, Thunderbird-style) and the Event_traces header; a file
     none of them fits is ``plain``. Thunderbird, Liberty and Spirit share one layout and are told

@@ -25,8 +25,11 @@ _SYSLOG = re.compile(r"(\S+) (-?\d+) (\d{4}\.\d\d\.\d\d) (\S*) +([A-Z][a-z]{2}) 
 _COMPONENT = re.compile(r"([^\s:\[]+(?:\([^)]*\))?)(?:\[(\d+)\])?: (.*)\Z", re.DOTALL)
 
 
-def _label(token: str) -> tuple[int, str | None]:
-    return (0, None) if token == "-" else (1, token)
+def _label(token: str) -> tuple[int | None, str | None]:
+    """``-`` is normal, anything else an alert category; a token with undecodable bytes (U+FFFD) is no label."""
+    if token == "-":
+        return 0, None
+    return (None, None) if "\ufffd" in token else (1, token)
 
 
 def parse_bgl_line(text: str, source: str, line_number: int) -> LogRecord:

@@ -55,40 +55,47 @@ def parse_hdfs_line(text: str, source: str, line_number: int) -> LogRecord:
 _LABELS = {"normal": 0, "anomaly": 1, "anomalous": 1, "abnormal": 1, "0": 0, "1": 1}
 
 
-def _csv_columns(reader, path: str, empty_message: str, expected: str) -> tuple[list[str], list[str]]:
-    """The header row and its stripped, lower-cased column names; an empty file is an error."""
-    header = next(reader, None)
-    if header is None:
-        raise LogFormatError(empty_message, path=path, expected=expected)
-    return header, [c.strip().lower() for c in header]
+def _csv_rows(path: str, report: BuildReport, counter_prefix: str) -> Iterator[tuple[str, int, list[str]]]:
+    """A side file's CSV rows ``(source, line, cells)`` through the one reader (archives, BOM, NULs...).
+
+    The reader's counters go into ``report`` under ``counter_prefix`` (``label_file_blank_lines``...),
+    so a side file's lines are not counted as log lines. One row per line: these files have no
+    quoted line breaks.
+    """
+    from logllm.logs.reader import open_log_lines
+
+    side = BuildReport()
+    try:
+        for source, number, text in open_log_lines(path, side):
+            yield source, number, next(csv.reader([text]), [])
+    finally:
+        for name, n in side.counts.items():
+            if name != "lines_read":
+                report.counts[counter_prefix + name] += n
+                report.examples.setdefault(counter_prefix + name, side.examples.get(name, []))
+        report.notes.extend(side.notes)
 
 
 def read_block_labels(path: str, report: BuildReport | None = None) -> dict[str, int]:
     """``anomaly_label.csv`` (``BlockId,Label`` with Normal/Anomaly) -> {block id: 0/1}."""
-    from logllm.logs.reader import open_text
-
     report = report if report is not None else BuildReport()
     labels: dict[str, int] = {}
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
-        header, columns = _csv_columns(reader, path, "label file is empty", expected="a 'BlockId,Label' header")
-        if "blockid" not in columns or "label" not in columns:
-            raise LogFormatError(f"label file header is {header}", path=path, line_number=1,
-                                 expected="columns BlockId and Label")
-        block_col, label_col = columns.index("blockid"), columns.index("label")
-        for row in reader:
-            line = reader.line_num
-            if not row:
-                report.add("label_file_blank_lines", where=f"{path}:{line}")
-                continue
-            try:
-                block, value = row[block_col].strip(), _LABELS[row[label_col].strip().lower()]
-            except (IndexError, KeyError):
-                raise LogFormatError(f"bad label row {row}", path=path, line_number=line,
-                                     expected="BlockId,Label with Label Normal or Anomaly") from None
-            if block in labels and labels[block] != value:
-                raise LogFormatError(f"block {block} is labeled twice with different labels", path=path, line_number=line)
-            labels[block] = value
+    rows = _csv_rows(path, report, "label_file_")
+    source, _, header = next(rows)   # an empty file raised already
+    columns = [c.strip().lower() for c in header]
+    if "blockid" not in columns or "label" not in columns:
+        raise LogFormatError(f"label file header is {header}", path=source, line_number=1,
+                             expected="columns BlockId and Label")
+    block_col, label_col = columns.index("blockid"), columns.index("label")
+    for source, line, row in rows:
+        try:
+            block, value = row[block_col].strip(), _LABELS[row[label_col].strip().lower()]
+        except (IndexError, KeyError):
+            raise LogFormatError(f"bad label row {row}", path=source, line_number=line,
+                                 expected="BlockId,Label with Label Normal or Anomaly") from None
+        if block in labels and labels[block] != value:
+            raise LogFormatError(f"block {block} is labeled twice with different labels", path=source, line_number=line)
+        labels[block] = value
     report.add("labeled_blocks", len(labels))
     return labels
 
@@ -135,13 +142,11 @@ def iter_event_traces(lines: Iterable[tuple[str, int, str]],
 
 def read_templates(path: str) -> dict[str, str]:
     """``HDFS.log_templates.csv`` / ``HDFS_templates.csv`` (``EventId,EventTemplate``) -> {id: text}."""
-    from logllm.logs.reader import open_text
-
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
-        header = [c.strip().lower() for c in next(reader, [])]
-        if "eventid" not in header or "eventtemplate" not in header:
-            raise LogFormatError(f"template file header is {header}", path=path, line_number=1,
-                                 expected="columns EventId and EventTemplate")
-        id_col, text_col = header.index("eventid"), header.index("eventtemplate")
-        return {row[id_col].strip(): row[text_col] for row in reader if row}
+    rows = _csv_rows(path, BuildReport(), "template_file_")
+    source, _, first = next(rows)
+    header = [c.strip().lower() for c in first]
+    if "eventid" not in header or "eventtemplate" not in header:
+        raise LogFormatError(f"template file header is {header}", path=source, line_number=1,
+                             expected="columns EventId and EventTemplate")
+    id_col, text_col = header.index("eventid"), header.index("eventtemplate")
+    return {row[id_col].strip(): row[text_col] for _, _, row in rows if len(row) > max(id_col, text_col)}
