@@ -1,4 +1,4 @@
-"""The model card generator: numbers come from metrics files and the metadata parses offline."""
+"""The model card: the facts of one run (evaluation, stages, data, operating point), metadata that parses offline."""
 
 from __future__ import annotations
 
@@ -7,43 +7,67 @@ import json
 import pytest
 from huggingface_hub import ModelCard
 
-from logllm.report.model_card import render_model_card, validate_model_card
+from logllm.report.model_card import CardFacts, data_origin, read_metrics, render_model_card, validate_model_card
+
+EVALUATION = {  # the shape logllm.report.evaluate.evaluate_model writes
+    "dataset": "thunderbird_sliding_20_20", "split": "test", "seed": 0, "n_windows": 120, "n_anomalous": 48,
+    "threshold": 0.31, "threshold_source": "best F1 on validation (48 windows, F1 0.950)",
+    "decision": "P(anomalous) >= threshold or a line's novelty > novelty_threshold",
+    "metrics": {"precision": 0.9, "recall": 0.9375, "f1": 0.9184, "accuracy": 0.93, "specificity": 0.93,
+                "roc_auc": 0.97, "pr_auc": 0.9906, "threshold": 0.5, "tp": 45, "fp": 5, "tn": 67, "fn": 3},
+    "decoder_metrics": {"precision": 0.95, "recall": 0.8, "f1": 0.8686, "roc_auc": 0.95, "pr_auc": 0.93},
+    "operating_point": {"threshold": 0.31, "threshold_source": "best F1 on validation (48 windows, F1 0.950)",
+                        "novelty_threshold": 0.081, "novelty_source": "0.99 quantile of 30 normal validation windows",
+                        "unfamiliar_line_share": 0.5, "window": {"kind": "sliding", "size": 20, "step": 20}},
+}
+STAGES = [
+    {"stage": "1", "trains": "decoder", "learning_rate": 5e-4, "epochs": 1.0, "windows": 480, "steps": 30},
+    {"stage": "3", "trains": "projector + decoder", "learning_rate": 5e-4, "epochs": 8.0, "windows": 1296},
+]
 
 
-def _write_metrics(path, **values):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values), encoding="utf-8")
-    return path
-
-
-def test_card_results_round_trip_through_hub_card_tools(tmp_path):
-    hdfs = _write_metrics(
-        tmp_path / "hdfs" / "metrics.json",
-        dataset="hdfs_session", split="test", precision=0.91, recall=0.97, f1=0.9391,
-        roc_auc=0.99, pr_auc=0.95, threshold=0.37, tp=97, fp=10, tn=880, fn=3,
-    )
-    bgl = _write_metrics(tmp_path / "bgl_sliding_100_100" / "metrics.json", test={"f1": 0.61, "precision": 0.5, "recall": 0.78})
-    text = render_model_card(
-        [hdfs, bgl], repo_id="org/logllm-hdfs", hyperparameters={"1": {"learning_rate": 5e-4}, "3": {"epochs": 2}},
-        base_models=["bert-base-uncased"],
-    )
+def test_card_states_what_the_run_did_and_round_trips_through_hub_tools():
+    text = render_model_card(CardFacts(
+        model_name="logllm-thunderbird", repo_id="org/logllm-thunderbird", evaluation=EVALUATION, stages=STAGES,
+        dataset_name="thunderbird_sliding_20_20", data_description="Thunderbird (Loghub), 20-line windows.",
+        base_models=["sentence-transformers/all-MiniLM-L6-v2"], command="logllm train --config small/thunderbird --seed 0",
+        warnings=["the validation split has only 3 anomalous windows"],
+    ))
     card = validate_model_card(text)
-    values = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
-    assert values[("hdfs_session", "f1")] == pytest.approx(0.9391)
-    assert values[("hdfs_session", "roc_auc")] == pytest.approx(0.99)
-    assert values[("bgl_sliding_100_100", "f1")] == pytest.approx(0.61)  # name from the folder
-    assert card.data.license == "apache-2.0" and card.data.base_model == ["bert-base-uncased"]
-    assert "trust_remote_code=True" in card.text and "logpai/loghub" in card.text
-    assert "| 990 |" in card.text  # windows = tp+fp+tn+fn
-    assert "learning_rate=0.0005" in card.text and "not recorded" in card.text  # 2a/2b unknown, said so
-    assert "offline model" not in card.text  # real datasets: not the synthetic disclaimer
-    assert ModelCard(text).data.to_dict()["model-index"][0]["name"] == "logllm-hdfs"
+    values = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert values == {"precision": 0.9, "recall": 0.9375, "f1": 0.9184, "roc_auc": 0.97, "pr_auc": 0.9906, "accuracy": 0.93}
+    assert {r.dataset_name for r in card.data.eval_results} == {"thunderbird_sliding_20_20"}
+    assert ModelCard(text).data.to_dict()["model-index"][0]["name"] == "logllm-thunderbird"
+    body = card.text
+    assert "| 3 | projector + decoder | learning_rate=0.0005, epochs=8, windows=1296 |" in body  # what stage 3 trained
+    assert "0.31" in body and "best F1 on validation" in body and "0.0810" in body  # the operating point
+    assert "| the decoder's P(anomalous) alone | 0.950 | 0.800 | 0.869 |" in body and "0.991" in body  # PR-AUC
+    assert "logpai/loghub" in body and "zhu2023loghub" in body  # Loghub data: its licence and citation
+    assert "logllm train --config small/thunderbird --seed 0" in body and "only 3 anomalous" in body
+    assert "trust_remote_code=True" in body and "synthetic" not in card.data.tags
 
 
-def test_synthetic_metrics_mark_the_offline_model(tmp_path):
-    path = _write_metrics(tmp_path / "m.json", f1=0.8, precision=0.8, recall=0.8)
-    text = render_model_card({"synthetic_quickstart": path}, repo_id="me/tiny")
-    assert "This is the offline model" in text and "synthetic-data" in ModelCard(text).data.tags
+def test_synthetic_training_data_gets_no_loghub_licence_and_says_so():
+    evaluation = {**EVALUATION, "dataset": "synthetic-hdfs"}
+    text = render_model_card(CardFacts(model_name="quickstart", evaluation=evaluation, stages=STAGES,
+                                       dataset_name="synthetic-hdfs"))
+    card = validate_model_card(text)
+    assert "synthetic-data" in card.data.tags
+    assert "logpai/loghub" not in card.text and "zhu2023loghub" not in card.text
+    assert "no real log data" in card.text
+
+
+def test_a_model_saved_without_evaluation_says_so():
+    text = render_model_card(CardFacts(model_name="m", stages=STAGES, dataset_name="my-app"))
+    card = validate_model_card(text)
+    assert not card.data.eval_results and "saved without a test evaluation" in card.text
+    assert "operator's own logs" in card.text
+
+
+@pytest.mark.parametrize(("name", "origin"), [("synthetic-hdfs", "synthetic"), ("bgl_sliding_100_100", "loghub"),
+                                              ("hdfs_session", "loghub"), ("mine/plain_sliding_100_100", "user")])
+def test_data_origin(name, origin):
+    assert data_origin(name) == origin
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps([1, 2]), json.dumps({"precision": 0.5})])
@@ -51,27 +75,9 @@ def test_bad_metrics_files_are_named_in_the_error(tmp_path, content):
     path = tmp_path / "metrics.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match="metrics.json"):
-        render_model_card([path], repo_id="me/x")
+        read_metrics(path)
 
 
 def test_validation_rejects_a_card_without_license():
     with pytest.raises(ValueError, match="no license"):
         validate_model_card("---\npipeline_tag: text-classification\n---\nfrom_pretrained(x, trust_remote_code=True)")
-
-
-def test_reads_the_metrics_json_that_evaluate_model_writes(tmp_path):
-    payload = {  # the shape train/evaluate.py writes: run facts on top, metrics nested
-        "dataset": "synthetic_bgl_sliding_100_100", "split": "test", "seed": 0, "model": "runs/quickstart/model",
-        "hardware": {"cpu": "2 cores"}, "threshold": 0.31, "threshold_source": "best F1 on validation (40 windows)",
-        "n_windows": 60, "n_anomalous": 9,
-        "metrics": {"precision": 0.75, "recall": 0.6667, "f1": 0.7059, "accuracy": 0.9, "specificity": 0.96,
-                    "roc_auc": 0.88, "pr_auc": None, "threshold": 0.31, "tp": 6, "fp": 2, "tn": 49, "fn": 3},
-        "validation_metrics": {"f1": 0.99},
-    }
-    path = _write_metrics(tmp_path / "eval" / "metrics.json", **payload)
-    text = render_model_card([path], repo_id="me/logllm-quickstart")
-    card = validate_model_card(text)
-    values = {r.metric_type: r.metric_value for r in card.data.eval_results}
-    assert values == {"precision": 0.75, "recall": 0.6667, "f1": 0.7059, "roc_auc": 0.88, "accuracy": 0.9}
-    assert {r.dataset_name for r in card.data.eval_results} == {"synthetic_bgl_sliding_100_100"}
-    assert "| 60 |" in card.text and "0.310" in card.text and "This is the offline model" in card.text

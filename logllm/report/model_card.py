@@ -1,16 +1,18 @@
-"""Fill a Hub model card from real ``metrics.json`` files written by ``train/evaluate.py``.
+"""The model card written into every saved model folder: facts of *that* run, nothing invented.
 
-Nothing here invents a number: every result in the card's ``model-index`` comes from a metrics
-file, and the card's metadata is checked offline with ``huggingface_hub``'s own card classes
-(:func:`validate_model_card`) before anyone pushes it.
+`render_model_card(facts)` fills `model_card_template.md` from a `CardFacts`: the evaluation of that very model
+(its metrics.json payload: decisions, decoder-only numbers, PR-AUC, the operating point), the stages the run
+actually ran (what each trained, with its learning rate, epochs and windows), the data it was trained on (and so
+its licence: Loghub's for Loghub data, none for synthetic logs), the warnings the run raised, and the command that
+reproduces it. The metadata (model-index) is checked offline with huggingface_hub's own card classes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE_PATH = Path(__file__).with_name("model_card_template.md")
 
-# metrics.json key -> (model-index metric type, display name)
+# metrics key -> (model-index metric type, display name)
 CARD_METRICS: dict[str, tuple[str, str]] = {
     "precision": ("precision", "Precision"),
     "recall": ("recall", "Recall"),
@@ -29,226 +31,179 @@ CARD_METRICS: dict[str, tuple[str, str]] = {
     "pr_auc": ("pr_auc", "PR-AUC"),
     "accuracy": ("accuracy", "Accuracy"),
 }
-
-STAGE_TRAINS: dict[str, str] = {
-    "1": "decoder only (learns the answer template)",
-    "2a": "projector only",
-    "2b": "encoder + projector",
-    "3": "everything (encoder, projector, decoder)",
-}
-
-DATASET_TEXT: dict[str, str] = {
-    "hdfs": "HDFS (Loghub): sessions grouped by block id, labels per block, random 8:2 split (seeded).",
-    "bgl": "BGL (Loghub): sliding windows of 100 lines, step 100, chronological 8:2 split.",
-    "thunderbird": "Thunderbird (Loghub): sliding windows 100/100, chronological 8:2 split.",
-    "liberty": "Liberty (Loghub): sliding windows 100/100, chronological 8:2 split.",
-    "synthetic": (
-        "Synthetic HDFS-like and BGL-like logs generated offline by `logllm.logs.synthetic` "
-        "(seeded); planted anomalies of known kinds. No real log data."
-    ),
-}
-
-OFFLINE_LIMITATION = (
-    "This is the offline model: a tiny encoder and decoder trained on synthetic logs on a CPU to "
-    "show the whole pipeline end to end. It is not a detector for real production logs and its "
-    "numbers are on synthetic test windows; train on Loghub data (`logllm train`) for real use."
-)
+LOGHUB_SYSTEMS = ("hdfs", "bgl", "thunderbird", "liberty", "spirit")
+ORIGINS = ("synthetic", "loghub", "user")
 
 BASE_LIMITATIONS = (
-    "Labels are per window: line scores are evidence (how much each line moves the score), not "
-    "line-level ground truth.",
-    "Scores are calibrated on the training distribution; re-tune the threshold on validation data "
-    "from your own system before alerting on it.",
-    "Regex masking replaces numbers, ids, IPs and paths with `<*>`; anomalies that live only in "
-    "those values are invisible to the model.",
-    "Windows longer than the model's `max_lines_per_window` are cut; very long lines are truncated "
-    "to `max_tokens_per_line` tokens.",
-    "Simple baselines (event-count vectors with a decision tree or k-NN) are strong on HDFS and BGL; "
+    "Labels are per window: line evidence says how much each line moved the decision (or that the line is unlike "
+    "anything in training), not line-level ground truth.",
+    "The operating point was chosen on the training run's validation split; on another system re-check it on "
+    "validation data from that system (`logllm evaluate --choose-on-validation`).",
+    "Regex masking replaces numbers, ids, IPs and paths with `<*>`; anomalies that live only in those values are "
+    "invisible to the model.",
+    "Windows longer than `max_lines_per_window` are scored as consecutive chunks (window score = highest chunk); "
+    "lines longer than `max_tokens_per_line` tokens are truncated.",
+    "Simple baselines (event counts with a decision tree, a never-seen-line rule) are strong on Loghub data; "
     "compare on the same split before choosing this model.",
+)
+SYNTHETIC_LIMITATION = (
+    "Trained and evaluated on synthetic logs generated offline: the numbers describe those logs, not production "
+    "systems. On other logs it reports them as unfamiliar; train on your own logs (`logllm train --normal-only`)."
 )
 
 
-@dataclass(frozen=True)
-class DatasetResult:
-    """One row of the card's results: metrics of one dataset split, read from one file."""
-
-    dataset: str
-    split: str
-    metrics: dict[str, float]
-    windows: int | None
-    threshold: float | None
-    source: Path
-
-
-def _dataset_key(name: str) -> str:
-    lowered = name.lower()
-    if "synthetic" in lowered or "quickstart" in lowered:
+def data_origin(dataset_name: str) -> str:
+    """'synthetic', 'loghub' or 'user' from what the run called its data (e.g. `synthetic`, `bgl_sliding_100_100`)."""
+    lowered = (dataset_name or "").lower()
+    if "synthetic" in lowered or lowered in {"quickstart", "hdfs_like", "bgl_like"}:
         return "synthetic"
-    for key in ("hdfs", "bgl", "thunderbird", "liberty"):
-        if key in lowered:
-            return key
-    return lowered
+    if any(lowered.startswith(system) or f"/{system}" in lowered for system in LOGHUB_SYSTEMS):
+        return "loghub"
+    return "user"
 
 
-def load_metrics_file(path: str | Path, dataset: str | None = None) -> DatasetResult:
-    """Read one metrics.json (flat, or nested under ``metrics``/``test``) into a result row.
+@dataclass
+class CardFacts:
+    """What a card says about one saved model (see the module docstring)."""
 
-    The dataset name is, in order: the ``dataset`` argument, the file's ``dataset``,
-    ``dataset_name`` or ``config_name`` field, or the name of the folder holding the file.
-    """
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read metrics JSON ({err})") from err
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a JSON object of metrics, got {type(raw).__name__}")
-    values = raw
-    for key in ("metrics", "test"):
-        if isinstance(values.get(key), dict) and "f1" not in values:
-            values = {**{k: v for k, v in values.items() if not isinstance(v, dict)}, **values[key]}
-    metrics = {k: float(values[k]) for k in CARD_METRICS if isinstance(values.get(k), (int, float))}
-    if "f1" not in metrics:
-        raise ValueError(f"{path}: no numeric 'f1' found; keys are {sorted(values)}")
-    name = dataset or values.get("dataset") or values.get("dataset_name") or values.get("config_name")
-    name = str(name or path.parent.name)
-    windows = values.get("n_windows") or values.get("num_windows") or values.get("windows")
-    if windows is None and all(isinstance(values.get(k), int) for k in ("tp", "fp", "tn", "fn")):
-        windows = sum(values[k] for k in ("tp", "fp", "tn", "fn"))
-    threshold = values.get("threshold")
-    return DatasetResult(
-        dataset=name,
-        split=str(values.get("split", "test")),
-        metrics=metrics,
-        windows=int(windows) if isinstance(windows, (int, float)) else None,
-        threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
-        source=path,
-    )
+    model_name: str
+    evaluation: dict[str, Any] | None = None
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    dataset_name: str = ""
+    data_description: str = ""
+    data_origin: str | None = None
+    repo_id: str | None = None
+    base_models: list[str] = field(default_factory=list)
+    architecture: str = ""
+    command: str | None = None
+    novelty_index: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    license: str = "apache-2.0"
+
+    @property
+    def origin(self) -> str:
+        origin = self.data_origin or data_origin(self.dataset_name)
+        if origin not in ORIGINS:
+            raise ValueError(f"data_origin must be one of {ORIGINS}, got {origin!r}")
+        return origin
 
 
-def _eval_results(results: Sequence[DatasetResult], model_name: str) -> list[EvalResult]:
+def _fmt(value: Any) -> str:
+    return "n/a" if not isinstance(value, (int, float)) or isinstance(value, bool) else f"{value:.3f}"
+
+
+def _eval_results(facts: CardFacts) -> list[EvalResult]:
+    evaluation = facts.evaluation or {}
+    metrics = evaluation.get("metrics") or {}
     rows = []
-    for result in results:
-        for key, value in result.metrics.items():
-            metric_type, metric_name = CARD_METRICS[key]
-            rows.append(
-                EvalResult(
-                    task_type="text-classification",
-                    task_name="Log anomaly detection",
-                    dataset_type=result.dataset,
-                    dataset_name=result.dataset,
-                    dataset_split=result.split,
-                    metric_type=metric_type,
-                    metric_name=metric_name,
-                    metric_value=round(value, 4),
-                )
-            )
+    for key, (metric_type, metric_name) in CARD_METRICS.items():
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append(EvalResult(
+                task_type="text-classification", task_name="Log anomaly detection",
+                dataset_type=evaluation.get("dataset") or facts.dataset_name or "logs",
+                dataset_name=evaluation.get("dataset") or facts.dataset_name or "logs",
+                dataset_split=evaluation.get("split", "test"), metric_type=metric_type, metric_name=metric_name,
+                metric_value=round(float(value), 4),
+            ))
     return rows
 
 
-def _stage_rows(hyperparameters: Mapping[str, Mapping[str, Any]] | None) -> list[dict[str, str]]:
-    hyperparameters = hyperparameters or {}
+def _stage_rows(stages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     rows = []
-    for stage, trains in STAGE_TRAINS.items():
-        values = hyperparameters.get(stage) or hyperparameters.get(f"stage{stage}")
-        text = ", ".join(f"{k}={v}" for k, v in values.items()) if values else "not recorded"
-        rows.append({"name": stage, "trains": trains, "hyperparameters": text})
-    extra = sorted(set(hyperparameters) - set(STAGE_TRAINS) - {f"stage{s}" for s in STAGE_TRAINS})
-    for stage in extra:
-        text = ", ".join(f"{k}={v}" for k, v in hyperparameters[stage].items())
-        rows.append({"name": stage, "trains": "see hyperparameters", "hyperparameters": text})
+    for record in stages:
+        keys = ("learning_rate", "epochs", "windows", "steps", "seconds")
+        text = ", ".join(f"{k}={record[k]:g}" if isinstance(record.get(k), float) else f"{k}={record[k]}"
+                         for k in keys if record.get(k) is not None)
+        rows.append({"name": str(record.get("stage", "?")), "trains": str(record.get("trains", "?")),
+                     "hyperparameters": text or "not recorded"})
     return rows
 
 
-def _architecture(model_dir: Path | None) -> str:
-    if model_dir is None or not (model_dir / "config.json").is_file():
+def architecture_of(config: Any) -> str:
+    """One line from a LogLLMConfig (or its dict): encoder and decoder types, sizes, projector."""
+    if config is None:
         return ""
-    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    enc, dec = config.get("encoder_config") or {}, config.get("decoder_config") or {}
+    as_dict = config if isinstance(config, dict) else config.to_dict()
+    enc, dec = as_dict.get("encoder_config") or {}, as_dict.get("decoder_config") or {}
 
-    def describe(sub: Mapping[str, Any]) -> str:
-        return (
-            f"{sub.get('model_type', '?')} ({sub.get('num_hidden_layers', '?')} layers, "
-            f"hidden {sub.get('hidden_size', '?')})"
-        )
+    def describe(sub: dict[str, Any]) -> str:
+        return f"{sub.get('model_type', '?')} ({sub.get('num_hidden_layers', '?')} layers, hidden {sub.get('hidden_size', '?')})"
 
-    return f"encoder {describe(enc)}, decoder {describe(dec)}, one linear projector."
+    return f"encoder {describe(enc)}, decoder {describe(dec)}, {as_dict.get('projector_type', 'linear')} projector."
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _window_text(window: Any) -> str | None:
+    if not window:
+        return None
+    if isinstance(window, dict):
+        kind = window.get("kind")
+        if kind == "sliding":
+            return f"sliding:{window.get('size')}:{window.get('step', window.get('size'))}"
+        if kind == "time":
+            return f"time:{window.get('seconds')}"
+        return str(kind)
+    return str(window)
 
 
-def render_model_card(
-    metrics_files: Sequence[str | Path] | Mapping[str, str | Path],
-    *,
-    repo_id: str,
-    model_dir: str | Path | None = None,
-    hyperparameters: Mapping[str, Mapping[str, Any]] | None = None,
-    base_models: Sequence[str] = (),
-    offline: bool | None = None,
-    license: str = "apache-2.0",
-    extra_limitations: Sequence[str] = (),
-) -> str:
-    """Return a complete model card (YAML metadata + Markdown) for a trained LogLLM model.
-
-    Args:
-        metrics_files: metrics.json paths, or a mapping dataset name -> path.
-        repo_id: the Hub id the card will live under (used in the loading example).
-        model_dir: saved model folder; its config.json gives the architecture line.
-        hyperparameters: per-stage settings, keys "1", "2a", "2b", "3" (or "stage1", ...).
-        base_models: Hub ids of the encoder/decoder the model started from (metadata ``base_model``).
-        offline: True for the synthetic-data offline model; None infers it from the dataset names.
-        license: licence of the weights.
-        extra_limitations: more limitation bullet points.
-    """
-    if isinstance(metrics_files, Mapping):
-        results = [load_metrics_file(p, dataset=name) for name, p in metrics_files.items()]
-    else:
-        results = [load_metrics_file(p) for p in metrics_files]
-    keys = sorted({_dataset_key(r.dataset) for r in results})
-    if offline is None:
-        offline = keys == ["synthetic"]
-    model_name = repo_id.split("/")[-1]
+def render_model_card(facts: CardFacts) -> str:
+    """The card (YAML metadata + Markdown) for one saved model; validated with `validate_model_card`."""
+    evaluation = facts.evaluation or {}
+    metrics = evaluation.get("metrics") or {}
+    decoder = evaluation.get("decoder_metrics") or {}
+    point = evaluation.get("operating_point") or {}
+    origin = facts.origin
+    repo = facts.repo_id or f"path/to/{facts.model_name}"
     card_data = ModelCardData(
-        model_name=model_name,
-        license=license,
+        model_name=facts.model_name,
+        license=facts.license,
         library_name="transformers",
         pipeline_tag="text-classification",
-        tags=["log-anomaly-detection", "logllm", "custom_code", *(["synthetic-data"] if offline else [])],
-        base_model=list(base_models) or None,
-        metrics=sorted({CARD_METRICS[k][0] for r in results for k in r.metrics}),
-        eval_results=_eval_results(results, model_name) or None,
+        tags=["log-anomaly-detection", "logllm", "custom_code", *(["synthetic-data"] if origin == "synthetic" else [])],
+        base_model=list(facts.base_models) or None,
+        datasets=None,
+        metrics=sorted({CARD_METRICS[k][0] for k in CARD_METRICS if isinstance(metrics.get(k), (int, float))}) or None,
+        eval_results=_eval_results(facts) or None,
     )
-    training_data = "\n".join(f"- {DATASET_TEXT.get(k, f'{k}: user-supplied logs.')}" for k in keys)
-    limitations = ([OFFLINE_LIMITATION] if offline else []) + list(BASE_LIMITATIONS) + list(extra_limitations)
-    thresholds = [r.threshold for r in results if r.threshold is not None]
+    result = None
+    if metrics:
+        windows = evaluation.get("n_windows")
+        result = {
+            "dataset": evaluation.get("dataset") or facts.dataset_name or "?",
+            "split": evaluation.get("split", "test"),
+            "windows": windows if windows is not None else "n/a",
+            "anomalous": evaluation.get("n_anomalous", "n/a"),
+            "decision": evaluation.get("decision", "P(anomalous) >= threshold"),
+            **{k: _fmt(metrics.get(k)) for k in ("precision", "recall", "f1", "roc_auc", "pr_auc")},
+            "decoder": {k: _fmt(decoder.get(k)) for k in ("precision", "recall", "f1", "roc_auc", "pr_auc")} if decoder else None,
+            "confusion": {k: metrics.get(k) for k in ("tp", "fp", "tn", "fn")},
+        }
+    limitations = ([SYNTHETIC_LIMITATION] if origin == "synthetic" else []) + list(BASE_LIMITATIONS)
     card = ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE_PATH),
-        repo_id=repo_id,
-        title=model_name,
-        summary=(
-            f"`{model_name}` flags anomalous windows of system logs with LogLLM"
-            + (" (offline demonstration model trained on synthetic logs)." if offline else ".")
-        ),
-        training_data=training_data or "Not recorded.",
-        stages=_stage_rows(hyperparameters),
-        architecture=_architecture(Path(model_dir) if model_dir else None),
-        results=[
-            {
-                "dataset": r.dataset,
-                "split": r.split,
-                "windows": r.windows if r.windows is not None else "n/a",
-                "threshold": _fmt(r.threshold),
-                **{k: _fmt(r.metrics.get(k)) for k in ("precision", "recall", "f1", "roc_auc", "pr_auc")},
-            }
-            for r in results
-        ],
-        threshold=round(thresholds[0], 4) if thresholds else 0.5,
+        repo_id=repo,
+        title=facts.model_name,
+        summary=(f"`{facts.model_name}` flags anomalous windows of system logs with LogLLM"
+                 + (" — trained on synthetic logs generated offline (a demonstration of the method, not a "
+                    "production detector)." if origin == "synthetic" else ".")),
+        origin=origin,
+        training_data=facts.data_description or facts.dataset_name or "not recorded",
+        stages=_stage_rows(facts.stages),
+        architecture=facts.architecture,
+        result=result,
+        threshold=round(float(point.get("threshold", evaluation.get("threshold", 0.5))), 4),
+        threshold_source=point.get("threshold_source") or evaluation.get("threshold_source") or "not recorded",
+        novelty_threshold=point.get("novelty_threshold"),
+        novelty_source=point.get("novelty_source"),
+        unfamiliar_share=point.get("unfamiliar_line_share"),
+        window=_window_text(point.get("window")),
+        novelty_index=facts.novelty_index,
+        warnings=list(facts.warnings),
+        command=facts.command,
         limitations=limitations,
     )
-    logger.info("rendered model card for %s from %d metrics file(s)", repo_id, len(results))
+    logger.info("rendered the model card of %s", facts.model_name)
     return str(card)
 
 
@@ -275,3 +230,18 @@ def validate_model_card(text: str) -> ModelCard:
     if problems:
         raise ValueError("model card metadata invalid: " + "; ".join(problems))
     return card
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A metrics.json written by `evaluate_model`, with a clear error naming the file."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read metrics JSON ({err})") from err
+    if not isinstance(payload, dict) or not isinstance(payload.get("metrics"), dict) or "f1" not in payload["metrics"]:
+        raise ValueError(f"{path}: not a metrics.json of `logllm evaluate` (needs a 'metrics' object with 'f1')")
+    return payload
+
+
+__all__ = ["CardFacts", "architecture_of", "data_origin", "read_metrics", "render_model_card", "validate_model_card"]
