@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,15 +40,32 @@ logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 
-# What each paper stage trains (official code: guanwei49/LogLLM train.py). "2" is the paper's
-# stage 2 = the official 2b (encoder + projector); "2a" is the official projector-only warm-up.
+# The training stages: name -> the parts it trains (official code: guanwei49/LogLLM train.py). "2" is the paper's
+# single stage 2; the official code splits it into "2a" (projector warm-up) and "2b" (= "2"). The line pooler, when
+# the config has one, trains with the encoder. The one stage table: recipes, run summaries and model cards read it.
+MODEL_PARTS = ("encoder", "projector", "decoder")
 TRAINING_STAGES: dict[str, tuple[str, ...]] = {
     "1": ("decoder",),
+    "2": ("encoder", "projector"),
     "2a": ("projector",),
-    "2b": ("encoder", "line_pooler", "projector"),
-    "2": ("encoder", "line_pooler", "projector"),
-    "3": ("encoder", "line_pooler", "projector", "decoder"),
+    "2b": ("encoder", "projector"),
+    "3": ("encoder", "projector", "decoder"),
 }
+
+
+def training_parts(stage: int | str | Iterable[str]) -> tuple[str, ...]:
+    """The parts `stage` trains, in `MODEL_PARTS` order: a stage of `TRAINING_STAGES` (1, "2a", ...) or the parts
+    themselves ("projector + decoder" or ["projector", "decoder"])."""
+    if isinstance(stage, (int, str)) and str(stage) in TRAINING_STAGES:
+        return TRAINING_STAGES[str(stage)]
+    names = str(stage).split("+") if isinstance(stage, (int, str)) else [str(part) for part in stage]
+    parts = {name.strip() for name in names if name.strip()}
+    if not parts or parts - set(MODEL_PARTS):
+        raise ValueError(
+            f"training stage must be one of {list(TRAINING_STAGES)} or parts of {list(MODEL_PARTS)} joined by '+' "
+            f"(e.g. 'projector + decoder'); got {stage!r}"
+        )
+    return tuple(part for part in MODEL_PARTS if part in parts)
 
 
 @dataclass
@@ -442,16 +460,15 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
 
     # ------------------------------------------------------------------ training stages
 
-    def set_training_stage(self, stage: int | str) -> dict[str, int]:
-        """Freeze everything except what the paper's `stage` trains; returns trainable counts per part.
+    def set_training_stage(self, stage: int | str | Iterable[str]) -> dict[str, int]:
+        """Freeze everything except what `stage` trains; returns trainable counts per part.
 
-        1: decoder · "2a": projector · "2b" or 2: encoder (+ pooler) and projector · 3: everything.
+        A stage of `TRAINING_STAGES` (1: decoder · "2a": projector · "2b" or 2: encoder (+ pooler) and projector ·
+        3: everything) or the parts themselves, e.g. "projector + decoder" (stage 3 with the encoder frozen).
         With LoRA adapters on a part, only its adapter weights (and `modules_to_save` copies) train.
         """
-        key = str(stage)
-        if key not in TRAINING_STAGES:
-            raise ValueError(f"training stage must be one of 1, '2a', '2b', 2, 3; got {stage!r}")
-        parts = TRAINING_STAGES[key]
+        parts = training_parts(stage)
+        parts += ("line_pooler",) if "encoder" in parts else ()
         has_adapters = any("lora_" in name for name, _ in self.named_parameters())
         counts: dict[str, int] = {}
         for name, param in self.named_parameters():
@@ -465,7 +482,7 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
                 counts[part] = counts.get(part, 0) + param.numel()
         self.clear_line_cache()
         self.train(self.training)  # a frozen encoder runs in eval mode while the rest trains
-        logger.info("training stage %s: trainable parameters %s", key, counts)
+        logger.info("training stage %s: trainable parameters %s", stage, counts)
         return counts
 
     # ------------------------------------------------------------------ detection helper

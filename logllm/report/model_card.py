@@ -30,13 +30,6 @@ CARD_METRICS: dict[str, tuple[str, str]] = {
     "accuracy": ("accuracy", "Accuracy"),
 }
 
-STAGE_TRAINS: dict[str, str] = {
-    "1": "decoder only (learns the answer template)",
-    "2a": "projector only",
-    "2b": "encoder + projector",
-    "3": "everything (encoder, projector, decoder)",
-}
-
 DATASET_TEXT: dict[str, str] = {
     "hdfs": "HDFS (Loghub): sessions grouped by block id, labels per block, random 8:2 split (seeded).",
     "bgl": "BGL (Loghub): sliding windows of 100 lines, step 100, chronological 8:2 split.",
@@ -147,16 +140,16 @@ def _eval_results(results: Sequence[DatasetResult], model_name: str) -> list[Eva
 
 
 def _stage_rows(hyperparameters: Mapping[str, Mapping[str, Any]] | None) -> list[dict[str, str]]:
-    hyperparameters = hyperparameters or {}
+    """One row per stage the run recorded (what it trained: the record's `trains`, else the model's stage table);
+    without records, the stage table with "not recorded"."""
+    from logllm.modeling.modeling_logllm import TRAINING_STAGES
+
+    recorded = {str(name).removeprefix("stage"): dict(values or {}) for name, values in (hyperparameters or {}).items()}
     rows = []
-    for stage, trains in STAGE_TRAINS.items():
-        values = hyperparameters.get(stage) or hyperparameters.get(f"stage{stage}")
+    for name, values in (recorded or {stage: {} for stage in TRAINING_STAGES}).items():
+        trains = values.pop("trains", None) or " + ".join(TRAINING_STAGES.get(name, ("see hyperparameters",)))
         text = ", ".join(f"{k}={v}" for k, v in values.items()) if values else "not recorded"
-        rows.append({"name": stage, "trains": trains, "hyperparameters": text})
-    extra = sorted(set(hyperparameters) - set(STAGE_TRAINS) - {f"stage{s}" for s in STAGE_TRAINS})
-    for stage in extra:
-        text = ", ".join(f"{k}={v}" for k, v in hyperparameters[stage].items())
-        rows.append({"name": stage, "trains": "see hyperparameters", "hyperparameters": text})
+        rows.append({"name": name, "trains": trains, "hyperparameters": text})
     return rows
 
 
@@ -196,7 +189,8 @@ def render_model_card(
         metrics_files: metrics.json paths, or a mapping dataset name -> path.
         repo_id: the Hub id the card will live under (used in the loading example).
         model_dir: saved model folder; its config.json gives the architecture line.
-        hyperparameters: per-stage settings, keys "1", "2a", "2b", "3" (or "stage1", ...).
+        hyperparameters: per-stage settings, keys "1", "2a", "2b", "3" (or "stage1", ...), optionally with
+            "trains" (what the stage trained when it is not the stage's usual parts).
         base_models: Hub ids of the encoder/decoder the model started from (metadata ``base_model``).
         offline: True for the synthetic-data offline model; None infers it from the dataset names.
         license: licence of the weights.
