@@ -81,7 +81,8 @@ def resolve_recipe(name_or_path: str) -> Path:
 
 
 def _recipe_files() -> list[Path]:
-    return [p for p in RECIPES_DIR.rglob("*.yaml") if "accelerate" not in p.parts]
+    """The runnable recipes (bases and accelerate configs are not recipes to run)."""
+    return [p for p in RECIPES_DIR.rglob("*.yaml") if "accelerate" not in p.parts and p.stem != "base"]
 
 
 def load_recipe(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from logllm.training.arguments import StageConfig
 from logllm.training.data import (
     check_trainable_labels,
     check_window_dataset,
@@ -36,7 +37,6 @@ from logllm.training.data import (
     oversample_minority,
     stage_subset,
 )
-from logllm.training.arguments import StageConfig
 from logllm.training.trainer import (
     JsonlLoggingCallback,
     LogLLMTrainer,
