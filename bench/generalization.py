@@ -267,7 +267,7 @@ def count_baselines(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
     Vocabulary from the training windows only; the unsupervised isolation forest ignores labels.
     """
-    from logllm.baselines import UNSUPERVISED, anomaly_scores, count_model_factories
+    from logllm.baselines.count import UNSUPERVISED, anomaly_scores, count_model_factories
 
     windows = [r["lines"] for r in task.train]
     labels = _labels(task.train)
@@ -285,7 +285,7 @@ def count_baselines(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
 def bert_classifier(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """EVAL's BERT sequence classifier (offline all-MiniLM-L6-v2) on the window text."""
-    from logllm.baselines import BertBaselineConfig, score_bert_classifier, train_bert_classifier
+    from logllm.baselines.neural import BertBaselineConfig, score_bert_classifier, train_bert_classifier
 
     config = BertBaselineConfig(max_length=args.bert_max_length, epochs=args.bert_epochs)
     model, tokenizer = train_bert_classifier(_dataset(task.train), task.seed, config)
@@ -300,7 +300,7 @@ def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndar
 
     from datasets import DatasetDict
 
-    from logllm.report.evaluate import score_windows
+    from logllm.scoring.detector import Detector
     from logllm.training.recipes import parse_arguments
     from logllm.training.stages import run_training
 
@@ -313,10 +313,9 @@ def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndar
             "--evaluate_test", "false",
         ])
         result = run_training(*arguments, dataset=dataset)
-        model, processor = result.model, result.processor
-        model.eval()
-        val, _ = score_windows(model, processor, [r["lines"] for r in task.validation], batch_size=16, desc="val")
-        test, _ = score_windows(model, processor, [r["lines"] for r in task.test], batch_size=16, desc="test")
+        detector = Detector(result.model, result.processor, batch_size=16)
+        val = detector.scores([r["lines"] for r in task.validation])
+        test = detector.scores([r["lines"] for r in task.test])
     return {"logllm": (val, test)}
 
 

@@ -61,7 +61,7 @@ def score_every_line(model, processor, windows, batch_size: int) -> float:
     with torch.no_grad():
         for i in range(0, len(windows), batch_size):
             batch = processor(windows[i : i + batch_size], deduplicate=False)
-            model(**batch, only_score_logits=True)
+            model(**batch, logits_to_keep=1)
     return time.perf_counter() - start
 
 

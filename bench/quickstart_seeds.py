@@ -5,8 +5,8 @@
 
 Each seed runs `logllm.quickstart.run_quickstart` exactly as README command 1 does (seed 42 is the command's
 default): new synthetic data, split, initialisation and training per seed. For every run the test metrics,
-the wall time and the recall of each injected anomaly kind (`logllm.logs.synthetic.ANOMALY_KINDS`) are
-recorded. Writes bench/results/quickstart_seeds.json and .md.
+the wall time and the recall of each injected anomaly kind (`logllm.logs.synthetic.GENERATED_KINDS`; names
+in `logllm.logs.anomaly_kinds`) are recorded. Writes bench/results/quickstart_seeds.json and .md.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
-    from logllm.logs.synthetic import ANOMALY_KINDS
+    from logllm.logs.synthetic import GENERATED_KINDS
     from logllm.baselines import format_mean_std, summarize
 
     hw, runs = payload["hardware"], payload["runs"]
@@ -110,15 +110,15 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"F1 ≥ {F1_GOAL}: **{reached} of {len(runs)} seeds**; F1 {format_mean_std(summary, 'f1')}, "
         f"ROC-AUC {format_mean_std(summary, 'roc_auc')}; wall time {min(seconds, default=0):.0f}-"
         f"{max(seconds, default=0):.0f} s per run.", "",
-        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | " + " | ".join(ANOMALY_KINDS) + " |",
-        "|---" * (7 + len(ANOMALY_KINDS)) + "|",
+        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | " + " | ".join(GENERATED_KINDS) + " |",
+        "|---" * (7 + len(GENERATED_KINDS)) + "|",
     ]
     for r in runs:
         m, kinds = r["metrics"], r["kind_recall"]
         cells = [f"{m[k]:.3f}" for k in ("precision", "recall", "f1", "roc_auc")]
         lines.append(
             f"| {r['seed']} | " + " | ".join(cells) + f" | {r['threshold']:.3f} | {r['seconds']:.0f} | "
-            + " | ".join(f"{kinds[k]:.2f}" if k in kinds else "—" for k in ANOMALY_KINDS) + " |"
+            + " | ".join(f"{kinds[k]:.2f}" if k in kinds else "—" for k in GENERATED_KINDS) + " |"
         )
     lines += ["", "Kind columns: recall of the test windows with that injected anomaly kind."]
     for item in payload["failed"]:

@@ -26,8 +26,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from logllm.report.detection import report_summary, write_results  # noqa: E402
 from logllm.scoring.detector import detect_path, resolve_model  # noqa: E402
-from logllm.windows.user_input import FORMATS  # noqa: E402
-from logllm.windows.user_input import DetectionInputError  # noqa: E402
+from logllm.dataset.user_logs import INPUT_FORMATS  # noqa: E402
+from logllm.logs.errors import DetectionInputError  # noqa: E402
 from logllm.scoring.detector import DetectionReport, Detector, WindowResult  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
             with gr.Column(scale=1):
                 model = gr.Dropdown(choices=model_choices(resolved), value=resolved, allow_custom_value=True,
                                     label="Model (folder or Hub id)", elem_id="model")
-                fmt = gr.Dropdown(choices=list(FORMATS), value="auto", label="Format")
+                fmt = gr.Dropdown(choices=list(INPUT_FORMATS), value="auto", label="Format")
                 window = gr.Textbox(value="", label="Window (empty = format default)",
                                     placeholder="session | sliding:100:100 | time:60", elem_id="window")
                 threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold", elem_id="threshold")

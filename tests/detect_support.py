@@ -102,7 +102,7 @@ def _trained_tiny(seed: int, max_steps: int):
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     for step in range(max_steps):
         optim.zero_grad()
-        score = model(**batch, only_score_logits=True).anomaly_score
+        score = model(**batch, logits_to_keep=1).anomaly_score
         loss = torch.nn.functional.binary_cross_entropy(score, target)
         loss.backward()
         optim.step()

@@ -11,7 +11,7 @@ import pytest
 from logllm.logs.formats import detect_format, parse_file, read_block_labels
 from logllm.logs.formats.bgl import parse_bgl_line
 from logllm.logs.formats.hdfs import parse_hdfs_line
-from logllm.logs.synthetic import ANOMALY_KINDS, bgl_like_lines, hdfs_like_lines, write_synthetic
+from logllm.logs.synthetic import GENERATED_KINDS, bgl_like_lines, hdfs_like_lines, write_synthetic
 
 
 def test_hdfs_like_is_seeded_and_parses_with_the_real_parser():
@@ -29,14 +29,14 @@ def test_bgl_like_has_label_column_and_every_kind():
     lines = list(bgl_like_lines(4000, seed=1, anomaly_rate=0.02))
     records = [parse_bgl_line(l.text, "b.log", i) for i, l in enumerate(lines, 1)]
     assert [r.label for r in records] == [l.label for l in lines]
-    assert {r.category for r in records if r.label} == set(ANOMALY_KINDS)
+    assert {r.category for r in records if r.label} == set(GENERATED_KINDS)
     assert any("error corrected" in r.content for r in records if r.label == 0)  # keyword trap in normal data
 
 
 def test_hdfs_like_has_every_kind_and_block_labels():
     lines = list(hdfs_like_lines(400, seed=2, anomaly_rate=0.3))
     kinds = {l.session_id: l.category for l in lines}
-    assert set(kinds.values()) - {None} == set(ANOMALY_KINDS)
+    assert set(kinds.values()) - {None} == set(GENERATED_KINDS)
     assert all(l.label == int(l.category is not None) for l in lines)
     normal_exceptions = {l.session_id for l in lines if l.label == 0 and "exception" in l.text}
     assert normal_exceptions, "normal sessions must also contain exception warnings"
@@ -94,7 +94,7 @@ def test_synthetic_data_is_not_separable_by_one_token(kind):
 
 
 def test_one_call_api_by_windows_and_anomaly_ratio():
-    from logllm.logs.synthetic import build_synthetic_dataset
+    from logllm.dataset.build import build_synthetic_dataset
 
     ds = build_synthetic_dataset(kind="hdfs", n_windows=400, anomaly_ratio=0.25, seed=7)
     labels = [y for s in ds for y in ds[s]["label"]]

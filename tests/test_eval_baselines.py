@@ -60,7 +60,7 @@ def test_count_baselines_over_seeds(splits):
         assert [r["seed"] for r in result["runs"]] == [0, 1, 2]
         assert result["n_test"] == 30 and result["n_train"] == 60
         f1s = [r["f1"] for r in result["runs"]]
-        assert result["mean"]["f1"] == pytest.approx(np.mean(f1s)) and result["std"]["f1"] == pytest.approx(np.std(f1s))
+        assert result["mean"]["f1"] == pytest.approx(np.mean(f1s)) and result["std"]["f1"] == pytest.approx(np.std(f1s, ddof=1))  # sample std over seeds
         assert all(r["tp"] + r["fp"] + r["tn"] + r["fn"] == 30 for r in result["runs"])
     # the anomalous lines are perfectly separable by counts: supervised models must find them
     assert results["decision_tree"]["mean"]["f1"] == 1.0
@@ -112,3 +112,23 @@ def test_decoder_prompt_completion_learns_the_answer(splits, one_thread):
     run = result["runs"][0]
     assert run["n"] == 30 and "from scratch" in result["backbone"]
     assert run["roc_auc"] > 0.5  # it learned something from 60 windows, above chance ranking
+
+
+def test_novelty_baselines_flag_windows_with_lines_unseen_in_normal_training(splits):
+    from logllm.baselines.novelty import EmbeddingKNN, NewDrainTemplateRule, NewLineRule, run_novelty_baselines
+
+    train, validation, test = splits
+    normal = ["open <*>", "read block <*>", "close <*>"]
+    rules = [NewLineRule().fit(normal), NewDrainTemplateRule().fit(normal), EmbeddingKNN().fit(normal)]
+    windows = [normal, normal + ["kernel panic: cpu <*> stuck"]]
+    for rule in rules:
+        seen, unseen = rule.score(windows)
+        assert seen < unseen, rule.name
+    assert list(rules[0].score(windows)) == [0.0, 1.0]
+    results = run_novelty_baselines(train, test, seeds=[0, 1], validation_ds=validation)
+    assert set(results) == {"new_masked_line", "new_drain_template", "embedding_knn"}
+    for name, result in results.items():
+        assert [r["seed"] for r in result["runs"]] == [0, 1] and result["n_test"] == 30
+    # every anomalous test window of these splits holds a line that no normal training window holds
+    assert results["new_masked_line"]["mean"]["recall"] == 1.0
+    assert "normal validation windows" in results["embedding_knn"]["runs"][0]["threshold_source"]

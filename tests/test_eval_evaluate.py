@@ -13,8 +13,10 @@ from logllm.report.evaluate import evaluate_model
 
 
 class KeywordModel:
-    """Scores a window by its share of lines containing 'error': line scores are exact, so the
-    error report's attribution can be checked. Quacks like LogLLMForAnomalyDetection.detect."""
+    """Scores a window by its share of lines containing 'error': line evidence is exact, so the error report's
+    attribution can be checked. Scores like `logllm.scoring.Detector` (what `evaluate_model` accepts besides a model)."""
+
+    batch_size = 8
 
     def __init__(self):
         self.calls: list[int] = []
@@ -22,15 +24,14 @@ class KeywordModel:
     def parameters(self):
         return iter(())
 
-    def detect(self, windows, processor, threshold=0.5, batch_size=8, line_scores=False, preprocessed=False):
+    def scores(self, windows, preprocessed=True, progress=None):
         assert preprocessed, "dataset lines are preprocessed already; evaluation must say so"
         self.calls.append(len(windows))
-        out = []
-        for lines in windows:
-            per_line = [1.0 if "error" in line else 0.0 for line in lines]
-            score = float(np.mean(per_line))
-            out.append({"score": score, "anomalous": score >= threshold, "line_scores": per_line if line_scores else None})
-        return out
+        return np.asarray([float(np.mean([1.0 if "error" in line else 0.0 for line in lines])) for lines in windows])
+
+    def line_evidence(self, windows, preprocessed=True):
+        assert preprocessed
+        return [[1.0 if "error" in line else 0.0 for line in lines] for lines in windows]
 
 
 def _split(rows):

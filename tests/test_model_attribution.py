@@ -1,7 +1,8 @@
-"""Line attribution: leave-one-out line scores put a planted anomalous line first."""
+"""Line evidence: leave-one-out differences in log-odds put a planted anomalous line first."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -30,15 +31,19 @@ def test_planted_line_ranks_first(trained):
     assert scores[0] == scores[1]  # ... also when they are equal only after preprocessing (numbers masked)
 
 
-def test_line_scores_are_leave_one_out_differences(trained):
+def _log_odds(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def test_line_scores_are_leave_one_out_differences_in_log_odds(trained):
     model, processor = trained
     window = ["job 3 started", PLANTED, "job 3 finished"]
     result = model.detect([window], processor, line_scores=True)[0]
     without = model.detect([["job 3 started", "job 3 finished"]], processor)[0]["score"]
-    assert result["line_scores"][1] == pytest.approx(result["score"] - without, abs=1e-5)
+    assert result["line_scores"][1] == pytest.approx(_log_odds(result["score"]) - _log_odds(without), abs=1e-3)
 
 
-def test_single_line_window_carries_the_whole_score(trained):
+def test_single_line_window_carries_the_whole_log_odds(trained):
     model, processor = trained
     result = model.detect([[PLANTED, PLANTED]], processor, line_scores=True)[0]
-    assert result["line_scores"] == pytest.approx([result["score"]] * 2)
+    assert result["line_scores"] == pytest.approx([_log_odds(result["score"])] * 2, abs=1e-3)

@@ -36,7 +36,7 @@ def test_card_results_round_trip_through_hub_card_tools(tmp_path):
     assert "trust_remote_code=True" in card.text and "logpai/loghub" in card.text
     assert "| 990 |" in card.text  # windows = tp+fp+tn+fn
     assert "| 1 | decoder | learning_rate=0.0005 |" in card.text  # what each stage trains: the model's stage table
-    assert "| 3 | encoder + projector + decoder | epochs=2 |" in card.text and "| 2a |" not in card.text
+    assert "| 3 | encoder + line_pooler + projector + decoder | epochs=2 |" in card.text and "| 2a |" not in card.text
     assert "offline model" not in card.text  # real datasets: not the synthetic disclaimer
     assert ModelCard(text).data.to_dict()["model-index"][0]["name"] == "logllm-hdfs"
 
@@ -45,7 +45,7 @@ def test_synthetic_metrics_mark_the_offline_model(tmp_path):
     path = _write_metrics(tmp_path / "m.json", f1=0.8, precision=0.8, recall=0.8)
     text = render_model_card({"synthetic_quickstart": path}, repo_id="me/tiny")
     assert "This is the offline model" in text and "synthetic-data" in ModelCard(text).data.tags
-    assert "| 2b | encoder + projector | not recorded |" in text  # no training record: the stage table, said so
+    assert "| 2b | encoder + line_pooler + projector | not recorded |" in text  # no training record: the stage table, said so
 
 
 def test_card_says_what_a_stage_trained_when_it_differs_from_the_table(tmp_path):

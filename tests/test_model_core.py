@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 
 import pytest
 import torch
@@ -124,9 +123,11 @@ def test_forward_loss_logits_and_score(tiny):
     # the score does not depend on whether the answer is in the input (causal)
     unlabeled = model(**processor(WINDOWS))
     torch.testing.assert_close(unlabeled.anomaly_score, out.anomaly_score, atol=1e-5, rtol=1e-4)
-    only = model(**processor(WINDOWS), only_score_logits=True)
-    assert only.logits.shape == (2, model.config.decoder_config.vocab_size)
-    torch.testing.assert_close(only.anomaly_score, out.anomaly_score, atol=1e-5, rtol=1e-4)
+    lean = model(**processor(WINDOWS), logits_to_keep=1)
+    assert lean.logits.shape == (2, 1, model.config.decoder_config.vocab_size)
+    torch.testing.assert_close(lean.anomaly_score, out.anomaly_score, atol=1e-5, rtol=1e-4)
+    # log-odds and probability are the same score
+    torch.testing.assert_close(torch.sigmoid(out.anomaly_logits), out.anomaly_score)
 
 
 def test_loss_is_cross_entropy_on_answer_tokens_only(tiny):
@@ -139,15 +140,15 @@ def test_loss_is_cross_entropy_on_answer_tokens_only(tiny):
     torch.testing.assert_close(out.loss, expected)
 
 
-def test_answer_logits_only_gives_the_same_loss_and_score(tiny):
-    """Training computes the LM head only where answers are predicted; nothing else may change."""
+def test_logits_to_keep_changes_neither_loss_nor_score(tiny):
+    """Training asks for one position's logits (the loss uses only answer positions); nothing else may change."""
     model, processor = tiny
     batch = processor(WINDOWS, labels=[0, 1])
     full = model(**batch)
-    lean = model(**batch, answer_logits_only=True)
+    lean = model(**batch, logits_to_keep=1)
     torch.testing.assert_close(lean.loss, full.loss)
     torch.testing.assert_close(lean.anomaly_score, full.anomaly_score)
-    assert lean.logits.shape[1] < full.logits.shape[1]
+    assert lean.logits.shape[1] == 1 < full.logits.shape[1]
     lean.loss.backward()  # and it trains
 
 
@@ -163,7 +164,7 @@ def test_line_vectors_fill_placeholders_in_row_major_order(tiny):
     try:
         with torch.no_grad():
             model(**batch)
-            features = model.get_line_features(batch["line_input_ids"], batch["line_attention_mask"])
+            features = model.model.get_line_features(model.get_line_vectors(batch["line_input_ids"], batch["line_attention_mask"]))
     finally:
         handle.remove()
     embeds = captured["embeds"]
@@ -196,7 +197,8 @@ def test_deduplication_does_not_change_scores(tiny):
 
 def test_line_cache_reuses_encoder_outputs_across_batches(tiny):
     model, processor = tiny
-    plain = [r["score"] for r in model.detect(WINDOWS, processor, use_cache=False)]
+    with torch.no_grad():
+        plain = model(**processor(WINDOWS)).anomaly_score.tolist()
     cache = model.enable_line_cache()
     try:
         first = [r["score"] for r in model.detect(WINDOWS, processor, batch_size=1)]
@@ -243,8 +245,11 @@ def test_freeze_encoder_keeps_stage_3_on_projector_and_decoder():
     model.set_training_stage(3)
     model.freeze_encoder()
     assert not model.encoder_trainable
-    trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
+    trainable = {model.part_of(name) for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"projector", "decoder"}
+    assert model.set_training_stage(["projector", "decoder"]).keys() == {"projector", "decoder"}
+    with pytest.raises(ValueError, match="unknown model part"):
+        model.set_training_stage(["projector", "head"])
 
 
 @pytest.mark.parametrize(
@@ -262,7 +267,7 @@ def test_training_stages_freeze_exactly_their_parts(stage, trainable):
     counts = model.set_training_stage(stage)
     assert set(counts) == trainable
     for name, param in model.named_parameters():
-        assert param.requires_grad == (name.split(".")[0] in trainable), name
+        assert param.requires_grad == (model.part_of(name) in trainable), name
 
 
 def test_unknown_training_stage_is_rejected(tiny):
@@ -279,7 +284,7 @@ def test_gradient_checkpointing_trains(tiny):
     model(**batch).loss.backward()
     assert model.projector.linear.weight.grad is not None
     assert model.encoder.encoder.layer[0].attention.self.query.weight.grad is not None
-    assert model.decoder.model.layers[0].self_attn.q_proj.weight.grad is not None
+    assert model.decoder.layers[0].self_attn.q_proj.weight.grad is not None
 
 
 def test_stage_2a_leaves_encoder_without_graph():
@@ -305,15 +310,15 @@ def test_detect_returns_one_dict_per_window(tiny):
     assert all(r["anomalous"] for r in always)
 
 
-def test_detect_splits_long_windows_and_counts_them(tiny, caplog):
+def test_detect_scores_long_windows_as_chunks_and_counts_them(tiny):
     model, processor = tiny
-    long_window = [f"event {chr(97 + i % 26)} happened" for i in range(processor.max_lines_per_window + 5)]
-    before = processor.stats["windows_split"]
-    with caplog.at_level(logging.WARNING, logger="logllm.modeling"):
-        result = model.detect([long_window], processor, line_scores=False)
-    assert processor.stats["windows_split"] == before + 1
-    assert "scored as 2 chunks" in caplog.text
-    chunk_scores = [r["score"] for r in model.detect(processor.split_long_window(long_window), processor)]
+    cap = processor.max_lines_per_window
+    long_window = [f"event {chr(97 + i % 26)} happened {i % 7}" for i in range(cap + 5)]
+    before = processor.stats["windows_chunked"]
+    result = model.detect([long_window], processor, line_scores=True)
+    assert processor.stats["windows_chunked"] == before + 1
+    assert len(result[0]["line_scores"]) == len(long_window)  # no line dropped
+    chunk_scores = [r["score"] for r in model.detect([long_window[:cap], long_window[cap:]], processor)]
     assert result[0]["score"] == pytest.approx(max(chunk_scores), abs=1e-6)
 
 

@@ -21,10 +21,10 @@ def test_lora_paper_ranks_and_trainable_parts():
     model, _ = build_tiny(seed=0)
     peft_model = apply_lora(model)
     enc = _lora_layer(peft_model, "encoder.encoder.layer.0.attention.self.query")
-    dec = _lora_layer(peft_model, "decoder.model.layers.0.self_attn.v_proj")
+    dec = _lora_layer(peft_model, "decoder.layers.0.self_attn.v_proj")
     assert (enc.r["default"], enc.scaling["default"]) == (4, 32 / 4)
     assert (dec.r["default"], dec.scaling["default"]) == (8, 16 / 8)
-    assert not hasattr(_lora_layer(peft_model, "decoder.model.layers.0.self_attn.k_proj"), "lora_A")
+    assert not hasattr(_lora_layer(peft_model, "decoder.layers.0.self_attn.k_proj"), "lora_A")
     assert set(peft_model.set_training_stage(1)) == {"decoder"}
     assert set(peft_model.set_training_stage("2a")) == {"projector"}
     for name, p in peft_model.named_parameters():
@@ -65,8 +65,8 @@ def test_qlora_nf4_on_cpu_trains_adapters(tmp_path):
     model, processor = build_tiny(seed=0)
     model.save_pretrained(tmp_path)
     quantized = load_quantized(tmp_path, bits=4)
-    assert isinstance(quantized.decoder.model.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
-    for kept in (quantized.projector.linear, quantized.decoder.lm_head, quantized.encoder.encoder.layer[0].attention.self.query):
+    assert isinstance(quantized.decoder.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
+    for kept in (quantized.projector.linear, quantized.lm_head, quantized.encoder.encoder.layer[0].attention.self.query):
         assert type(kept) is torch.nn.Linear
     quantized.eval()
     full = [r["score"] for r in model.eval().detect(WINDOWS, processor)]
@@ -75,14 +75,14 @@ def test_qlora_nf4_on_cpu_trains_adapters(tmp_path):
     peft_model.train()
     loss = peft_model(**processor(WINDOWS, labels=[0, 1])).loss
     loss.backward()
-    lora_b = _lora_layer(peft_model, "decoder.model.layers.0.self_attn.q_proj").lora_B["default"].weight
+    lora_b = _lora_layer(peft_model, "decoder.layers.0.self_attn.q_proj").lora_B["default"].weight
     assert lora_b.grad is not None
 
 
 def test_quantization_config_skips_head_and_projector():
     cfg = quantization_config(4)
     assert cfg.bnb_4bit_quant_type == "nf4"
-    assert {"lm_head", "projector", "encoder"} <= set(cfg.llm_int8_skip_modules)
+    assert {"lm_head", "model.projector", "model.encoder"} <= set(cfg.llm_int8_skip_modules)
     with pytest.raises(ValueError, match="bits"):
         quantization_config(3)
 

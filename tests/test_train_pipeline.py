@@ -142,13 +142,14 @@ def test_stage_freezing_matches_the_paper(uninterrupted):
 
 def test_stage_3_with_frozen_encoder_leaves_the_encoder_untouched(tmp_path):
     before = {k: v.clone() for k, v in build_tiny(seed=7)[0].state_dict().items()}  # the run's own initial weights
-    result = run_training(*tiny_args(tmp_path, recipe="frozen.yaml"), dataset=tiny_dataset())
+    # no test evaluation: scoring afterwards keeps a line cache of its own (logllm.scoring.detector)
+    result = run_training(*tiny_args(tmp_path, "--evaluate_test", "false", recipe="frozen.yaml"), dataset=tiny_dataset())
     after = result.model.state_dict()
     record = result.stages[0]
     assert record["stage"] == "3" and record["trains"] == "projector + decoder"
-    assert record["trainable_parameters"] == sum(p.numel() for n, p in result.model.named_parameters() if not n.startswith("encoder."))
-    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
-    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert record["trainable_parameters"] == sum(p.numel() for n, p in result.model.named_parameters() if result.model.part_of(n) != "encoder")
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("model.encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("model.decoder."))
     assert result.model.line_cache is None  # the stage's line cache does not outlive the stage
 
 

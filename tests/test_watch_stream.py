@@ -6,26 +6,42 @@ import io
 import threading
 import time
 
+from logllm.logs.errors import BuildReport
+from logllm.logs.records import LogRecord
 from logllm.scoring.detector import WindowResult
-from logllm.commands.watch import StreamWindower, watch
+from logllm.commands.watch import watch
+from logllm.windows.windowing import SlidingWindower, sliding_windows
+
+
+def _record(i: int) -> LogRecord:
+    return LogRecord("app.log", i, f"l{i}")
 
 
 def test_windower_emits_every_step_with_bounded_buffer():
-    w = StreamWindower("app.log", size=4, step=2)
-    emitted = [w.add(i, f"l{i}") for i in range(1, 11)]
-    windows = [p.window for p in emitted if p is not None]
-    assert [x.line_numbers for x in windows] == [[1, 2, 3, 4], [3, 4, 5, 6], [5, 6, 7, 8], [7, 8, 9, 10]]
+    w = SlidingWindower(size=4, step=2)
+    emitted = [w.add(_record(i)) for i in range(1, 11)]
+    windows = [x for x in emitted if x is not None]
+    assert [x["line_numbers"] for x in windows] == [[1, 2, 3, 4], [3, 4, 5, 6], [5, 6, 7, 8], [7, 8, 9, 10]]
     assert len(w.buffer) <= 4
 
 
-def test_windower_flushes_idle_partial_window_once():
-    w = StreamWindower("app.log", size=10, step=10, flush_after=1.0)
+def test_windower_flushes_a_quiet_partial_window_once():
+    w = SlidingWindower(size=10, step=10)
     for i in range(1, 4):
-        w.add(i, f"l{i}", arrival=100.0)
-    assert w.flush_if_idle(now=100.5) is None
-    pending = w.flush_if_idle(now=101.5)
-    assert pending.partial and pending.window.line_numbers == [1, 2, 3]
-    assert w.flush_if_idle(now=105.0) is None  # nothing new since
+        w.add(_record(i))
+    partial = w.flush(end=False)
+    assert partial["line_numbers"] == [1, 2, 3] and w.report["partial_windows"] == 1
+    assert w.flush(end=False) is None  # nothing new since
+
+
+def test_watch_and_files_share_one_windower():
+    """`sliding_windows` (files) is the windower `watch` feeds: same windows, same counters."""
+    records = [_record(i) for i in range(1, 24)]
+    fed, by_file = BuildReport(), BuildReport()
+    w = SlidingWindower(5, 7, report=fed)
+    windows = [x for x in map(w.add, records) if x is not None] + [w.flush()]
+    assert windows == list(sliding_windows(records, 5, 7, report=by_file))
+    assert fed.counts == by_file.counts and fed["lines_between_windows"] == 6
 
 
 class KeywordDetector:
@@ -36,10 +52,10 @@ class KeywordDetector:
     def score(self, windows, threshold=0.5, progress=None):
         out = []
         for w in windows:
-            line_scores = [1.0 if "FATAL" in t else 0.0 for t in w.lines]
+            line_scores = [1.0 if "FATAL" in t else 0.0 for t in w["lines"]]
             score = max(line_scores)
-            out.append(WindowResult(w.window_id, w.source, w.line_numbers, w.lines, score, score >= threshold,
-                                    line_scores, w.label, w.line_labels))
+            out.append(WindowResult(w["window_id"], w["source"], w["line_numbers"], w["lines"], score,
+                                    score >= threshold, line_scores, w["label"], w["line_labels"]))
         return out
 
 

@@ -26,9 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from logllm.windows.user_input import DEFAULT_WINDOWS, FORMATS
+    from logllm.dataset.user_logs import INPUT_FORMATS
+    from logllm.windows.spec import DEFAULT_WINDOWS
 
-    defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_WINDOWS.items())
+    defaults = ", ".join(f"{k}: {v.detect}" for k, v in DEFAULT_WINDOWS.items() if not k.startswith("synthetic"))
     parser = argparse.ArgumentParser(
         prog="logllm detect",
         description="Find anomalous windows and their most suspicious lines in log files.",
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", help="log file, folder of logs, .gz file, or - for standard input")
     parser.add_argument("--model", default=None,
                         help="saved model folder or Hub id (default: $LOGLLM_MODEL, else runs/quickstart/model)")
-    parser.add_argument("--format", dest="fmt", default="auto", choices=FORMATS, help="log format (default: auto)")
+    parser.add_argument("--format", dest="fmt", default="auto", choices=INPUT_FORMATS, help="log format (default: auto)")
     parser.add_argument("--window", default=None,
                         help=f"session | sliding:SIZE[:STEP] | time:SECONDS (defaults: {defaults})")
     parser.add_argument("--threshold", type=float, default=0.5, help="P(anomalous) at or above which a window is flagged")
@@ -61,7 +62,7 @@ def _stdin_to_file(max_bytes: int | None, folder: Path) -> Path:
         while chunk := sys.stdin.buffer.read(1 << 20):
             written += len(chunk)
             if max_bytes is not None and written > max_bytes:
-                from logllm.windows.user_input import DetectionInputError
+                from logllm.logs.errors import DetectionInputError
 
                 raise DetectionInputError(f"<stdin>: more than {max_bytes / 1e6:.1f} MB; raise --max-mb")
             out.write(chunk)
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     from logllm.report.detection import format_table, write_results
     from logllm.scoring.detector import Detector, score_input
-    from logllm.windows.user_input import DetectionInputError, read_input
+    from logllm.dataset.user_logs import read_input
+    from logllm.logs.errors import DetectionInputError
 
     if not 0.0 <= args.threshold <= 1.0:
         raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
@@ -113,9 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    from logllm.logs.errors import LogFormatError
-
-    from logllm.windows.user_input import DetectionInputError
+    from logllm.logs.errors import DetectionInputError, LogFormatError
 
     try:
         return run(args)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from logllm.windows.windowing import Window
+
 logger = logging.getLogger(__name__)
 
 LATENCY_SAMPLES = 10_000  # latencies kept for percentiles (bounded)
@@ -35,68 +37,9 @@ LATENCY_SAMPLES = 10_000  # latencies kept for percentiles (bounded)
 class PendingWindow:
     """A completed window waiting to be scored, with when its last line was read."""
 
-    window: object  # logllm.pipeline.Window
+    window: Window
     completed_at: float
     partial: bool = False
-
-
-class StreamWindower:
-    """Count-based windows (size, step) over an endless line stream, in memory bounded by ``size``.
-
-    ``flush_after`` seconds without a new line emits the lines not yet covered by any window as
-    a partial window, so a quiet log is still scored.
-    """
-
-    def __init__(self, source: str, size: int, step: int, flush_after: float | None = None) -> None:
-        if size < 1 or step < 1:
-            raise ValueError(f"window size and step must be >= 1, got {size}, {step}")
-        self.source, self.size, self.step, self.flush_after = source, size, step, flush_after
-        self.buffer: deque[tuple[int, str, int]] = deque(maxlen=size)  # (line number, text, label)
-        self.uncovered = 0
-        self.skip = 0
-        self.last_arrival = time.monotonic()
-
-    def _emit(self, partial: bool) -> PendingWindow:
-        from logllm.windows.user_input import Window, window_label
-
-        numbers = [n for n, _, _ in self.buffer]
-        labels = [lab for _, _, lab in self.buffer]
-        window = Window(
-            window_id=f"{Path(self.source).name}:{numbers[0]}-{numbers[-1]}", source=self.source,
-            lines=[t for _, t, _ in self.buffer], line_numbers=numbers, line_labels=labels,
-            label=window_label(labels),
-        )
-        self.uncovered = 0
-        return PendingWindow(window, completed_at=self.last_arrival, partial=partial)
-
-    def add(self, line_number: int, text: str, label: int = -1, arrival: float | None = None) -> PendingWindow | None:
-        self.last_arrival = time.monotonic() if arrival is None else arrival
-        if self.skip:
-            self.skip -= 1
-            return None
-        self.buffer.append((line_number, text, label))
-        self.uncovered += 1
-        if len(self.buffer) < self.size or self.uncovered < min(self.step, self.size):
-            return None
-        pending = self._emit(partial=False)
-        if self.step >= self.size:
-            self.buffer.clear()
-            self.skip = self.step - self.size
-        return pending
-
-    def flush_if_idle(self, now: float | None = None) -> PendingWindow | None:
-        now = time.monotonic() if now is None else now
-        if self.flush_after is None or not self.uncovered or now - self.last_arrival < self.flush_after:
-            return None
-        pending = self._emit(partial=True)
-        if self.step >= self.size:
-            self.buffer.clear()
-        return pending
-
-    def reset(self) -> None:
-        """After rotation or truncation line numbers restart; never mix two files in one window."""
-        self.buffer.clear()
-        self.uncovered = self.skip = 0
 
 
 @dataclass
@@ -154,17 +97,22 @@ def watch(
     on_result: Callable[[object, float], None] | None = None,
 ) -> WatchStats:
     """Follow ``path``, score each completed window, print alerts; returns the run's statistics."""
+    from logllm.logs.errors import BuildReport
     from logllm.logs.follow import LogFollower
-    from logllm.windows.user_input import line_parser
+    from logllm.logs.formats import lenient_parser
+    from logllm.windows.windowing import SlidingWindower
 
     out = sys.stdout if out is None else out
 
     follower = LogFollower(path, from_start=from_start)
-    parse = line_parser(fmt, str(path))
-    windower = StreamWindower(str(path), size, step, flush_after)
+    report = BuildReport()
+    parse = lenient_parser(fmt, report)
+    windower = SlidingWindower(size, step, report=report)
+    source = str(path)
     stats = WatchStats()
     stop = None if duration is None else time.monotonic() + duration
     line_number = 0
+    last_arrival = time.monotonic()
     rotations = truncations = 0
     pending: list[PendingWindow] = []
 
@@ -194,30 +142,30 @@ def watch(
         pending.clear()
 
     def follow_loop() -> None:
-        nonlocal line_number, rotations, truncations
+        nonlocal line_number, rotations, truncations, last_arrival
         for lines in follower.follow(poll_interval=poll_interval, stop=stop):
             if (follower.stats.rotations, follower.stats.truncations) != (rotations, truncations):
                 rotations, truncations = follower.stats.rotations, follower.stats.truncations
-                windower.reset()
+                windower.discard()  # line numbers restart: never mix two files in one window
                 line_number = 0
             arrival = time.monotonic()
             for text in lines:
                 line_number += 1
                 stats.lines += 1
-                record = parse(text, line_number)
-                if record is None:
+                if not text.strip():
                     continue
-                label = -1 if record.label is None else int(record.label)
-                completed = windower.add(line_number, record.content, label, arrival)
-                if completed is not None:
-                    pending.append(completed)
+                last_arrival = arrival
+                window = windower.add(parse(text, source, line_number))
+                if window is not None:
+                    pending.append(PendingWindow(window, completed_at=arrival))
                     if len(pending) >= detector.batch_size:
                         score_pending()
                         if stop is not None and time.monotonic() >= stop:
                             return  # --duration is over: do not finish a large backlog chunk
-            idle = windower.flush_if_idle()
-            if idle is not None:
-                pending.append(idle)
+            if flush_after is not None and windower.uncovered and time.monotonic() - last_arrival >= flush_after:
+                idle = windower.flush(end=False)
+                if idle is not None:
+                    pending.append(PendingWindow(idle, completed_at=last_arrival, partial=True))
             score_pending()
 
     try:
@@ -229,14 +177,15 @@ def watch(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from logllm.windows.user_input import FORMATS
+    from logllm.logs.formats import LINE_FORMATS
+    from logllm.windows.spec import WATCH_WINDOW
 
     parser = argparse.ArgumentParser(prog="logllm watch", description="Follow a growing log and alert on anomalous windows.")
     parser.add_argument("file", help="log file to follow (may not exist yet; rotation and truncation are handled)")
     parser.add_argument("--model", default=None, help="saved model folder or Hub id (default: the quickstart model)")
-    parser.add_argument("--format", dest="fmt", default="plain", choices=[f for f in FORMATS if f != "auto"],
+    parser.add_argument("--format", dest="fmt", default="plain", choices=LINE_FORMATS,
                         help="line format (default plain: every line is a message)")
-    parser.add_argument("--window", default="sliding:50:50", help="sliding:SIZE[:STEP] (default sliding:50:50)")
+    parser.add_argument("--window", default=str(WATCH_WINDOW), help=f"sliding:SIZE[:STEP] (default {WATCH_WINDOW})")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--flush-after", type=float, default=None,
                         help="score a partial window after this many idle seconds")
@@ -254,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
-    from logllm.windows.user_input import DetectionInputError, WindowSpec
+    from logllm.logs.errors import DetectionInputError
     from logllm.scoring.detector import Detector
+    from logllm.windows.spec import WindowSpec
 
     alerts_file = None
     try:

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
+from logllm.windows.spec import DEFAULT_TIME, PAPER_SLIDING, WINDOWINGS, WindowSpec, default_window
+from logllm.windows.windowing import Window
 
-__all__ = ["BuildSettings", "DATASETS", "iter_records", "build_windows", "build_splits", "build_dataset",
-           "build_synthetic_dataset", "config_name_for"]
+__all__ = ["BuildSettings", "DATASETS", "WINDOWINGS", "iter_records", "build_windows", "build_splits",
+           "build_dataset", "build_synthetic_dataset", "config_name_for", "window_fields"]
 
 logger = logging.getLogger(__name__)
 
 DATASETS = ("hdfs", "hdfs_traces", "bgl", "thunderbird", "liberty", "spirit", "plain", "synthetic-hdfs", "synthetic-bgl", "auto")
-WINDOWINGS = ("session", "sliding", "time")
 
 
 @dataclass
@@ -34,10 +35,10 @@ class BuildSettings:
     labels: str | None = None              # HDFS anomaly_label.csv
     templates: str | None = None           # HDFS templates for Event_traces.csv
     pattern: str | None = None             # plain logs: regex with named groups
-    windowing: str | None = None           # session (HDFS) | sliding (others) by default
-    window_size: int = 100
-    step: int = 100
-    time_length: float = 60.0
+    windowing: str | None = None           # the format's default (logllm.windows.spec.DEFAULT_WINDOWS)
+    window_size: int = PAPER_SLIDING.size
+    step: int = PAPER_SLIDING.step
+    time_length: float = DEFAULT_TIME.seconds
     time_step: float | None = None
     preprocessing: str = "re"
     split_method: str | None = None        # random (HDFS) | chronological (others) by default
@@ -63,8 +64,7 @@ class BuildSettings:
 
             self.dataset = detect_format(self.inputs[0])
             logger.info("detected format %s for %s", self.dataset, self.inputs[0])
-        family_is_session = self.dataset in {"hdfs", "hdfs_traces", "synthetic-hdfs"}
-        self.windowing = self.windowing or ("session" if family_is_session else "sliding")
+        self.windowing = self.windowing or default_window(self.dataset, "build").kind
         if self.windowing not in WINDOWINGS:
             raise ValueError(f"unknown windowing {self.windowing!r}; choose one of {', '.join(WINDOWINGS)}")
         self.split_method = self.split_method or ("random" if self.windowing == "session" else "chronological")
@@ -72,6 +72,18 @@ class BuildSettings:
     @property
     def family(self) -> str:
         return self.dataset.replace("synthetic-", "synthetic_")
+
+    @property
+    def window_spec(self) -> WindowSpec:
+        """The windowing fields as one ``WindowSpec`` (what the card and reports print)."""
+        return WindowSpec(self.windowing, size=self.window_size, step=self.step, seconds=self.time_length,
+                          time_step=self.time_step)
+
+
+def window_fields(spec: WindowSpec) -> dict[str, Any]:
+    """``BuildSettings`` keyword arguments for ``spec`` (detect builds its windows from a ``--window`` text)."""
+    return {"windowing": spec.kind, "window_size": spec.size, "step": spec.step, "time_length": spec.seconds,
+            "time_step": spec.time_step}
 
 
 def config_name_for(settings: BuildSettings) -> str:
@@ -86,20 +98,11 @@ def config_name_for(settings: BuildSettings) -> str:
     return name if settings.preprocessing == "re" else f"{name}_{settings.preprocessing}"
 
 
-def iter_records(settings: BuildSettings, report: BuildReport) -> Iterator[LogRecord]:
-    """Stream the records of every input (or of the synthetic generator)."""
-    from logllm.logs.synthetic import generate_bgl_like, generate_hdfs_like
-
-    if settings.dataset == "synthetic-hdfs":
-        rate = 0.03 if settings.anomaly_rate is None else settings.anomaly_rate
-        records = generate_hdfs_like(settings.n_sessions, settings.seed, rate)
-    elif settings.dataset == "synthetic-bgl":
-        rate = 0.002 if settings.anomaly_rate is None else settings.anomaly_rate
-        records = generate_bgl_like(settings.n_lines, settings.seed, rate)
-    else:
-        if not settings.inputs:
-            raise ValueError(f"dataset {settings.dataset!r} needs --input files")
-        records = _parse_inputs(settings, report)
+def iter_records(settings: BuildSettings, report: BuildReport,
+                 records: Iterable[LogRecord] | None = None) -> Iterator[LogRecord]:
+    """Stream the records of every input (or of the synthetic generator, or ``records`` already opened)."""
+    if records is None:
+        records = _generate(settings) if settings.dataset.startswith("synthetic") else _parse_inputs(settings, report)
     for count, record in enumerate(records, start=1):
         if settings.max_lines is not None and count > settings.max_lines:
             report.note(f"stopped after --max-lines {settings.max_lines:,} records")
@@ -108,9 +111,21 @@ def iter_records(settings: BuildSettings, report: BuildReport) -> Iterator[LogRe
         yield record
 
 
+def _generate(settings: BuildSettings) -> Iterator[LogRecord]:
+    from logllm.logs.synthetic import generate_bgl_like, generate_hdfs_like
+
+    if settings.dataset == "synthetic-hdfs":
+        rate = 0.03 if settings.anomaly_rate is None else settings.anomaly_rate
+        return generate_hdfs_like(settings.n_sessions, settings.seed, rate)
+    rate = 0.002 if settings.anomaly_rate is None else settings.anomaly_rate
+    return generate_bgl_like(settings.n_lines, settings.seed, rate)
+
+
 def _parse_inputs(settings: BuildSettings, report: BuildReport) -> Iterator[LogRecord]:
     from logllm.logs.formats import parse_file
 
+    if not settings.inputs:
+        raise ValueError(f"dataset {settings.dataset!r} needs --input files")
     for path in settings.inputs:
         logger.info("parsing %s as %s", path, settings.dataset)
         yield from parse_file(path, settings.dataset, report, pattern=settings.pattern, templates=settings.templates)
@@ -149,15 +164,19 @@ def _labels_in_archive(inputs: list[str]) -> str | None:
     return None
 
 
-def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
-                  with_groups: bool = False) -> Iterator[dict[str, Any]]:
-    """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first)."""
+def build_windows(settings: BuildSettings, report: BuildReport | None = None, *, with_groups: bool = False,
+                  records: Iterable[LogRecord] | None = None) -> Iterator[Window]:
+    """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first).
+
+    ``records``: the input's records when the caller has opened it already (``logllm detect``
+    opens each file once, deciding its format from the head of that same opening).
+    """
     from logllm.windows.preprocessing import make_preprocessor
     from logllm.windows.windowing import session_windows, sliding_windows, time_windows
 
     report = report if report is not None else BuildReport()
     preprocess = make_preprocessor(settings.preprocessing)
-    records = iter_records(settings, report)
+    records = iter_records(settings, report, records)
     if settings.windowing == "session":
         labels = _block_labels(settings, report)
         missing = settings.missing_labels if labels is not None or settings.dataset != "hdfs" else "unknown"
@@ -168,7 +187,7 @@ def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
     return time_windows(records, settings.time_length, settings.time_step, preprocess, report=report)
 
 
-def build_window_list(settings: BuildSettings, report: BuildReport) -> list[dict[str, Any]]:
+def build_window_list(settings: BuildSettings, report: BuildReport) -> list[Window]:
     """All windows of a build, in memory (for splitting); input that forms none is an error naming it."""
     windows = list(build_windows(settings, report))
     if not windows:
@@ -258,11 +277,6 @@ def settings_info(settings: BuildSettings) -> dict[str, Any]:
     info = asdict(settings)
     info["inputs"] = [os.path.basename(p) for p in settings.inputs]
     info["source"] = ", ".join(info["inputs"]) or settings.dataset
-    if settings.windowing == "sliding":
-        info["windowing"] = f"sliding (size {settings.window_size}, step {settings.step})"
-    elif settings.windowing == "time":
-        info["windowing"] = f"time (length {settings.time_length:g}s, step {(settings.time_step or settings.time_length):g}s)"
-    else:
-        info["windowing"] = "session (one window per block id)"
+    info["windowing"] = settings.window_spec.describe()
     info["synthetic"] = settings.dataset.startswith("synthetic")
     return info

@@ -13,7 +13,8 @@ publish the result as Parquet (``logllm data build`` + ``logllm data push``)::
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
+from typing import Any
 
 import datasets
 
@@ -25,41 +26,37 @@ from logllm.dataset.build import BuildSettings, build_splits
 __all__ = ["LogWindowsConfig", "LogWindows"]
 
 
-@dataclass
-class LogWindowsConfig(datasets.BuilderConfig):
-    """Build settings (see ``BuildSettings``) as a ``BuilderConfig``; the fields mirror it (a test keeps them equal)."""
+def _config_fields() -> list[tuple[str, Any, Any]]:
+    """``BuildSettings``' fields, same names, types and defaults (the builder defaults to synthetic data)."""
+    out = []
+    for setting in dataclasses.fields(BuildSettings):
+        if setting.name == "dataset":
+            spec = field(default="synthetic-hdfs")
+        elif setting.default_factory is not dataclasses.MISSING:
+            spec = field(default_factory=setting.default_factory)
+        else:
+            spec = field(default=setting.default)
+        out.append((setting.name, setting.type, spec))
+    return out
 
-    dataset: str = "synthetic-hdfs"
-    inputs: list[str] = field(default_factory=list)
-    labels: str | None = None
-    templates: str | None = None
-    pattern: str | None = None
-    windowing: str | None = None
-    window_size: int = 100
-    step: int = 100
-    time_length: float = 60.0
-    time_step: float | None = None
-    preprocessing: str = "re"
-    split_method: str | None = None
-    test_size: float = 0.2
-    validation_size: float = 0.1
-    seed: int = 42
-    beta: float = 0.0
-    missing_labels: str = "error"
-    max_lines: int | None = None
-    keep_raw: bool = True
-    n_sessions: int = 2000
-    n_lines: int = 20000
-    anomaly_rate: float | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.inputs = [str(p) for p in self.inputs]
-        self.settings()  # validate early
+def _post_init(self) -> None:
+    datasets.BuilderConfig.__post_init__(self)
+    self.inputs = [str(p) for p in self.inputs]
+    self.settings()  # validate early
 
-    def settings(self) -> BuildSettings:
-        names = {f.name for f in dataclasses.fields(BuildSettings)}
-        return BuildSettings(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+def _settings(self) -> BuildSettings:
+    """These fields as the ``BuildSettings`` they mirror."""
+    return BuildSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(BuildSettings)})
+
+
+# Build settings as a ``BuilderConfig``: the fields are generated from ``BuildSettings``, so the two cannot drift.
+LogWindowsConfig = dataclasses.make_dataclass(
+    "LogWindowsConfig", _config_fields(), bases=(datasets.BuilderConfig,),
+    namespace={"__post_init__": _post_init, "settings": _settings, "__module__": __name__,
+               "__doc__": "``BuildSettings`` as a ``datasets.BuilderConfig`` (same fields, generated from it)."},
+)
 
 
 class LogWindows(datasets.GeneratorBasedBuilder):

@@ -70,12 +70,19 @@ def _labels(windows: Windows) -> list[int]:
 
 
 # --------------------------------------------------------------------------- categories
+def _categories(windows: Windows) -> list[list[str]]:
+    """Each window's categories, old anomaly-kind names read as the current ones (saved datasets)."""
+    from logllm.logs.anomaly_kinds import canonical_kind
+
+    return [[canonical_kind(c) for c in cats or ()] for cats in _column(windows, "categories")]
+
+
 def category_counts(windows: Windows) -> Counter:
     """Number of anomalous windows per anomaly category (a window counts once per category)."""
     counts: Counter = Counter()
-    for label, cats in zip(_labels(windows), _column(windows, "categories")):
+    for label, cats in zip(_labels(windows), _categories(windows)):
         if label == 1:
-            counts.update(set(cats or ()))
+            counts.update(set(cats))
     return counts
 
 
@@ -214,13 +221,16 @@ def unseen_type_split(
     to train/validation; windows mixing both are used nowhere and listed in ``excluded_mixed``
     (logged, never silent). Normal windows are split at random (seeded) by
     ``test_normal_fraction``; validation is carved from the training part, stratified.
-    ``holdout_categories`` defaults to :func:`choose_holdout_categories`.
+    ``holdout_categories`` defaults to :func:`choose_holdout_categories`; old anomaly-kind names
+    (there and in the windows) are read as the current ones (``logllm.logs.anomaly_kinds``).
     """
+    from logllm.logs.anomaly_kinds import canonical_kind
+
     for name, value in (("test_normal_fraction", test_normal_fraction), ("validation_fraction", validation_fraction)):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value}")
     labels = _labels(windows)
-    categories = _column(windows, "categories")
+    categories = _categories(windows)
     ids = _window_ids(windows)
     for i, (label, cats) in enumerate(zip(labels, categories)):
         if label == 1 and not cats:
@@ -231,7 +241,8 @@ def unseen_type_split(
         if label not in (0, 1):
             raise ValueError(f"window {ids[i]!r} has label {label}; unseen-type splits need labeled windows (0/1)")
     known = set(category_counts(windows))
-    held = set(choose_holdout_categories(windows, holdout_fraction, seed) if holdout_categories is None else holdout_categories)
+    held = set(choose_holdout_categories(windows, holdout_fraction, seed) if holdout_categories is None
+               else map(canonical_kind, holdout_categories))
     unknown = held - known
     if unknown:
         raise ValueError(f"held-out categories {sorted(unknown)} occur in no anomalous window; known: {sorted(known)}")

@@ -2,15 +2,15 @@
 
 A user usually has plenty of logs, nearly all normal, and no labels. We treat their windows as
 normal and make the anomalous class from copies of those same windows, changed the ways real
-failures change logs:
+failures change logs (``SYNTHESIZED_KINDS``; names and meanings in ``logllm.logs.anomaly_kinds``):
 
 * ``unseen_template`` – a line the system never printed, spliced from the front of one of its
   line shapes and the back of another, replaces a line;
 * ``error_level`` – a line's level word turns severe (``INFO`` → ``ERROR``/``FATAL``...), or the
   line gains a failure prefix when it has no level word;
-* ``dropped_steps`` – every line of one step (template) of the window disappears;
-* ``reordered_steps`` – a run of lines with different templates is reversed;
-* ``parameter_outlier`` – a number in a line becomes extreme (×1000, negative). With the
+* ``missing_step`` – every line of one step (template) of the window disappears;
+* ``out_of_order`` – a run of lines with different templates is reversed;
+* ``abnormal_value`` – a number in a line becomes extreme (×1000, negative). With the
   default ``re`` masking numbers become ``<*>``, so this change is invisible to the model; the
   synthesiser checks every change against the preprocessing and redraws invisible ones (it logs
   how many), so such kinds only count where the preprocessing keeps numbers (``raw``).
@@ -34,10 +34,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from logllm.logs.anomaly_kinds import parse_kinds
+
 logger = logging.getLogger(__name__)
 
-ALL_KINDS = ("unseen_template", "error_level", "dropped_steps", "reordered_steps", "parameter_outlier")
-SLIDING_KINDS = ("unseen_template", "error_level", "parameter_outlier")
+SYNTHESIZED_KINDS = ("unseen_template", "error_level", "missing_step", "out_of_order", "abnormal_value")
+SLIDING_KINDS = ("unseen_template", "error_level", "abnormal_value")
 
 _LEVELS = re.compile(r"\b(INFO|DEBUG|NOTICE|TRACE|WARN|WARNING|info|debug|notice|trace|warn|warning|Info|Debug|Notice|Warning)\b")
 _SEVERE = ("ERROR", "FATAL", "SEVERE", "CRITICAL")
@@ -83,7 +85,7 @@ class AnomalySynthesizer:
     Args:
         normal_lines (`Sequence[str]`): raw lines of the user's (normal) log; the vocabulary of
             line shapes the synthetic "unseen" lines must avoid and are spliced from.
-        kinds (`Sequence[str]`, *optional*, defaults to `ALL_KINDS`): which changes to draw from.
+        kinds (`Sequence[str]`, *optional*, defaults to `SYNTHESIZED_KINDS`): which changes to draw from.
         preprocess (`Callable[[str], str]`, *optional*): the model's preprocessing; a change the
             preprocessing erases is redrawn. Defaults to the project's ``re`` masking.
         seed (`int`, *optional*, defaults to 0).
@@ -92,16 +94,13 @@ class AnomalySynthesizer:
     def __init__(
         self,
         normal_lines: Sequence[str],
-        kinds: Sequence[str] = ALL_KINDS,
+        kinds: Sequence[str] = SYNTHESIZED_KINDS,
         preprocess: Callable[[str], str] | None = None,
         seed: int = 0,
     ) -> None:
-        unknown = set(kinds) - set(ALL_KINDS)
-        if unknown or not kinds:
-            raise ValueError(f"unknown or no anomaly kinds {sorted(unknown)}; choose from {ALL_KINDS}")
+        self.kinds = parse_kinds(kinds, SYNTHESIZED_KINDS, what="normal-only kinds")
         if not normal_lines:
             raise ValueError("need at least one normal line to synthesise anomalies from")
-        self.kinds = tuple(kinds)
         self.preprocess = preprocess or _default_preprocess()
         self.rng = random.Random(seed)
         self.templates: dict[str, str] = {}  # preprocessed shape -> one raw example
@@ -154,7 +153,7 @@ class AnomalySynthesizer:
             return out, [int(i == pos) for i in range(len(out))]
         return None
 
-    def dropped_steps(self, lines: list[str]) -> tuple[list[str], list[int]] | None:
+    def missing_step(self, lines: list[str]) -> tuple[list[str], list[int]] | None:
         shapes = [self.preprocess(x) for x in lines]
         distinct = sorted(set(shapes))
         if len(distinct) < 2:
@@ -167,7 +166,7 @@ class AnomalySynthesizer:
         flag = sum(1 for i, _ in kept if i < first_gap)
         return out, [int(i == min(flag, len(out) - 1)) for i in range(len(out))]
 
-    def reordered_steps(self, lines: list[str]) -> tuple[list[str], list[int]] | None:
+    def out_of_order(self, lines: list[str]) -> tuple[list[str], list[int]] | None:
         shapes = [self.preprocess(x) for x in lines]
         starts = [i for i in range(len(lines) - 1) if shapes[i] != shapes[i + 1]]
         if not starts:
@@ -180,7 +179,7 @@ class AnomalySynthesizer:
             return None
         return out, [int(start <= i < end) for i in range(len(out))]
 
-    def parameter_outlier(self, lines: list[str]) -> tuple[list[str], list[int]] | None:
+    def abnormal_value(self, lines: list[str]) -> tuple[list[str], list[int]] | None:
         candidates = [i for i, x in enumerate(lines) if _NUMBER.search(x)]
         if not candidates:
             return None
@@ -275,7 +274,7 @@ def normal_only_splits(
     *,
     anomaly_ratio: float = 0.3,
     validation_fraction: float = 0.1,
-    kinds: Sequence[str] = ALL_KINDS,
+    kinds: Sequence[str] = SYNTHESIZED_KINDS,
     preprocess: Callable[[str], str] | None = None,
     seed: int = 0,
 ) -> tuple[dict[str, list[dict[str, Any]]], SynthesisReport]:
@@ -309,7 +308,7 @@ def normal_only_splits(
 def normal_only_dataset_dict(
     dataset: Any,
     *,
-    kinds: Sequence[str] | str = ALL_KINDS,
+    kinds: Sequence[str] | str = SYNTHESIZED_KINDS,
     anomaly_ratio: float = 0.3,
     validation_fraction: float = 0.1,
     drop_known_anomalies: bool = True,
@@ -328,8 +327,7 @@ def normal_only_dataset_dict(
 
     from logllm.dataset.features import WINDOW_FEATURES
 
-    if isinstance(kinds, str):
-        kinds = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    kinds = parse_kinds(kinds, SYNTHESIZED_KINDS, what="normal-only kinds")
     pooled = [row for name in ("train", "validation") if name in dataset for row in dataset[name]]
     if not pooled:
         raise ValueError(f"normal-only training needs a 'train' split with windows; got splits {sorted(dataset)}")
@@ -349,8 +347,8 @@ def normal_only_dataset_dict(
 
 
 __all__ = [
-    "ALL_KINDS",
     "SLIDING_KINDS",
+    "SYNTHESIZED_KINDS",
     "AnomalySynthesizer",
     "SynthesisReport",
     "normal_only_dataset_dict",

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LogFormatError", "BuildReport"]
+__all__ = ["LogFormatError", "DetectionInputError", "BuildReport", "COUNTER_NOTES"]
 
 # How many example locations a report keeps per counter (enough to find the lines, bounded memory).
 MAX_EXAMPLES = 5
@@ -34,6 +34,22 @@ class LogFormatError(ValueError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)
+
+
+class DetectionInputError(ValueError):
+    """User input or options that cannot be scored (detect, watch, the Space); the message is meant for the user, as is."""
+
+
+# Counters worth telling a user about, with how to say it (``BuildReport.user_notes``).
+COUNTER_NOTES = {
+    "non_utf8_lines_repaired": "{n} line(s) were not valid UTF-8; undecodable bytes were replaced",
+    "lines_cut_at_max_length": "{n} line(s) were longer than 1 MiB and were cut",
+    "lines_with_nul_bytes": "{n} line(s) held NUL bytes, which were removed",
+    "lines_without_session_id": "{n} line(s) name no HDFS block id and are in no session window",
+    "lines_without_timestamp": "{n} line(s) have no timestamp and are in no time window",
+    "lines_between_windows": "{n} line(s) fall between windows (step > size)",
+    "unparsed_lines": "{n} line(s) did not match the format and were skipped",
+}
 
 
 @dataclass
@@ -81,6 +97,15 @@ class BuildReport:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
         return text
+
+    def user_notes(self) -> list[str]:
+        """One sentence per counter a user should hear about (``COUNTER_NOTES``), with its first location."""
+        notes = []
+        for name, template in COUNTER_NOTES.items():
+            if self.counts[name]:
+                first = self.examples.get(name, [""])[0]
+                notes.append(template.format(n=self.counts[name]) + (f" (first at {first})" if first else ""))
+        return notes
 
     def summary(self) -> str:
         """One human-readable line per counter (for CLI output and dataset cards)."""

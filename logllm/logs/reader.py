@@ -85,22 +85,27 @@ def _open_plain_or_compressed(path: str, kind: str):
         yield handle
 
 
-def open_binary(path: str) -> Iterator[tuple[str, IO[bytes]]]:
-    """Yield ``(source, binary stream)`` for a file or each selected member of an archive."""
+def open_binary(path: str, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
+    """Yield ``(source, binary stream)`` for a file or each selected member of an archive.
+
+    ``name`` is what sources and errors call the file instead of ``path`` (``<stdin>`` for a
+    spooled standard input, the uploaded file's name in the Space).
+    """
     archive, member = split_member(path)
+    shown = name or archive
     if not os.path.exists(archive):
-        raise LogFormatError("file not found", path=archive)
+        raise LogFormatError("file not found", path=shown)
     if os.path.isdir(archive):
-        raise LogFormatError("is a directory", path=archive, expected="a log file or archive")
+        raise LogFormatError("is a directory", path=shown, expected="a log file or archive")
     kind = _kind(archive)
     if kind == "zip":
         with zipfile.ZipFile(archive) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/") and _wanted(n, member)]
             if not names:
-                raise LogFormatError(f"no member matching {member or 'a log file'} in zip archive", path=archive)
-            for name in names:
-                with zf.open(name) as handle:
-                    yield f"{archive}:{name}", handle
+                raise LogFormatError(f"no member matching {member or 'a log file'} in zip archive", path=shown)
+            for inner in names:
+                with zf.open(inner) as handle:
+                    yield f"{shown}:{inner}", handle
         return
     if kind == "tar" or _is_tar_compressed(archive, kind):
         found = False
@@ -109,14 +114,14 @@ def open_binary(path: str) -> Iterator[tuple[str, IO[bytes]]]:
                 if info.isfile() and _wanted(info.name, member):
                     found = True
                     handle = tf.extractfile(info)
-                    yield f"{archive}:{info.name}", handle
+                    yield f"{shown}:{info.name}", handle
         if not found:
-            raise LogFormatError(f"no member matching {member or 'a log file'} in tar archive", path=archive)
+            raise LogFormatError(f"no member matching {member or 'a log file'} in tar archive", path=shown)
         return
     if member is not None:
-        raise LogFormatError(f"asked for member {member!r} but the file is not an archive", path=archive)
+        raise LogFormatError(f"asked for member {member!r} but the file is not an archive", path=shown)
     with _open_plain_or_compressed(archive, kind) as handle:
-        yield archive, handle
+        yield shown, handle
 
 
 def _binary_lines(stream: IO[bytes], max_line_bytes: int) -> Iterator[tuple[bytes, bool]]:
@@ -153,15 +158,16 @@ def open_log_lines(
     report: BuildReport | None = None,
     *,
     max_line_bytes: int = MAX_LINE_BYTES,
+    name: str | None = None,
 ) -> Iterator[tuple[str, int, str]]:
     """Yield ``(source, 1-based line number, text)`` for every non-blank line of ``path``.
 
     Blank lines are skipped and counted (``blank_lines``); line numbers still count them, so
-    they match the file. CR before LF is removed.
+    they match the file. CR before LF is removed. ``name``: see ``open_binary``.
     """
     report = report if report is not None else BuildReport()
     any_member = False
-    for source, stream in open_binary(path):
+    for source, stream in open_binary(path, name):
         any_member = True
         yield from _decoded_lines(source, stream, report, max_line_bytes)
     if not any_member:  # pragma: no cover - open_binary raises instead

@@ -5,16 +5,12 @@ lines use the real formats (HDFS ``yymmdd hhmmss pid LEVEL component: content`` 
 ids; BGL with its label column) and are parsed back with the real parsers. Generation streams
 and is deterministic from ``seed``; sizes from a few sessions to 10M+ lines.
 
-Anomaly kinds (the record's ``category``), chosen so that no single token separates the classes:
-
-* ``unseen_template`` — a message never produced by normal sessions (some carry words such as
-  ``Exception``, some do not);
-* ``error_burst`` — a warning that normal sessions also produce once in a while, repeated many
-  times;
-* ``missing_step`` — a workflow step left out (no keyword at all);
-* ``out_of_order`` — workflow steps in the wrong order (same event counts as a normal session);
-* ``abnormal_value`` — a parameter with an unusual value (HDFS: replication to many datanodes;
-  BGL: a job ending in an unusual state).
+Anomaly kinds (the record's ``category``; names and meanings in ``logllm.logs.anomaly_kinds``),
+chosen so that no single token separates the classes: ``GENERATED_KINDS``. Here an
+``unseen_template`` sometimes carries words such as ``Exception`` and sometimes not, a
+``missing_step`` has no keyword at all, an ``out_of_order`` session has a normal session's event
+counts, and an ``abnormal_value`` is a replication to many datanodes (HDFS) or a job ending in an
+unusual state (BGL).
 
 Normal data contains the keyword traps real logs have: benign ``exception`` warnings in HDFS,
 ``error corrected`` lines in BGL.
@@ -29,14 +25,15 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from logllm.logs.anomaly_kinds import parse_kinds
 from logllm.logs.records import LogRecord
 
-__all__ = ["ANOMALY_KINDS", "SyntheticLine", "hdfs_like_lines", "bgl_like_lines", "generate_hdfs_like",
-           "generate_bgl_like", "write_synthetic", "build_synthetic_dataset"]
+__all__ = ["GENERATED_KINDS", "SyntheticLine", "hdfs_like_lines", "bgl_like_lines", "generate_hdfs_like",
+           "generate_bgl_like", "write_synthetic"]
 
 logger = logging.getLogger(__name__)
 
-ANOMALY_KINDS = ("unseen_template", "error_burst", "missing_step", "out_of_order", "abnormal_value")
+GENERATED_KINDS = ("unseen_template", "error_burst", "missing_step", "out_of_order", "abnormal_value")
 HDFS_START = 1226262918.0   # 2008-11-09 20:35:18 UTC, the real HDFS_v1 start
 BGL_START = 1117838570.0    # 2005-06-03 15:42:50 UTC, the real BGL start
 
@@ -49,6 +46,11 @@ class SyntheticLine:
     label: int
     category: str | None
     session_id: str | None = None
+
+
+def _generated_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    """The kinds to inject (old names mapped); none means no anomalies."""
+    return parse_kinds(kinds, GENERATED_KINDS, what="the synthetic generator's kinds") if kinds else ()
 
 
 def _ip(rng: random.Random) -> str:
@@ -151,8 +153,8 @@ def _inject_hdfs_anomaly(rng: random.Random, blk: str, steps: list[Step], kind: 
         source = _ip(rng)
         steps.insert(rng.randint(len(steps) // 2, len(steps)), (rng.uniform(60, 600), rng.randint(20, 40), "INFO",
                      "dfs.FSNamesystem", f"BLOCK* ask {source}:50010 to replicate {blk} to datanode(s) {targets}"))
-    else:
-        raise ValueError(f"unknown anomaly kind {kind!r}; choose from {ANOMALY_KINDS}")
+    else:  # pragma: no cover - kinds are checked by _generated_kinds first
+        raise ValueError(f"unknown anomaly kind {kind!r}; choose from {GENERATED_KINDS}")
     return steps
 
 
@@ -164,7 +166,7 @@ def hdfs_like_lines(
     n_sessions: int = 1000,
     seed: int = 0,
     anomaly_rate: float = 0.03,
-    kinds: Sequence[str] = ANOMALY_KINDS,
+    kinds: Sequence[str] = GENERATED_KINDS,
     concurrency: int = 64,
 ) -> Iterator[SyntheticLine]:
     """Stream HDFS-like lines: ``n_sessions`` blocks interleaved in time order.
@@ -172,9 +174,7 @@ def hdfs_like_lines(
     ``anomaly_rate`` is the fraction of anomalous blocks (real HDFS: 2.9%); ``concurrency`` how
     many blocks are written at once (memory is bounded by it, not by ``n_sessions``).
     """
-    for kind in kinds:
-        if kind not in ANOMALY_KINDS:
-            raise ValueError(f"unknown anomaly kind {kind!r}; choose from {ANOMALY_KINDS}")
+    kinds = _generated_kinds(kinds)
     rng = random.Random(seed)
     heap: list[tuple[float, int, int]] = []     # (time, session seq, step index)
     sessions: dict[int, tuple[str, list[tuple[float, Step]], int, str | None]] = {}
@@ -215,7 +215,7 @@ def hdfs_like_lines(
 
 
 def generate_hdfs_like(n_sessions: int = 1000, seed: int = 0, anomaly_rate: float = 0.03,
-                       kinds: Sequence[str] = ANOMALY_KINDS, source: str = "synthetic_hdfs.log") -> Iterator[LogRecord]:
+                       kinds: Sequence[str] = GENERATED_KINDS, source: str = "synthetic_hdfs.log") -> Iterator[LogRecord]:
     """HDFS-like records, parsed from the generated lines by the real HDFS parser, block labels attached."""
     from logllm.logs.formats.hdfs import parse_hdfs_line
 
@@ -286,13 +286,14 @@ def bgl_like_lines(
     n_lines: int = 10000,
     seed: int = 0,
     anomaly_rate: float = 0.002,
-    kinds: Sequence[str] = ANOMALY_KINDS,
+    kinds: Sequence[str] = GENERATED_KINDS,
     job_rate: float = 0.02,
 ) -> Iterator[SyntheticLine]:
     """Stream ``n_lines`` BGL-like lines; an anomaly episode starts with probability ``anomaly_rate`` per line.
 
     Anomalous lines carry their kind in the label column (BGL style: ``-`` normal).
     """
+    kinds = _generated_kinds(kinds)
     rng = random.Random(seed)
     t = BGL_START
     pending: list[tuple[str, str, str | None]] = []   # queued (kind text, content, category)
@@ -323,11 +324,11 @@ def _bgl_episode(rng: random.Random, kind: str) -> list[tuple[str, str, str | No
         return [(kind_text, _fill(template, rng), kind) for _ in range(rng.randint(15, 30))]
     if kind in {"missing_step", "out_of_order", "abnormal_value"}:
         return [(k, c, kind) for k, c in _bgl_job(rng, kind)]
-    raise ValueError(f"unknown anomaly kind {kind!r}; choose from {ANOMALY_KINDS}")
+    raise ValueError(f"unknown anomaly kind {kind!r}; choose from {GENERATED_KINDS}")  # pragma: no cover
 
 
 def generate_bgl_like(n_lines: int = 10000, seed: int = 0, anomaly_rate: float = 0.002,
-                      kinds: Sequence[str] = ANOMALY_KINDS, source: str = "synthetic_bgl.log") -> Iterator[LogRecord]:
+                      kinds: Sequence[str] = GENERATED_KINDS, source: str = "synthetic_bgl.log") -> Iterator[LogRecord]:
     """BGL-like records, parsed from the generated lines by the real BGL parser."""
     from logllm.logs.formats.bgl import parse_bgl_line
 
@@ -382,9 +383,3 @@ def write_synthetic(kind: str, log_path: str, *, n_sessions: int = 1000, n_lines
         raise ValueError(f"unknown synthetic kind {kind!r}; choose 'hdfs' or 'bgl'")
     return counts
 
-
-def build_synthetic_dataset(*args, **kwargs):
-    """Generated logs -> windowed ``DatasetDict``; see ``logllm.dataset.build.build_synthetic_dataset``."""
-    from logllm.dataset.build import build_synthetic_dataset as build
-
-    return build(*args, **kwargs)

@@ -18,8 +18,8 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-DECODER_TARGETS = r"decoder\..*\.(q_proj|v_proj)"
-ENCODER_TARGETS = r"encoder\..*\.(query|value)"
+DECODER_TARGETS = r"model\.decoder\..*\.(q_proj|v_proj)"
+ENCODER_TARGETS = r"model\.encoder\..*\.(query|value)"
 
 
 def is_bitsandbytes_available() -> bool:
@@ -76,7 +76,7 @@ def quantization_config(bits: int = 4, compute_dtype: torch.dtype = torch.float3
     if bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, got {bits}")
     # llm_int8_skip_modules replaces the default list, so lm_head must be named too
-    skip = ["lm_head", "projector", "line_pooler", "pooler"] + ([] if quantize_encoder else ["encoder"])
+    skip = ["lm_head", "model.projector", "model.line_pooler", "pooler"] + ([] if quantize_encoder else ["model.encoder"])
     if bits == 4:
         return BitsAndBytesConfig(
             load_in_4bit=True,

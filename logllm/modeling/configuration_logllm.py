@@ -16,7 +16,8 @@ logger = logging.get_logger(__name__)
 
 PROJECTOR_TYPES = ("linear", "mlp")
 LINE_POOLING_MODES = ("pooler", "mean")
-PREPROCESSING_CHOICES = ("re", "none")
+PREPROCESSING_CHOICES = ("re", "raw")
+LEGACY_PREPROCESSING = {"none": "raw"}  # the name used before "raw" was the one name for unmasked lines
 
 DEFAULT_PROMPT_PREFIX = "Below is a sequence of system log messages:"
 DEFAULT_PROMPT_QUESTION = ". Is this sequence normal or anomalous?"
@@ -77,7 +78,15 @@ class LogLLMConfig(PretrainedConfig):
         max_tokens_per_line (`int`, *optional*, defaults to 100):
             Encoder tokens kept per line (the official code's cap).
         preprocessing (`str`, *optional*, defaults to `"re"`):
-            How the processor turns raw lines into model text: `"re"` (regex masking) or `"none"`.
+            How the processor turns raw lines into model text: `"re"` (regex masking) or `"raw"` (as given).
+        novelty_index_size (`int`, *optional*, defaults to 0):
+            Rows of the `novelty_index` buffer: pooled encoder vectors of the distinct lines of the training-normal
+            windows (0: no index). Set by `LogLLMForAnomalyDetection.set_novelty_index`.
+        operating_point (`dict`, *optional*):
+            How the saved model decides, chosen on validation after training (see `logllm.scoring.operating_point`):
+            `threshold` (P(anomalous)), `threshold_source`, `novelty_threshold` (a line farther than this from every
+            training-normal line is "unseen"), `unfamiliar_line_share`, the `window` settings and `preprocessing` the
+            model was trained with, and the `dataset` it was chosen on.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation for initialising the projector and the fallback line pooler.
     """
@@ -104,8 +113,11 @@ class LogLLMConfig(PretrainedConfig):
         max_tokens_per_line: int = 100,
         preprocessing: str = "re",
         initializer_range: float = 0.02,
+        novelty_index_size: int = 0,
+        operating_point: dict | None = None,
         **kwargs,
     ):
+        preprocessing = LEGACY_PREPROCESSING.get(preprocessing, preprocessing)
         self.encoder_config = _build_sub_config(encoder_config, "bert", "encoder_config")
         self.decoder_config = _build_sub_config(decoder_config, "llama", "decoder_config")
         if line_pooling not in LINE_POOLING_MODES:
@@ -134,6 +146,12 @@ class LogLLMConfig(PretrainedConfig):
         self.max_tokens_per_line = max_tokens_per_line
         self.preprocessing = preprocessing
         self.initializer_range = initializer_range
+        if not isinstance(novelty_index_size, int) or novelty_index_size < 0:
+            raise ValueError(f"novelty_index_size must be a non-negative integer, got {novelty_index_size!r}")
+        if operating_point is not None and not isinstance(operating_point, dict):
+            raise ValueError(f"operating_point must be a dict or None, got {type(operating_point).__name__}")
+        self.novelty_index_size = novelty_index_size
+        self.operating_point = operating_point
         # PretrainedConfig.__init__ sets the attention implementation on every sub-config (to None unless
         # asked for); keep what already-built sub-models (from_components) use.
         built_with = {key: getattr(getattr(self, key), "_attn_implementation_internal", None) for key in self.sub_configs}

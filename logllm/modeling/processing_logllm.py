@@ -23,7 +23,8 @@ from transformers import BatchFeature, ProcessorMixin
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
-PREPROCESSING_CHOICES = ("re", "none")
+PREPROCESSING_CHOICES = ("re", "raw")
+LEGACY_PREPROCESSING = {"none": "raw"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class LogLLMProcessor(ProcessorMixin):
             Tokenizer of the causal decoder; must contain `log_token` as a special token (added if missing:
             the model's embeddings must then be resized, which `from_components`/presets do).
         preprocessing (`str`, *optional*, defaults to `"re"`):
-            `"re"` masks variable fields (numbers, ids, paths, ...) with `<*>`; `"none"` keeps lines as given.
+            `"re"` masks variable fields (numbers, ids, paths, ...) with `<*>`; `"raw"` keeps lines as given.
         max_lines_per_window (`int`, *optional*, defaults to 128):
             Longer windows are truncated to their first lines, with a warning; counted in `stats`.
         max_tokens_per_line (`int`, *optional*, defaults to 100):
@@ -85,6 +86,7 @@ class LogLLMProcessor(ProcessorMixin):
         anomalous_answer: str = "The sequence is anomalous.",
         **kwargs,
     ):
+        preprocessing = LEGACY_PREPROCESSING.get(preprocessing, preprocessing)
         if preprocessing not in PREPROCESSING_CHOICES:
             raise ValueError(f"preprocessing must be one of {PREPROCESSING_CHOICES}, got {preprocessing!r}")
         self.preprocessing = preprocessing
@@ -173,7 +175,7 @@ class LogLLMProcessor(ProcessorMixin):
 
     def preprocess_lines(self, lines: Sequence[str]) -> list[str]:
         """Apply this processor's preprocessing to raw lines (each distinct line once)."""
-        if self.preprocessing == "none":
+        if self.preprocessing == "raw":
             return list(lines)
         from .masking_logllm import mask_line
 
@@ -185,7 +187,8 @@ class LogLLMProcessor(ProcessorMixin):
         step = self.max_lines_per_window
         return [list(window[i : i + step]) for i in range(0, len(window), step)]
 
-    def _validate_windows(self, windows) -> None:
+    def validate_windows(self, windows) -> None:
+        """Raise a clear error for anything that is not a non-empty list of windows of non-blank lines."""
         if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
             raise TypeError(f"windows must be a list of windows (list[list[str]]), got {type(windows).__name__}")
         if len(windows) == 0:
@@ -221,7 +224,8 @@ class LogLLMProcessor(ProcessorMixin):
 
     # ------------------------------------------------------------------ tensors
 
-    def _encode_distinct_lines(self, distinct: list[str]) -> dict[str, torch.Tensor]:
+    def encode_lines(self, distinct: list[str]) -> dict[str, torch.Tensor]:
+        """Encoder inputs for these lines (each truncated to `max_tokens_per_line`; truncations counted)."""
         enc = self.encoder_tokenizer(
             distinct,
             truncation=True,
@@ -275,7 +279,7 @@ class LogLLMProcessor(ProcessorMixin):
         """
         if return_tensors != "pt":
             raise ValueError("LogLLMProcessor only returns PyTorch tensors (return_tensors='pt')")
-        self._validate_windows(windows)
+        self.validate_windows(windows)
         if labels is not None:
             labels = self._validate_labels(labels, len(windows))
         windows = self._fit_window_length([list(w) for w in windows])
@@ -291,7 +295,7 @@ class LogLLMProcessor(ProcessorMixin):
         else:
             distinct = [line for window in windows for line in window]
             line_index = list(range(len(distinct)))
-        features = self._encode_distinct_lines(distinct)
+        features = self.encode_lines(distinct)
 
         rows = [self._decoder_row(len(w), None if labels is None else labels[i]) for i, w in enumerate(windows)]
         width = max(len(r[0]) for r in rows)

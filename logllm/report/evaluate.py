@@ -31,34 +31,12 @@ DEFAULT_THRESHOLD = 0.5
 # ----------------------------------------------------------------------------- scoring
 
 
-def score_windows(
-    model: Any,
-    processor: Any,
-    windows: Sequence[Sequence[str]],
-    *,
-    batch_size: int = 8,
-    line_scores: bool = False,
-    desc: str = "scoring",
-) -> tuple[np.ndarray, list[list[float] | None]]:
-    """P(anomalous) per window (and optionally per line) through `model.detect`, with progress."""
+def score_windows(detector: Any, windows: Sequence[Sequence[str]], *, desc: str = "scoring") -> np.ndarray:
+    """P(anomalous) per dataset window (already preprocessed `lines`) through the one scoring call, with progress."""
     from tqdm.auto import tqdm
 
-    scores: list[float] = []
-    per_line: list[list[float] | None] = []
-    chunk = max(1, batch_size) * 4
-    with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= chunk) as bar:
-        for start in range(0, len(windows), chunk):
-            part = [list(w) for w in windows[start : start + chunk]]
-            # dataset lines are already preprocessed (contract 2): the processor must not mask them again
-            results = model.detect(
-                part, processor, threshold=DEFAULT_THRESHOLD, batch_size=batch_size, line_scores=line_scores, preprocessed=True
-            )
-            if len(results) != len(part):
-                raise RuntimeError(f"model.detect returned {len(results)} results for {len(part)} windows")
-            scores.extend(float(r["score"]) for r in results)
-            per_line.extend(r.get("line_scores") for r in results)
-            bar.update(len(part))
-    return np.asarray(scores, dtype=float), per_line
+    with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= 4 * detector.batch_size) as bar:
+        return detector.scores(windows, preprocessed=True, progress=lambda done, _total: bar.update(done - bar.n))
 
 
 def split_labels(dataset: Any, split: str) -> np.ndarray:
@@ -171,6 +149,8 @@ def evaluate_model(
     *,
     split: str = "test",
     threshold: float | None = None,
+    choose_on_validation: bool | None = None,
+    use_novelty: bool = True,
     batch_size: int = 8,
     seed: int | None = None,
     dataset_name: str = "",
@@ -180,12 +160,22 @@ def evaluate_model(
     training_dir: str | Path | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score `split`, choose the threshold on validation (unless given), write metrics.json + plots.
+    """Score `split` the way `logllm detect` decides, write metrics.json + plots; return the metrics.json payload.
 
-    Returns the metrics.json payload. With `error_analysis`, the false positives/negatives (at
-    most `max_attributed_mistakes` of each kind get per-line attribution) are written to
-    error_analysis.md/.html, and a cost report to cost.json/.md.
+    The decision rule is the model's operating point (`logllm.scoring.operating_point`): by default the one it was
+    saved with; chosen afresh on the *validation* split when the model has none or `choose_on_validation=True`
+    (training does this, then saves the point into the model); or a fixed decoder `threshold`. The test split never
+    chooses anything. `metrics` are the decisions (novelty-aware when the model has a novelty index and
+    `use_novelty`), `decoder_metrics` the decoder's P(anomalous) alone at the same threshold.
+
+    `model` is a LogLLM model (with its `processor`) or anything that scores like `logllm.scoring.Detector`
+    (`scores(windows, preprocessed=True, progress=...)`, `line_evidence(...)`, `batch_size`), e.g. a stand-in in tests.
+    With `error_analysis`, false positives/negatives (at most `max_attributed_mistakes` of each get per-line evidence)
+    go to error_analysis.md/.html; a cost report to cost.json/.md.
     """
+    from logllm.scoring.detector import Detector
+    from logllm.scoring.operating_point import choose_operating_point
+
     if split not in dataset_dict:
         raise KeyError(f"split {split!r} not in dataset; it has {sorted(dataset_dict.keys())}")
     if seed is not None:
@@ -194,35 +184,65 @@ def evaluate_model(
         set_seed(seed)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if hasattr(model, "eval"):
-        model.eval()
-
+    detector = model if hasattr(model, "scores") else Detector(
+        model, processor, name=model_name, batch_size=batch_size, use_novelty=use_novelty)
+    full = isinstance(detector, Detector)
     started = time.perf_counter()
-    val_labels = val_scores = None
-    threshold_source = "given"
-    if threshold is None:
-        if "validation" in dataset_dict and split != "validation" and len(dataset_dict["validation"]):
-            val = dataset_dict["validation"]
-            val_labels = split_labels(val, "validation")
-            val_scores, _ = score_windows(model, processor, val["lines"], batch_size=batch_size, desc="validation")
-        threshold, threshold_source = choose_threshold(val_labels, val_scores)
+
+    has_validation = "validation" in dataset_dict and split != "validation" and len(dataset_dict["validation"])
+    own_point = full and getattr(detector.model.config, "operating_point", None)
+    choose = threshold is None and has_validation and (choose_on_validation or (choose_on_validation is None and not own_point))
+    val_metrics = None
+    if threshold is not None:
+        threshold_source = "given"
+        if full:
+            detector.point.threshold, detector.point.threshold_source = float(threshold), "given"
+    elif choose:
+        val = dataset_dict["validation"]
+        val_labels = split_labels(val, "validation")
+        if full:
+            signals = _signals(detector, val["lines"], "validation", novelty=True)
+            with_index = getattr(detector.model, "novelty_index", None) is not None and use_novelty
+            detector.point = choose_operating_point(
+                signals["score"], val_labels, signals["novelty"] if with_index else None, dataset=dataset_name or None,
+                preprocessing=getattr(detector.processor, "preprocessing", None),
+                max_lines_per_window=getattr(detector.processor, "max_lines_per_window", None))
+            detector.use_novelty = with_index and detector.point.novelty_threshold is not None
+            threshold, threshold_source = detector.point.threshold, detector.point.threshold_source
+        else:
+            val_scores = score_windows(detector, val["lines"], desc="validation")
+            threshold, threshold_source = choose_threshold(val_labels, val_scores)
+    elif full:
+        threshold, threshold_source = detector.point.threshold, (
+            f"the model's operating point: {detector.point.threshold_source}" if own_point else detector.point.threshold_source)
+    else:
+        threshold, threshold_source = choose_threshold(None, None)
 
     data = dataset_dict[split]
     labels = split_labels(data, split)
     windows = data["lines"]
     test_started = time.perf_counter()
-    scores, _ = score_windows(model, processor, windows, batch_size=batch_size, desc=split)
+    if full:
+        signals = _signals(detector, windows, split, novelty=detector.use_novelty)
+        scores, decision_threshold = signals["ranking"], (0.5 if detector.use_novelty else threshold)
+    else:
+        signals, scores, decision_threshold = None, score_windows(detector, windows, desc=split), threshold
     inference_s = time.perf_counter() - test_started
     n_lines = int(sum(len(w) for w in windows))
 
-    metrics = compute_metrics(labels, scores, threshold)
-    plots = save_plots(labels, scores, out, threshold, title=model_name or "LogLLM")
+    metrics = compute_metrics(labels, scores, decision_threshold)
+    decoder_metrics = compute_metrics(labels, signals["score"], threshold) if full else None
+    if full and has_validation and choose:
+        val_signals = _signals(detector, dataset_dict["validation"]["lines"], "validation", novelty=detector.use_novelty)
+        val_metrics = compute_metrics(val_labels, val_signals["ranking"], 0.5 if detector.use_novelty else threshold)
+    plots = save_plots(labels, scores, out, decision_threshold, title=model_name or "LogLLM")
 
     attributed: dict[int, list[float]] = {}
     if error_analysis:
-        attributed = attribute_mistakes(model, processor, windows, labels, scores, threshold, batch_size, max_attributed_mistakes)
-    write_predictions(out / "predictions.jsonl", data, scores, threshold, attributed)
+        attributed = attribute_mistakes(detector, windows, labels, scores, decision_threshold, max_attributed_mistakes)
+    write_predictions(out / "predictions.jsonl", data, scores, decision_threshold, attributed)
 
+    point = detector.point.to_dict() if full else None
     payload: dict[str, Any] = {
         "dataset": dataset_name,
         "split": split,
@@ -231,11 +251,16 @@ def evaluate_model(
         "hardware": hardware_info(),
         "threshold": float(threshold),
         "threshold_source": threshold_source,
+        "novelty": bool(full and detector.use_novelty),
+        "decision": ("P(anomalous) >= threshold or a line's novelty > novelty_threshold"
+                     if full and detector.use_novelty else "P(anomalous) >= threshold"),
+        "operating_point": point,
         "n_windows": int(len(labels)),
         "n_lines": n_lines,
         "n_anomalous": int(labels.sum()),
         "metrics": metrics,
-        "validation_metrics": None if val_scores is None else compute_metrics(val_labels, val_scores, threshold),
+        "decoder_metrics": decoder_metrics,
+        "validation_metrics": val_metrics,
         "inference_time_s": round(inference_s, 3),
         "windows_per_s": round(len(labels) / inference_s, 3) if inference_s > 0 else None,
         "lines_per_s": round(n_lines / inference_s, 3) if inference_s > 0 else None,
@@ -250,30 +275,39 @@ def evaluate_model(
     if error_analysis:
         from logllm.report.error_analysis import write_error_report
 
-        write_error_report(data, scores, threshold, attributed, out, title=f"{model_name or 'model'} on {dataset_name or 'dataset'} ({split})")
+        write_error_report(data, scores, decision_threshold, attributed, out,
+                           title=f"{model_name or 'model'} on {dataset_name or 'dataset'} ({split})")
     from logllm.report.cost import write_cost_report
 
-    write_cost_report(model, payload, out, training_dir=training_dir)
+    write_cost_report(getattr(detector, "model", model), payload, out, training_dir=training_dir)
     logger.info(
-        "%s/%s: F1 %.4f P %.4f R %.4f at threshold %.4g (%s) -> %s",
-        dataset_name, split, metrics["f1"], metrics["precision"], metrics["recall"], threshold, threshold_source, out,
+        "%s/%s: F1 %.4f P %.4f R %.4f (%s; threshold %.4g, %s) -> %s",
+        dataset_name, split, metrics["f1"], metrics["precision"], metrics["recall"], payload["decision"], threshold,
+        threshold_source, out,
     )
     return payload
 
 
+def _signals(detector: Any, windows: Sequence[Sequence[str]], desc: str, novelty: bool) -> dict[str, np.ndarray]:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(windows), desc=desc, unit="win", disable=len(windows) <= 4 * detector.batch_size) as bar:
+        return detector.signals(windows, preprocessed=True, novelty=novelty,
+                                progress=lambda done, _total: bar.update(done - bar.n))
+
+
 def attribute_mistakes(
-    model: Any, processor: Any, windows: Sequence[Sequence[str]], labels: np.ndarray, scores: np.ndarray,
-    threshold: float, batch_size: int, limit: int,
+    detector: Any, windows: Sequence[Sequence[str]], labels: np.ndarray, scores: np.ndarray, threshold: float, limit: int,
 ) -> dict[int, list[float]]:
-    """Per-line scores for up to `limit` false positives and `limit` false negatives (most confident first)."""
+    """Per-line evidence for up to `limit` false positives and `limit` false negatives (most confident first)."""
     predicted = scores >= threshold
     fp = np.flatnonzero(predicted & (labels == 0))
     fn = np.flatnonzero(~predicted & (labels == 1))
     chosen = [*fp[np.argsort(-scores[fp])][:limit], *fn[np.argsort(scores[fn])][:limit]]
     if not chosen:
         return {}
-    _, per_line = score_windows(model, processor, [windows[i] for i in chosen], batch_size=batch_size, line_scores=True, desc="line attribution")
-    return {int(i): list(map(float, ls)) for i, ls in zip(chosen, per_line) if ls is not None}
+    per_line = detector.line_evidence([windows[i] for i in chosen], preprocessed=True)
+    return {int(i): list(map(float, ls)) for i, ls in zip(chosen, per_line)}
 
 
 # ----------------------------------------------------------------------------- loading + CLI

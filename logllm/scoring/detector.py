@@ -1,37 +1,41 @@
-"""Load a trained model once and score windows: the detection path shared by ``logllm detect``, ``watch`` and the Space."""
+"""The one scoring call: a loaded model + its operating point, scoring windows for detect, watch, the Space,
+evaluation and the benchmarks.
+
+`Detector.scores` returns P(anomalous) per window (evaluation, baselines, benches); `Detector.score` returns
+`WindowResult`s with per-line evidence for people (detect, watch, the Space). Both go through
+`logllm.modeling.detection_logllm.score_windows` — one batching, caching, chunking and progress layer — with a
+window-score cache that lives as long as the detector, so a stream of repeating windows is scored once.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger(__name__)
+import numpy as np
 
-from logllm.windows.user_input import DetectionInputError, ReadResult, Window, WindowSpec, now, read_input
+from logllm.modeling.loading import ModelLoadError, load_model, resolve_model
+from logllm.dataset.user_logs import ReadResult, now, read_input
+from logllm.logs.errors import DetectionInputError
+from logllm.windows.spec import WindowSpec
+from logllm.windows.windowing import Window
+
+logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
-
-
-logger = logging.getLogger(__name__)
-
-
-DEFAULT_MODEL_DIR = Path("runs") / "quickstart" / "model"
-
-
-MODEL_ENV = "LOGLLM_MODEL"
+DEFAULT_THRESHOLD = 0.5
 
 
 class ModelNotFoundError(DetectionInputError):
-    """No trained model where one was expected."""
+    """No usable trained model where one was expected (the CLI prints the message as is)."""
 
 
 @dataclass
 class WindowResult:
-    """A scored window with per-line evidence."""
+    """A scored window with per-line evidence (log-odds a line adds to "anomalous"; see detection_logllm)."""
 
     window_id: str
     source: str
@@ -42,6 +46,17 @@ class WindowResult:
     line_scores: list[float] | None
     label: int = -1
     line_labels: list[int] = field(default_factory=list)
+    log_odds: float | None = None
+    status: str = "normal"  # normal | anomalous | unfamiliar (most lines unlike anything in training)
+    reason: str | None = None  # why anomalous: "the model", "unseen line" or "both"
+    novelty: float | None = None  # the window's highest line novelty (distance to the nearest training-normal line)
+    line_novelty: list[float] | None = None
+    unseen_share: float | None = None  # share of distinct lines above the novelty threshold
+    ranking: float | None = None  # one score agreeing with the decision (>= 0.5 flagged), for curves
+
+    def unseen_lines(self, threshold: float) -> set[int]:
+        """Indices of lines whose novelty is above `threshold`."""
+        return {i for i, v in enumerate(self.line_novelty or []) if v > threshold}
 
     @property
     def first_line(self) -> int:
@@ -51,20 +66,42 @@ class WindowResult:
     def last_line(self) -> int:
         return self.line_numbers[-1] if self.line_numbers else 0
 
-    def suspicious_lines(self, k: int = 3) -> list[tuple[int, float, str]]:
-        """The k lines that moved the score most, as (line number, line score, text), best first."""
-        if not self.line_scores:
-            return []
-        order = sorted(range(len(self.lines)), key=lambda i: (-self.line_scores[i], i))
+    def suspicious_lines(self, k: int = 3, novelty_threshold: float | None = None) -> list[tuple[int, float, str]]:
+        """Up to k lines that pushed the window towards "anomalous" most, as (line number, evidence, text).
+
+        Lines above `novelty_threshold` (unseen in training) come first, by novelty; then lines by the model's
+        evidence. Only positive model evidence counts: a line whose removal does not lower the window's log-odds is
+        not suspicious, however the window scored.
+        """
         picked, seen = [], set()
-        for i in order:  # repeated identical lines score the same: show each text once
-            if self.lines[i] in seen:
-                continue
+
+        def take(i: int, value: float) -> bool:
+            if self.lines[i] in seen:  # repeated identical lines score the same: show each text once
+                return False
             seen.add(self.lines[i])
-            picked.append((self.line_numbers[i], float(self.line_scores[i]), self.lines[i]))
-            if len(picked) == k:
-                break
+            picked.append((self.line_numbers[i], float(value), self.lines[i]))
+            return len(picked) == k
+
+        if novelty_threshold is not None and self.line_novelty:
+            for i in sorted(self.unseen_lines(novelty_threshold), key=lambda i: (-self.line_novelty[i], i)):
+                if take(i, self.line_novelty[i]):
+                    return picked
+        if self.line_scores:
+            for i in sorted(range(len(self.lines)), key=lambda i: (-self.line_scores[i], i)):
+                if self.line_scores[i] <= 0:
+                    break
+                if take(i, self.line_scores[i]):
+                    break
         return picked
+
+    def evidence_source(self, line: int, novelty_threshold: float | None) -> str | None:
+        """'unseen line' when line `line` (an index) is unlike training, 'the model' when it carries positive model
+        evidence, else None."""
+        if novelty_threshold is not None and self.line_novelty and self.line_novelty[line] > novelty_threshold:
+            return "unseen line"
+        if self.line_scores and self.line_scores[line] > 0:
+            return "the model"
+        return None
 
 
 @dataclass
@@ -79,134 +116,216 @@ class DetectionReport:
     seconds: float
     notes: list[str] = field(default_factory=list)
     model: str = ""
+    threshold_source: str = ""
+
+    novelty_threshold: float | None = None
 
     @property
     def flagged(self) -> list[WindowResult]:
-        return sorted((r for r in self.results if r.anomalous), key=lambda r: r.score, reverse=True)
+        return sorted((r for r in self.results if r.anomalous), key=lambda r: (r.ranking or r.score), reverse=True)
+
+    @property
+    def unfamiliar(self) -> list[WindowResult]:
+        return [r for r in self.results if r.status == "unfamiliar"]
 
     @property
     def has_labels(self) -> bool:
         return bool(self.results) and all(r.label in (0, 1) for r in self.results)
 
 
-# ---------------------------------------------------------------------------------------
-# model
-# ---------------------------------------------------------------------------------------
-def resolve_model(model: str | None) -> str:
-    """The model to load: the argument, else $LOGLLM_MODEL, else the quickstart model.
-
-    Never falls back to an untrained model: when nothing trained is found, say how to get one.
-    """
-    chosen = model or os.environ.get(MODEL_ENV)
-    if chosen:
-        path = Path(chosen).expanduser()
-        if path.exists():
-            if not (path / "config.json").is_file():
-                raise ModelNotFoundError(f"{path} is not a saved model folder (no config.json in it)")
-            return str(path)
-        if chosen.count("/") == 1 and not chosen.startswith((".", "/", "~")):
-            return chosen  # a Hub id; loading says if it cannot be reached
-        raise ModelNotFoundError(f"model {chosen!r} not found: not a folder and not a Hub id (owner/name)")
-    if (DEFAULT_MODEL_DIR / "config.json").is_file():
-        return str(DEFAULT_MODEL_DIR)
-    raise ModelNotFoundError(
-        f"no trained model found at {DEFAULT_MODEL_DIR}. Train the offline model with "
-        "`logllm quickstart --output runs/quickstart`, or pass --model DIR_OR_HUB_ID "
-        f"(or set ${MODEL_ENV})."
-    )
+def _field(window: Window, name: str, default: Any = None) -> Any:
+    return window.get(name, default)
 
 
 class Detector:
-    """A loaded model + processor; load once, score many windows."""
+    """A loaded model + processor + operating point; load once, score many windows.
 
-    def __init__(self, model: Any, processor: Any, name: str, batch_size: int = 8) -> None:
+    Args:
+        model, processor: a `LogLLMForAnomalyDetection` and its `LogLLMProcessor`.
+        name (`str`): what reports call the model (folder or Hub id).
+        batch_size (`int`): windows per forward pass.
+        threshold (`float`, *optional*): decision threshold; defaults to the operating point the model was saved
+            with (`config.operating_point`), else 0.5 — `threshold_source` says which.
+    """
+
+    def __init__(self, model: Any, processor: Any, name: str = "", batch_size: int = 16, threshold: float | None = None,
+                 use_novelty: bool = True) -> None:
+        from logllm.modeling.detection_logllm import WindowScoreCache
+        from logllm.scoring.operating_point import OperatingPoint
+
         self.model = model.eval()
+        if getattr(self.model, "line_cache", None) is None and hasattr(self.model, "enable_line_cache"):
+            self.model.enable_line_cache()  # the model only scores from here on: keep line vectors across calls
         self.processor = processor
         self.name = name
         self.batch_size = batch_size
+        point = OperatingPoint.of(model)
+        self.point = point or OperatingPoint(threshold_source="default 0.5 (the model carries no operating point)")
+        if threshold is not None:
+            self.point.threshold, self.point.threshold_source = float(threshold), "given (--threshold)"
+        if not 0.0 <= self.point.threshold <= 1.0:
+            raise DetectionInputError(f"threshold {self.point.threshold} must be between 0 and 1")
+        has_index = getattr(model, "novelty_index", None) is not None
+        self.use_novelty = bool(use_novelty and has_index and self.point.novelty_threshold is not None)
+        self.cache = WindowScoreCache()
+
+    @property
+    def threshold(self) -> float:
+        return self.point.threshold
+
+    @property
+    def threshold_source(self) -> str:
+        return self.point.threshold_source
+
+    @property
+    def novelty_threshold(self) -> float | None:
+        return self.point.novelty_threshold if self.use_novelty else None
 
     @classmethod
-    def load(cls, model: str | None = None, batch_size: int = 8) -> Detector:
-        """Load a saved model folder or Hub id (see :func:`resolve_model`)."""
-        name = resolve_model(model)
-        from logllm.modeling import LogLLMForAnomalyDetection, LogLLMProcessor
+    def load(cls, model: str | None = None, batch_size: int = 16, threshold: float | None = None,
+             use_novelty: bool = True) -> Detector:
+        """Load a saved model folder, adapter folder or Hub id (see `logllm.modeling.loading.resolve_model`)."""
+        try:
+            loaded, processor, name = load_model(model)
+        except ModelLoadError as err:
+            raise ModelNotFoundError(str(err)) from err
+        return cls(loaded, processor, name, batch_size, threshold, use_novelty)
+
+    def _score(self, texts: Sequence[Sequence[str]], *, preprocessed: bool, line_evidence: bool,
+               progress: ProgressFn | None = None, novelty: bool | None = None) -> list[Any]:
+        from logllm.modeling.detection_logllm import NonFiniteScoreError, score_windows
 
         try:
-            loaded = LogLLMForAnomalyDetection.from_pretrained(name)
-            processor = LogLLMProcessor.from_pretrained(name)
-        except (OSError, ValueError, KeyError, TypeError) as err:  # missing files, wrong model type, bad config
-            raise ModelNotFoundError(f"cannot load model {name!r} as a LogLLM model: {err}") from err
-        logger.info("loaded model %s", name)
-        return cls(loaded, processor, name, batch_size)
+            return score_windows(
+                self.model, self.processor, texts, batch_size=self.batch_size, line_evidence=line_evidence,
+                preprocessed=preprocessed, cache=self.cache, progress=progress,
+                novelty=self.use_novelty if novelty is None else novelty,
+                novelty_k=self.point.novelty_k,
+            )
+        except NonFiniteScoreError as err:
+            raise DetectionInputError(f"model {self.name or '(in memory)'}: {err}") from err
+
+    def scores(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True,
+               progress: ProgressFn | None = None) -> np.ndarray:
+        """The decision-agreeing score per window (lists of lines; dataset `lines` are already preprocessed): the
+        decoder's P(anomalous), or with novelty on, `operating_point.ranking_score` (>= 0.5 exactly when flagged)."""
+        return self.signals(windows, preprocessed=preprocessed, progress=progress)["ranking"]
+
+    def signals(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True,
+                progress: ProgressFn | None = None, novelty: bool | None = None) -> dict[str, np.ndarray]:
+        """Per window: `score` (decoder P(anomalous)), `novelty` (NaN without an index or with novelty off),
+        `unseen_share` and `ranking` (the decision-agreeing score). `novelty=True` measures novelty even before an
+        operating point exists (to choose one)."""
+        from logllm.scoring.operating_point import ranking_score, unseen_share
+
+        n = len(windows)
+        out = {k: np.full(n, np.nan) for k in ("score", "novelty", "unseen_share", "ranking")}
+        if n == 0:
+            return out
+        texts = [list(w) for w in windows]
+        with_novelty = self.use_novelty if novelty is None else novelty
+        results = self._score(texts, preprocessed=preprocessed, line_evidence=False, progress=progress, novelty=with_novelty)
+        tau = self.point.novelty_threshold
+        for i, (text, r) in enumerate(zip(texts, results)):
+            out["score"][i] = r.score
+            if r.novelty is not None:
+                out["novelty"][i] = r.novelty
+                if tau is not None:
+                    lines = text if preprocessed else self.processor.preprocess_lines(text)
+                    out["unseen_share"][i] = unseen_share(r.line_novelty, lines, tau)
+            out["ranking"][i] = ranking_score(self.point, r.score, r.novelty, self.use_novelty) if self.use_novelty else r.score
+        return out
+
+    def line_evidence(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True) -> list[list[float]]:
+        """Per-line evidence (log-odds) for each window."""
+        if len(windows) == 0:
+            return []
+        results = self._score([list(w) for w in windows], preprocessed=preprocessed, line_evidence=True)
+        return [list(r.line_evidence) for r in results]
 
     def score(
         self,
         windows: Sequence[Window],
-        threshold: float = 0.5,
+        threshold: float | None = None,
         progress: ProgressFn | None = None,
         line_scores: bool | str = "flagged",
+        preprocessed: bool = False,
     ) -> list[WindowResult]:
-        """Score windows in batches; ``progress(done, total)`` after each batch.
+        """Score windows (dataset rows: `lines`, `window_id`, `source`, `line_numbers`, ...) into `WindowResult`s.
 
-        Line scores are leave-one-out (one extra forward pass per distinct line), so by default
-        (``"flagged"``) they are computed only for windows at or above the threshold; ``True``
-        computes them for all windows, ``False`` for none. :meth:`explain` adds them later.
+        Line evidence costs one extra forward pass per distinct line of a window, so by default (`"flagged"`) it is
+        computed only for windows at or above the threshold; `True` computes it for all windows, `False` for none.
         """
-        results: list[WindowResult] = []
-        total = len(windows)
-        for start in range(0, total, self.batch_size):
-            batch = windows[start : start + self.batch_size]
-            outputs = self.model.detect(
-                [w.lines for w in batch], self.processor, threshold=threshold,
-                batch_size=self.batch_size, line_scores=line_scores is True,
-            )
-            for window, out in zip(batch, outputs, strict=True):
-                scores = out.get("line_scores")
-                results.append(
-                    WindowResult(
-                        window_id=window.window_id, source=window.source,
-                        line_numbers=list(window.line_numbers), lines=list(window.lines),
-                        score=float(out["score"]), anomalous=bool(out["anomalous"]),
-                        line_scores=[float(s) for s in scores] if scores else None,
-                        label=window.label, line_labels=list(window.line_labels),
-                    )
-                )
-            if progress is not None:
-                progress(min(start + len(batch), total), total)
+        threshold = self.threshold if threshold is None else threshold
+        windows = list(windows)
+        if not windows:
+            return []
+        from dataclasses import replace
+
+        from logllm.scoring.operating_point import decide, ranking_score, unseen_share
+
+        point = self.point if threshold == self.point.threshold else replace(self.point, threshold=threshold)
+        texts = [list(_field(w, "lines")) for w in windows]
+        scored = self._score(texts, preprocessed=preprocessed, line_evidence=line_scores is True, progress=progress)
+        model_texts = texts if preprocessed else None
+        results = []
+        for i, (w, text, s) in enumerate(zip(windows, texts, scored, strict=True)):
+            share = None
+            if self.use_novelty and s.line_novelty is not None:
+                if model_texts is None:
+                    model_texts = [self.processor.preprocess_lines(x) for x in texts]
+                share = unseen_share(s.line_novelty, model_texts[i], point.novelty_threshold)
+            status, reason = decide(point, s.score, s.novelty, share, self.use_novelty)
+            results.append(WindowResult(
+                window_id=_field(w, "window_id", ""), source=_field(w, "source", ""),
+                line_numbers=list(_field(w, "line_numbers", []) or []), lines=text,
+                score=float(s.score), anomalous=status == "anomalous",
+                line_scores=list(s.line_evidence) if s.line_evidence is not None else None,
+                label=int(_field(w, "label", -1)), line_labels=list(_field(w, "line_labels", []) or []),
+                log_odds=float(s.log_odds), status=status, reason=reason, novelty=s.novelty,
+                line_novelty=s.line_novelty, unseen_share=share,
+                ranking=ranking_score(point, s.score, s.novelty, self.use_novelty),
+            ))
         if line_scores == "flagged":
-            self.explain([r for r in results if r.anomalous])
+            self.explain([r for r in results if r.anomalous], preprocessed=preprocessed)
         return results
 
-    def explain(self, results: Sequence[WindowResult]) -> None:
-        """Fill in leave-one-out line scores for results that have none yet (in place)."""
+    def explain(self, results: Sequence[WindowResult], preprocessed: bool = False) -> None:
+        """Fill in per-line evidence for results that have none yet (in place)."""
         todo = [r for r in results if r.line_scores is None]
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start : start + self.batch_size]
-            outputs = self.model.detect([r.lines for r in batch], self.processor, batch_size=self.batch_size,
-                                        line_scores=True)
-            for result, out in zip(batch, outputs, strict=True):
-                result.line_scores = [float(s) for s in out["line_scores"]]
+        if not todo:
+            return
+        evidence = self._score([r.lines for r in todo], preprocessed=preprocessed, line_evidence=True)
+        for result, scored in zip(todo, evidence, strict=True):
+            result.line_scores = [float(v) for v in scored.line_evidence]
 
 
 def processor_notes(before: dict, after: dict, processor: Any) -> list[str]:
-    """What the model had to cut, summed over a run (the processor warns per batch)."""
+    """What the model had to cut or split, summed over a run (the processor counts per batch)."""
     notes = []
     cut = after.get("lines_truncated", 0) - before.get("lines_truncated", 0)
     if cut:
         limit = getattr(processor, "max_tokens_per_line", "?")
         notes.append(f"{cut} distinct line(s) were longer than the model's {limit} tokens per line and were truncated")
+    chunked = after.get("windows_chunked", 0) - before.get("windows_chunked", 0)
+    if chunked:
+        limit = getattr(processor, "max_lines_per_window", "?")
+        notes.append(f"{chunked} window(s) had more than the model's {limit} lines and were scored in chunks "
+                     "(window score = highest chunk)")
     return notes
 
 
-def score_input(detector: Detector, read: ReadResult, threshold: float = 0.5,
+def score_input(detector: Detector, read: ReadResult, threshold: float | None = None,
                 progress: ProgressFn | None = None) -> DetectionReport:
     started = now()
+    threshold = detector.threshold if threshold is None else threshold
+    source = detector.threshold_source if threshold == detector.threshold else "given"
     before = dict(getattr(detector.processor, "stats", {}))
     results = detector.score(read.windows, threshold=threshold, progress=progress)
     notes = read.notes + processor_notes(before, dict(getattr(detector.processor, "stats", {})), detector.processor)
     return DetectionReport(results=results, fmt=read.fmt, window=read.window, threshold=threshold,
                            n_lines=read.n_lines, seconds=read.seconds + now() - started, notes=notes,
-                           model=detector.name)
+                           model=detector.name, threshold_source=source, novelty_threshold=detector.novelty_threshold)
 
 
 def detect_path(
@@ -214,7 +333,7 @@ def detect_path(
     path: str | Path,
     fmt: str = "auto",
     window: str | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     progress: ProgressFn | None = None,
     max_bytes: int | None = None,
     source_name: str | None = None,
@@ -222,3 +341,6 @@ def detect_path(
     """Read, window and score one file or folder; the function behind CLI and Space."""
     return score_input(detector, read_input(path, fmt, window, max_bytes, source_name), threshold, progress)
 
+
+__all__ = ["Detector", "DetectionReport", "ModelNotFoundError", "WindowResult", "detect_path", "processor_notes",
+           "resolve_model", "score_input", "DEFAULT_THRESHOLD"]

@@ -23,8 +23,8 @@ class StageConfig:
     """One training stage: a fresh Trainer run with its own learning rate, epochs and window sample.
 
     `name` is a stage of the model's `TRAINING_STAGES` (1, 2, 2a, 2b, 3) and names the stage's folder and records;
-    `trains` is the model parts it trains (the stage's own parts unless the recipe says otherwise, e.g. stage 3 as
-    `projector + decoder` with the encoder frozen and its line vectors cached).
+    `trains` is the model parts it trains (`MODEL_PARTS`; the table's parts for `name` unless the recipe says
+    otherwise, e.g. stage 3 as `projector + decoder` with the encoder frozen and its line vectors cached).
     """
 
     name: str
@@ -49,7 +49,7 @@ REQUIRED_STAGE_KEYS = ("name", "learning_rate", "epochs")
 def parse_stages(entries: Any, source: str) -> list[StageConfig]:
     """A recipe's `stages:` list as StageConfigs; errors name the recipe, the stage index, the key and what was
     expected."""
-    from logllm.modeling.modeling_logllm import TRAINING_STAGES, training_parts
+    from logllm.modeling.modeling_logllm import TRAINING_STAGES
 
     example = "- {name: '1', learning_rate: 5.0e-4, epochs: 1, max_samples: 1000}"
     if isinstance(entries, str):
@@ -76,10 +76,7 @@ def parse_stages(entries: Any, source: str) -> list[StageConfig]:
             raise ValueError(
                 f"{where}: key 'name': expected one of {list(TRAINING_STAGES)} (say what else it trains with `trains:`)"
             )
-        try:
-            trains = training_parts(entry.get("trains") or name)
-        except ValueError as err:
-            raise ValueError(f"{where}: key 'trains': {err}") from None
+        trains = stage_parts(name, entry.get("trains"), where)
         stages.append(
             StageConfig(
                 name=name,
@@ -95,6 +92,21 @@ def parse_stages(entries: Any, source: str) -> list[StageConfig]:
     if repeated:
         raise ValueError(f"{source}: stage name(s) {repeated} appear more than once; each stage has its own folder")
     return stages
+
+
+def stage_parts(name: str, trains: Any, where: str) -> tuple[str, ...]:
+    """What a stage trains: the model's stage table entry for `name`, or the recipe's `trains:` (parts of the
+    model's MODEL_PARTS joined by '+', or a list), in MODEL_PARTS order."""
+    from logllm.modeling.modeling_logllm import MODEL_PARTS, TRAINING_STAGES
+
+    if trains in (None, ""):
+        return TRAINING_STAGES[name]
+    names = str(trains).split("+") if isinstance(trains, str) else [str(part) for part in trains]
+    parts = {part.strip() for part in names if part.strip()}
+    if not parts or parts - set(MODEL_PARTS):
+        raise ValueError(f"{where}: key 'trains': expected parts of {list(MODEL_PARTS)} joined by '+' "
+                         f"(e.g. 'projector + decoder'), got {trains!r}")
+    return tuple(part for part in MODEL_PARTS if part in parts)
 
 
 def _number(entry: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -155,9 +167,9 @@ class ScriptArguments:
                           "synthesised from their own lines (logllm.dataset.normal_only); test is kept as is"},
     )
     normal_only_kinds: str = field(
-        default="unseen_template,error_level,dropped_steps,reordered_steps,parameter_outlier",
+        default="unseen_template,error_level,missing_step,out_of_order,abnormal_value",
         metadata={"help": "--normal-only: comma-separated anomaly kinds to synthesise (sliding-window logs: "
-                          "unseen_template,error_level,parameter_outlier works better)"},
+                          "unseen_template,error_level,abnormal_value works better)"},
     )
     normal_only_anomaly_ratio: float = field(
         default=0.3, metadata={"help": "--normal-only: share of synthesised anomalous windows in train/validation"}
@@ -230,10 +242,8 @@ def validate_arguments(script_args: ScriptArguments, model_args: LogLLMModelConf
     if not 0 < script_args.normal_only_anomaly_ratio < 1:
         raise ValueError(f"normal_only_anomaly_ratio must be in (0, 1), got {script_args.normal_only_anomaly_ratio}")
     if script_args.normal_only:
-        from logllm.dataset.normal_only import ALL_KINDS
+        from logllm.dataset.normal_only import SYNTHESIZED_KINDS
+        from logllm.logs.anomaly_kinds import parse_kinds
 
-        kinds = [k.strip() for k in str(script_args.normal_only_kinds).split(",") if k.strip()]
-        unknown = [k for k in kinds if k not in ALL_KINDS]
-        if not kinds or unknown:
-            raise ValueError(f"normal_only_kinds {script_args.normal_only_kinds!r}: unknown kind(s) "
-                             f"{unknown or '(none given)'}; use {','.join(ALL_KINDS)}")
+        kinds = str(script_args.normal_only_kinds)
+        script_args.normal_only_kinds = ",".join(parse_kinds(kinds, SYNTHESIZED_KINDS, what=f"--normal_only_kinds {kinds!r}"))

@@ -87,7 +87,7 @@ def limit_split(split: Any, max_windows: int | None) -> Any:
 def load_training_dataset(script_args: Any, seed: int) -> Any:
     """The DatasetDict named by `dataset_name`/`dataset_config`: generated offline for 'synthetic'."""
     if script_args.dataset_name == "synthetic":
-        from logllm.logs.synthetic import build_synthetic_dataset
+        from logllm.dataset.build import build_synthetic_dataset
 
         kind = script_args.dataset_config or "hdfs"
         logger.info("generating synthetic %s-like windows (%d, seed %d)", kind, script_args.synthetic_sessions, seed)

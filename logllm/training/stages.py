@@ -175,11 +175,11 @@ def line_cache_while_encoder_frozen(model: Any) -> Iterator[None]:
 
 
 def stage_seed(seed: int, stage: StageConfig) -> int:
-    """Each stage draws its own window sample: the run's seed offset by the stage's place in the model's stage table
+    """Each stage draws its own window sample: the run's seed offset by the stage's rank among the stage names
     (1, 2, 2a, 2b, 3), so a stage samples the same windows whichever other stages run."""
     from logllm.modeling.modeling_logllm import TRAINING_STAGES
 
-    return seed + list(TRAINING_STAGES).index(stage.name)
+    return seed + sorted(TRAINING_STAGES).index(stage.name)
 
 
 def run_stage(

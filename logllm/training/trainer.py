@@ -96,7 +96,7 @@ class LogLLMTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
         inputs.pop("window_labels", None)
-        outputs = model(**inputs, answer_logits_only=True)
+        outputs = model(**inputs, logits_to_keep=1)  # the loss needs only answer positions
         loss = outputs.loss
         if loss is None:
             raise ValueError("the model returned no loss: the collator must pass `labels` to the processor")

@@ -6,7 +6,9 @@ Three groupings, as in the paper and its baselines:
   Lines are kept as compact per-line arrays (line number, interned preprocessed text, label,
   timestamp) with one ``array('I')`` of line indices per block, never as record objects.
 * ``sliding_windows`` — fixed line count ``size`` moved by ``step`` (default 100/100), streaming
-  in constant memory.
+  in constant memory. ``SlidingWindower`` is the one implementation: it takes records one at a
+  time, so ``logllm watch`` feeds it lines from a followed file and ``sliding_windows`` wraps it
+  for files (same windows, same counters).
 * ``time_windows`` — fixed time ``length`` moved by ``step`` seconds, streaming; records up to
   ``lateness`` seconds out of order are still placed.
 
@@ -23,17 +25,37 @@ import re
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TypedDict
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
+from logllm.modeling.detection_logllm import chunk_spans  # the one long-window policy, shipped with the model
 
-__all__ = ["session_windows", "sliding_windows", "time_windows", "window_from_records", "window_label"]
+__all__ = ["Window", "SlidingWindower", "session_windows", "sliding_windows", "time_windows", "window_from_records",
+           "window_label", "chunk_spans"]
 
 logger = logging.getLogger(__name__)
 
 Preprocess = Callable[[str], str]
-Window = dict[str, Any]
+
+
+class Window(TypedDict):
+    """One window: a row of the window dataset (contract 2, ``logllm/dataset/features.py``).
+
+    Training reads ``lines`` (preprocessed); detection builds its windows with preprocessing
+    ``raw``, so there ``lines`` are the lines as written and the model's processor masks them.
+    """
+
+    window_id: str
+    source: str
+    lines: list[str]
+    raw_lines: list[str]
+    line_numbers: list[int]
+    line_labels: list[int]
+    label: int
+    categories: list[str]
+    start_time: float | None
+    end_time: float | None
 
 
 def _identity(text: str) -> str:
@@ -83,6 +105,78 @@ def window_from_records(window_id: str, records: list[LogRecord], texts: list[st
 # sliding windows
 
 
+class SlidingWindower:
+    """Windows of ``size`` consecutive lines every ``step`` lines, from records fed one at a time.
+
+    Memory is bounded by ``size``. ``add`` returns a window when one completes; ``flush`` returns
+    the lines no window holds yet as a shorter, partial window (end of a file, or a watched file
+    gone quiet), so no line is left out silently. Lines skipped because ``step > size`` are
+    counted as ``lines_between_windows``; windows as ``windows`` (and ``partial_windows``).
+    """
+
+    def __init__(self, size: int = 100, step: int = 100, preprocess: Preprocess | None = None,
+                 report: BuildReport | None = None) -> None:
+        if size < 1 or step < 1:
+            raise ValueError(f"window size and step must be >= 1, got size={size}, step={step}")
+        self.size, self.step = size, step
+        self.preprocess = preprocess or _identity
+        self.report = report if report is not None else BuildReport()
+        self.buffer: deque[tuple[LogRecord, str]] = deque()
+        self.skip = 0        # lines still to skip before the next window starts (step > size)
+        self.uncovered = 0   # buffered lines no emitted window contains yet
+
+    def _emit(self) -> Window:
+        recs = [r for r, _ in self.buffer]
+        first, last = recs[0].line_number, recs[-1].line_number
+        self.report.add("windows")
+        self.uncovered = 0
+        return window_from_records(f"{_short_source(recs[0].source)}:{first}-{last}", recs, [t for _, t in self.buffer])
+
+    def add(self, record: LogRecord) -> Window | None:
+        """Take the next record; the window it completes, if any."""
+        if self.skip:
+            self.skip -= 1
+            self.report.add("lines_between_windows", where=f"{record.source}:{record.line_number}")
+            return None
+        self.buffer.append((record, self.preprocess(record.content)))
+        self.uncovered += 1
+        if len(self.buffer) < self.size:
+            return None
+        window = self._emit()
+        if self.step >= self.size:
+            self.buffer.clear()
+            self.skip = self.step - self.size
+        else:
+            for _ in range(self.step):
+                self.buffer.popleft()
+        return window
+
+    def flush(self, *, end: bool = True) -> Window | None:
+        """The lines no window holds yet, as a partial window (None if there are none).
+
+        ``end=True`` (end of a file): the next record starts afresh. ``end=False`` (a quiet
+        watched file): overlapping windows (``step < size``) keep their earlier lines.
+        """
+        window = None
+        if self.buffer and self.uncovered:
+            self.report.add("partial_windows")
+            window = self._emit()
+        if end or self.step >= self.size:
+            self.buffer.clear()
+        if end:
+            self.skip = 0
+        return window
+
+    def discard(self) -> int:
+        """Forget the buffered lines no window holds (counted as ``lines_in_dropped_partial_window``)."""
+        dropped = self.uncovered if self.buffer else 0
+        if dropped:
+            self.report.add("lines_in_dropped_partial_window", dropped)
+        self.buffer.clear()
+        self.uncovered = self.skip = 0
+        return dropped
+
+
 def sliding_windows(
     records: Iterable[LogRecord],
     size: int = 100,
@@ -92,59 +186,30 @@ def sliding_windows(
     report: BuildReport | None = None,
     keep_partial: bool = True,
 ) -> Iterator[Window]:
-    """Windows of ``size`` consecutive lines every ``step`` lines, per source file.
+    """``SlidingWindower`` over a stream of records, per source file.
 
-    Streams in memory bounded by ``size``. The last, shorter window of a file is kept when it
-    holds lines no earlier window covered (``keep_partial``), so no line is left out silently;
-    lines skipped because ``step > size`` are counted as ``lines_between_windows``.
+    The last, shorter window of a file is kept when it holds lines no earlier window covered
+    (``keep_partial``); otherwise those lines are counted as ``lines_in_dropped_partial_window``.
     """
-    if size < 1 or step < 1:
-        raise ValueError(f"window size and step must be >= 1, got size={size}, step={step}")
-    preprocess = preprocess or _identity
-    report = report if report is not None else BuildReport()
-    buffer: deque[tuple[LogRecord, str]] = deque()
+    windower = SlidingWindower(size, step, preprocess, report)
     source: str | None = None
-    skip = 0            # lines still to skip before the next window starts (step > size)
-    uncovered = 0       # buffered lines no emitted window contains yet
 
-    def emit() -> Window:
-        recs = [r for r, _ in buffer]
-        first, last = recs[0].line_number, recs[-1].line_number
-        window = window_from_records(f"{_short_source(recs[0].source)}:{first}-{last}", recs, [t for _, t in buffer])
-        report.add("windows")
-        return window
-
-    def flush_file() -> Iterator[Window]:
-        nonlocal uncovered
-        if buffer and uncovered:
-            if keep_partial:
-                report.add("partial_windows")
-                yield emit()
-            else:
-                report.add("lines_in_dropped_partial_window", uncovered)
-        buffer.clear()
-        uncovered = 0
+    def end_of_file() -> Iterator[Window]:
+        if keep_partial:
+            window = windower.flush()
+            if window is not None:
+                yield window
+        else:
+            windower.discard()
 
     for record in records:
         if record.source != source:
-            yield from flush_file()
-            source, skip = record.source, 0
-        if skip:
-            skip -= 1
-            report.add("lines_between_windows", where=f"{record.source}:{record.line_number}")
-            continue
-        buffer.append((record, preprocess(record.content)))
-        uncovered += 1
-        if len(buffer) == size:
-            yield emit()
-            uncovered = 0
-            if step >= size:
-                buffer.clear()
-                skip = step - size
-            else:
-                for _ in range(step):
-                    buffer.popleft()
-    yield from flush_file()
+            yield from end_of_file()
+            source = record.source
+        window = windower.add(record)
+        if window is not None:
+            yield window
+    yield from end_of_file()
 
 
 # ---------------------------------------------------------------------------------------------

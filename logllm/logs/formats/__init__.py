@@ -1,16 +1,20 @@
 """Parsers for the Loghub formats and a user's own logs, plus a format auto-detector.
 
-``parse_file(path, fmt)`` streams ``LogRecord``s from a plain, gzip, bz2, tar or zip file. A
-line that does not fit the format is skipped and counted (``unparsed_lines``, with the first
-locations kept as examples); if most of the first lines do not fit, the file is not in that
-format and a ``LogFormatError`` names the first bad line.
+``open_records(path, fmt)`` opens a plain, gzip, bz2, tar or zip file once and streams its
+``LogRecord``s; with ``fmt="auto"`` the format is decided from the first lines of that same
+opening, so a file (or a spooled stdin) is never read twice. A line that does not fit the
+format is skipped and counted (``unparsed_lines``, with the first locations kept as examples);
+if most of the first lines do not fit, the file is not in that format and a ``LogFormatError``
+names the first bad line. ``lenient_parser`` is the per-line variant for a followed file, where
+a stray line must not stop the watcher: it keeps the line whole as a plain message.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.reader import open_log_lines
@@ -19,15 +23,17 @@ from logllm.logs.formats.bgl import parse_bgl_line, parse_syslog_labeled_line
 from logllm.logs.formats.hdfs import iter_event_traces, parse_hdfs_line, read_block_labels, read_templates
 from logllm.logs.formats.plain import make_plain_parser
 
-__all__ = ["FORMATS", "LABELED_FORMATS", "parse_file", "detect_format", "line_parser", "read_block_labels",
-           "parse_event_traces"]
+__all__ = ["FORMATS", "LINE_FORMATS", "LABELED_FORMATS", "open_records", "parse_file", "detect_format",
+           "line_parser", "lenient_parser", "read_block_labels", "parse_event_traces"]
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("hdfs", "hdfs_traces", "bgl", "thunderbird", "liberty", "spirit", "plain")
+LINE_FORMATS = tuple(f for f in FORMATS if f != "hdfs_traces")   # one record per line (what a follower can parse)
 LABELED_FORMATS = ("bgl", "thunderbird", "liberty", "spirit")   # label column in every line
 PROBE_LINES = 100          # lines looked at to decide that a file is not in the format
 MAX_BAD_FRACTION = 0.5     # ... when more than this fraction of them fail
+DETECT_LINES = 50          # first lines the auto-detector looks at
 
 LineParser = Callable[[str, str, int], LogRecord]
 
@@ -45,21 +51,64 @@ def line_parser(fmt: str, pattern: str | None = None) -> LineParser:
     raise ValueError(f"unknown log format {fmt!r}; choose one of {', '.join(FORMATS)} (or 'auto')")
 
 
-def parse_file(path: str, fmt: str, report: BuildReport | None = None, *, pattern: str | None = None,
-               templates: str | None = None) -> Iterator[LogRecord]:
-    """Stream the records of ``path`` in format ``fmt`` (``auto`` detects it)."""
+def lenient_parser(fmt: str, report: BuildReport, pattern: str | None = None) -> LineParser:
+    """``line_parser(fmt)`` for a followed file: a line that does not fit is kept whole as a plain message.
+
+    Such lines are counted (``unparsed_lines_kept``, first locations kept) and the first few
+    logged, so a stray line never stops a watcher and is never dropped silently.
+    """
+    strict = line_parser(fmt, pattern)
+
+    def parse(text: str, source: str, line_number: int) -> LogRecord:
+        try:
+            return strict(text, source, line_number)
+        except LogFormatError as error:
+            report.add("unparsed_lines_kept", where=f"{source}:{line_number}")
+            if report["unparsed_lines_kept"] <= 5:
+                logger.warning("%s; kept as a plain line", error)
+        return LogRecord(source, line_number, text)
+
+    return parse
+
+
+def open_records(path: str, fmt: str = "auto", report: BuildReport | None = None, *, pattern: str | None = None,
+                 templates: str | None = None, name: str | None = None) -> tuple[str, Iterator[LogRecord]]:
+    """Open ``path`` once: its format (detected from its first lines when ``fmt`` is ``auto``) and its records.
+
+    With ``auto`` the file is opened and its first ``DETECT_LINES`` lines read right away (so an
+    unreadable, binary or empty file fails here, before any work); parsing continues on the same
+    stream. ``name`` is what sources and errors call the file (see ``open_log_lines``).
+    """
     report = report if report is not None else BuildReport()
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; choose one of {', '.join(FORMATS)} (or 'auto')")
+    lines: Iterator[tuple[str, int, str]] = open_log_lines(path, report, name=name)
     if fmt == "auto":
-        fmt = detect_format(path)
-        report.note(f"{path}: detected format {fmt}")
+        head = list(islice(lines, DETECT_LINES))
+        fmt = _detect(head)
+        lines = chain(head, lines)
     if fmt == "hdfs_traces":
-        yield from parse_event_traces(path, templates, report)
-        return
+        return fmt, parse_event_traces(lines, templates, report)
+    return fmt, _parse_lines(lines, fmt, report, pattern)
+
+
+def parse_file(path: str, fmt: str, report: BuildReport | None = None, *, pattern: str | None = None,
+               templates: str | None = None, name: str | None = None) -> Iterator[LogRecord]:
+    """Stream the records of ``path`` in format ``fmt`` (``auto`` detects it and notes the result)."""
+    report = report if report is not None else BuildReport()
+    found, records = open_records(path, fmt, report, pattern=pattern, templates=templates, name=name)
+    if fmt == "auto":
+        report.note(f"{name or path}: detected format {found}")
+    yield from records
+
+
+def _parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildReport,
+                 pattern: str | None) -> Iterator[LogRecord]:
     parse = line_parser(fmt, pattern)
     seen = bad = 0
     first_error: LogFormatError | None = None
     try:
-        for source, number, text in open_log_lines(path, report):
+        for source, number, text in lines:
             seen += 1
             try:
                 record = parse(text, source, number)
@@ -84,27 +133,28 @@ def _not_this_format(fmt: str, bad: int, seen: int, first: LogFormatError) -> Lo
                           path=first.path, line_number=first.line_number)
 
 
-def parse_event_traces(path: str, templates: str | None, report: BuildReport) -> Iterator[LogRecord]:
+def parse_event_traces(lines: str | Iterable[tuple[str, int, str]], templates: str | None,
+                       report: BuildReport) -> Iterator[LogRecord]:
     """HDFS ``Event_traces.csv``: one record per event of each block, content = template text.
 
-    Without a templates file the content is the event id (the ``template_id`` view). All
-    records of a block carry the CSV row's line number.
+    ``lines`` is the file's path or its lines from the reader. Without a templates file the
+    content is the event id (the ``template_id`` view). All records of a block carry the CSV
+    row's line number.
     """
+    if isinstance(lines, str):
+        lines = open_log_lines(lines, report)
     names = read_templates(templates) if templates else {}
     missing: set[str] = set()
-    row = 1
-    for row, (block, events, label) in enumerate(iter_event_traces(path, report), start=2):
+    for source, number, block, events, label in iter_event_traces(lines, report):
         for event in events:
             text = names.get(event)
             if text is None:
                 if names and event not in missing:
                     missing.add(event)
-                    report.add("events_without_template", where=f"{path}:{row}")
+                    report.add("events_without_template", where=f"{source}:{number}")
                 text = event
-            yield LogRecord(source=path, line_number=row, content=text, label=label, session_ids=(block,))
+            yield LogRecord(source=source, line_number=number, content=text, label=label, session_ids=(block,))
         report.add("records", len(events))
-    if row == 1:
-        raise LogFormatError("event trace file has no rows", path=path, expected="one row per block")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,18 +165,17 @@ _SYSTEM_BY_NODE = (("liberty", re.compile(r"^l(n|admin)\d*")), ("spirit", re.com
                    ("thunderbird", re.compile(r"^(bn|dn|cn|en|tbird)")))
 
 
-def detect_format(path: str, max_lines: int = 50) -> str:
+def detect_format(path: str, max_lines: int = DETECT_LINES) -> str:
     """Guess the format of ``path`` from its first lines: one of ``FORMATS``.
 
     Tries the strict parsers (HDFS, BGL, Thunderbird-style) and the Event_traces header; a file
     none of them fits is ``plain``. Thunderbird, Liberty and Spirit share one layout and are told
     apart by their node names. Raises ``LogFormatError`` for binary, empty or unreadable files.
     """
-    lines: list[tuple[str, int, str]] = []
-    for item in open_log_lines(path, BuildReport()):
-        lines.append(item)
-        if len(lines) >= max_lines:
-            break
+    return _detect(list(islice(open_log_lines(path, BuildReport()), max_lines)))
+
+
+def _detect(lines: list[tuple[str, int, str]]) -> str:
     if _TRACE_HEADER.match(lines[0][2]):
         return "hdfs_traces"
     scores = {fmt: _fit(line_parser(fmt), lines) for fmt in ("hdfs", "bgl", "thunderbird")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
@@ -93,36 +93,44 @@ def read_block_labels(path: str, report: BuildReport | None = None) -> dict[str,
     return labels
 
 
-def iter_event_traces(path: str, report: BuildReport | None = None) -> Iterator[tuple[str, list[str], int | None]]:
-    """``Event_traces.csv`` rows -> (block id, event ids, label or None) without loading the file."""
-    from logllm.logs.reader import open_text
+def iter_event_traces(lines: Iterable[tuple[str, int, str]],
+                      report: BuildReport | None = None) -> Iterator[tuple[str, int, str, list[str], int | None]]:
+    """``Event_traces.csv`` lines (from the reader) -> (source, line, block id, event ids, label or None) rows.
 
+    Each row is one line of the file (the CSV has no quoted line breaks), so a row's line
+    number is the file's; blank lines were already counted by the reader.
+    """
     report = report if report is not None else BuildReport()
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
-        header, columns = _csv_columns(reader, path, "event trace file is empty",
-                                       expected="a header with BlockId and Features/EventSequence")
-        if "blockid" not in columns:
-            raise LogFormatError(f"event trace header is {header}", path=path, line_number=1, expected="a BlockId column")
-        seq_col = next((columns.index(c) for c in ("features", "eventsequence", "event_sequence") if c in columns), None)
-        if seq_col is None:
-            raise LogFormatError(f"event trace header is {header}", path=path, line_number=1,
-                                 expected="a Features or EventSequence column of event ids")
-        label_col = columns.index("label") if "label" in columns else None
-        block_col = columns.index("blockid")
-        for row in reader:
-            if not row:
-                report.add("trace_file_blank_lines", where=f"{path}:{reader.line_num}")
-                continue
-            try:
-                events = re.findall(r"E\d+", row[seq_col])
-                label = None
-                if label_col is not None:
-                    label = {"success": 0, "normal": 0, "fail": 1, "anomaly": 1, "0": 0, "1": 1}[row[label_col].strip().lower()]
-            except (IndexError, KeyError):
-                raise LogFormatError(f"bad event trace row {row[:3]}...", path=path, line_number=reader.line_num,
-                                     expected="BlockId, Label (Success/Fail or Normal/Anomaly), Features [E5,E22,...]") from None
-            yield row[block_col].strip(), events, label
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        raise LogFormatError("event trace file is empty", expected="a header with BlockId and Features/EventSequence")
+    source, _, header_text = first
+    header = next(csv.reader([header_text]))
+    columns = [c.strip().lower() for c in header]
+    if "blockid" not in columns:
+        raise LogFormatError(f"event trace header is {header}", path=source, line_number=1, expected="a BlockId column")
+    seq_col = next((columns.index(c) for c in ("features", "eventsequence", "event_sequence") if c in columns), None)
+    if seq_col is None:
+        raise LogFormatError(f"event trace header is {header}", path=source, line_number=1,
+                             expected="a Features or EventSequence column of event ids")
+    label_col = columns.index("label") if "label" in columns else None
+    block_col = columns.index("blockid")
+    rows = 0
+    for source, number, text in lines:
+        row = next(csv.reader([text]), [])
+        try:
+            events = re.findall(r"E\d+", row[seq_col])
+            label = None
+            if label_col is not None:
+                label = {"success": 0, "normal": 0, "fail": 1, "anomaly": 1, "0": 0, "1": 1}[row[label_col].strip().lower()]
+        except (IndexError, KeyError):
+            raise LogFormatError(f"bad event trace row {row[:3]}...", path=source, line_number=number,
+                                 expected="BlockId, Label (Success/Fail or Normal/Anomaly), Features [E5,E22,...]") from None
+        rows += 1
+        yield source, number, row[block_col].strip(), events, label
+    if rows == 0:
+        raise LogFormatError("event trace file has no rows", path=source, expected="one row per block")
 
 
 def read_templates(path: str) -> dict[str, str]:

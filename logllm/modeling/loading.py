@@ -1,0 +1,151 @@
+"""Find and load a trained LogLLM: a saved folder, an adapter-only folder or a Hub id, with clear errors.
+
+`logllm detect`, `watch`, `serve`, `evaluate` and training from a saved model all load through `load_model`, so
+every one of them says the same thing about a missing folder, a broken `model.safetensors` or weights holding
+NaN, and never falls back to an untrained model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path("runs") / "quickstart" / "model"
+MODEL_ENV = "LOGLLM_MODEL"
+# Folders saved before the LLaVA-style layout (decoder with its head at `decoder.*`) load with these renames.
+LEGACY_KEY_MAPPING = {
+    r"^decoder\.lm_head\.": "lm_head.",
+    r"^decoder\.model\.": "model.decoder.",
+    r"^(encoder|projector|line_pooler)\.": r"model.\1.",
+}
+
+
+class ModelLoadError(ValueError):
+    """No usable trained model where one was expected; the message says what to do."""
+
+
+def resolve_model(model: str | os.PathLike | None) -> str:
+    """The model to load: the argument, else `$LOGLLM_MODEL`, else the quickstart model folder.
+
+    Never falls back to an untrained model: when nothing trained is found, say how to get one.
+    """
+    chosen = str(model) if model else os.environ.get(MODEL_ENV)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if path.exists():
+            if not path.is_dir():
+                raise ModelLoadError(f"{path} is a file; --model wants a saved model folder or a Hub id (owner/name)")
+            if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+                raise ModelLoadError(f"{path} is not a saved model folder (no config.json or adapter_config.json in it)")
+            return str(path)
+        if chosen.count("/") == 1 and not chosen.startswith((".", "/", "~")):
+            return chosen  # a Hub id; loading says if it cannot be reached
+        raise ModelLoadError(f"model {chosen!r} not found: not a folder and not a Hub id (owner/name)")
+    if (DEFAULT_MODEL_DIR / "config.json").is_file():
+        return str(DEFAULT_MODEL_DIR)
+    raise ModelLoadError(
+        f"no trained model found at {DEFAULT_MODEL_DIR}. Train the offline model with "
+        "`logllm quickstart --output runs/quickstart`, or pass --model DIR_OR_HUB_ID "
+        f"(or set ${MODEL_ENV})."
+    )
+
+
+def _weight_keys(folder: Path) -> list[str]:
+    from safetensors import safe_open
+
+    files = sorted(folder.glob("*.safetensors"))
+    keys: list[str] = []
+    for file in files:
+        try:
+            with safe_open(str(file), framework="pt") as handle:
+                keys.extend(handle.keys())
+        except Exception as err:  # safetensors raises its own error types for truncated/garbage files
+            raise ModelLoadError(
+                f"{file}: not a readable safetensors file ({type(err).__name__}: {err}); the file is truncated or "
+                "corrupt — copy or download the model folder again"
+            ) from err
+    return keys
+
+
+def check_finite_weights(model: Any, name: str) -> None:
+    """Refuse weights holding NaN or infinity (a model that outputs NaN would read as "no anomaly")."""
+    import torch
+
+    for key, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ModelLoadError(f"{name}: weight {key} holds {bad} NaN/infinite value(s); the model is broken")
+
+
+def load_model(model: str | os.PathLike | None = None, **from_pretrained: Any) -> tuple[Any, Any, str]:
+    """`(model, processor, name)` for a saved folder, an adapter-only folder or a Hub id (see `resolve_model`).
+
+    Adapter-only folders (LoRA adapters + projector, written by `save_adapters`) are rebuilt on their base model,
+    which the adapter config names (a local folder or a Hub id). Weights are checked for NaN/infinity.
+    """
+    name = resolve_model(model)
+    path = Path(name)
+    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "model.safetensors").is_file():
+        loaded, processor = _load_adapters(path, **from_pretrained)
+    else:
+        loaded, processor = _load_full(name, path, **from_pretrained)
+    check_finite_weights(loaded, name)
+    logger.info("loaded model %s", name)
+    return loaded.eval(), processor, name
+
+
+def _load_full(name: str, path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
+    from logllm.modeling import LogLLMForAnomalyDetection, LogLLMProcessor
+
+    if path.is_dir():
+        config_file = path / "config.json"
+        try:
+            model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
+        except (OSError, json.JSONDecodeError) as err:
+            raise ModelLoadError(f"{config_file}: not readable JSON ({err})") from err
+        if model_type != "logllm":
+            raise ModelLoadError(f"{name}: model type {model_type!r} is not 'logllm' (a LogLLM model folder is needed)")
+        keys = _weight_keys(path)
+        if not keys:
+            raise ModelLoadError(f"{name}: no model.safetensors in the folder")
+        if any(k.startswith("decoder.model.") for k in keys):
+            from_pretrained.setdefault("key_mapping", LEGACY_KEY_MAPPING)
+    try:
+        loaded = LogLLMForAnomalyDetection.from_pretrained(name, **from_pretrained)
+        processor = LogLLMProcessor.from_pretrained(name)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:  # missing files, wrong type, bad config
+        raise ModelLoadError(f"cannot load {name!r} as a LogLLM model: {err}") from err
+    return loaded, processor
+
+
+def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
+    from peft import PeftConfig, PeftModel
+
+    try:
+        adapter_config = PeftConfig.from_pretrained(str(path))
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{path}/adapter_config.json: not a readable adapter config ({err})") from err
+    base = adapter_config.base_model_name_or_path
+    if not base:
+        raise ModelLoadError(
+            f"{path}: the adapters do not name their base model (adapter_config.json base_model_name_or_path is empty); "
+            "save adapters with logllm's save_adapters, or merge them before saving"
+        )
+    base_path = Path(base) if Path(base).is_absolute() else (path / base)
+    base_name = str(base_path.resolve()) if base_path.exists() else base
+    model, processor = _load_full(base_name, Path(base_name), **from_pretrained)
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(path))
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ModelLoadError(f"{path}: the adapters do not fit their base model {base!r} ({err})") from err
+    return peft_model.merge_and_unload(), processor
+
+
+__all__ = ["DEFAULT_MODEL_DIR", "MODEL_ENV", "ModelLoadError", "check_finite_weights", "load_model", "resolve_model"]

@@ -1,0 +1,154 @@
+"""How a saved model decides: the operating point, chosen on validation only and stored in the model's config.
+
+Two signals make the decision (`decide`):
+- the decoder's P(anomalous), against `threshold` = the best-F1 threshold on the validation windows;
+- line novelty (distance to the nearest training-normal line), against `novelty_threshold` = a high quantile of
+  the novelty of the *normal* validation windows (default 0.99, floor 0.05).
+A window is anomalous when either signal crosses its threshold. Why not a calibrator fitted on labels (e.g. a
+logistic regression on both signals)? Validation holds only the anomaly kinds training showed; a calibrator fitted
+there learns that the decoder alone separates them and gives novelty no weight — exactly the failure new kinds
+bring. Setting the novelty threshold from normal windows only keeps normal traffic quiet without assuming anything
+about the anomalies to come.
+
+A window is *unfamiliar* when more than `unfamiliar_line_share` of its distinct lines are unseen: the model does
+not know this log, so its score says nothing (see docs/detect.md for how the limit was chosen).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.5
+NOVELTY_QUANTILE = 0.99
+NOVELTY_FLOOR = 0.05
+UNFAMILIAR_LINE_SHARE = 0.5
+STATUSES = ("normal", "anomalous", "unfamiliar")
+
+
+@dataclass
+class OperatingPoint:
+    """The decision rule a model was saved with (see the module docstring); `config.operating_point` as a dict."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    threshold_source: str = "default 0.5 (no validation split)"
+    novelty_threshold: float | None = None
+    novelty_source: str | None = None
+    novelty_k: int = 1
+    unfamiliar_line_share: float | None = None
+    unfamiliar_source: str | None = None
+    window: dict[str, Any] | None = None
+    preprocessing: str | None = None
+    max_lines_per_window: int | None = None
+    dataset: str | None = None
+    validation: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> OperatingPoint | None:
+        if not values:
+            return None
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    @classmethod
+    def of(cls, model: Any) -> OperatingPoint | None:
+        """The operating point a model carries (None for a model saved without one)."""
+        return cls.from_dict(getattr(model.config, "operating_point", None))
+
+    def save_to(self, model: Any) -> None:
+        model.config.operating_point = self.to_dict()
+
+
+def unseen_share(line_novelty: Sequence[float], lines: Sequence[str], novelty_threshold: float) -> float:
+    """Share of a window's distinct lines whose novelty is above the threshold."""
+    novelty_of = dict(zip(lines, line_novelty))
+    if not novelty_of:
+        return 0.0
+    return sum(1 for v in novelty_of.values() if v > novelty_threshold) / len(novelty_of)
+
+
+def decide(point: OperatingPoint, score: float, novelty: float | None, share_unseen: float | None,
+           use_novelty: bool = True) -> tuple[str, str | None]:
+    """(status, reason): status in `STATUSES`; reason "the model", "unseen line", "both" or None (normal)."""
+    if (use_novelty and point.unfamiliar_line_share is not None and share_unseen is not None
+            and share_unseen > point.unfamiliar_line_share):
+        return "unfamiliar", None
+    by_model = score >= point.threshold
+    by_novelty = bool(use_novelty and point.novelty_threshold is not None and novelty is not None
+                      and novelty > point.novelty_threshold)
+    if by_model and by_novelty:
+        return "anomalous", "both"
+    if by_model:
+        return "anomalous", "the model"
+    if by_novelty:
+        return "anomalous", "unseen line"
+    return "normal", None
+
+
+def ranking_score(point: OperatingPoint, score: float, novelty: float | None, use_novelty: bool = True) -> float:
+    """One score for ROC/PR curves that agrees with `decide` (>= 0.5 exactly when a signal crosses its threshold):
+    the larger of P / threshold and novelty / novelty_threshold, mapped by r -> r / (1 + r)."""
+    ratio = score / point.threshold if point.threshold > 0 else math.inf
+    by_novelty = bool(use_novelty and point.novelty_threshold and novelty is not None)
+    if by_novelty:
+        ratio = max(ratio, novelty / point.novelty_threshold)
+    flagged = score >= point.threshold or (by_novelty and novelty > point.novelty_threshold)
+    value = 1.0 if math.isinf(ratio) else ratio / (1.0 + ratio)
+    # float rounding must not move a window across 0.5: the decision is the rule above, the value only ranks
+    return max(value, 0.5) if flagged else min(value, 0.5 - 1e-12)
+
+
+def choose_operating_point(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    novelty: np.ndarray | None,
+    *,
+    quantile: float = NOVELTY_QUANTILE,
+    floor: float = NOVELTY_FLOOR,
+    unfamiliar_line_share: float | None = UNFAMILIAR_LINE_SHARE,
+    **facts: Any,
+) -> OperatingPoint:
+    """The operating point from validation windows: decoder scores, labels (0/1) and window novelty (or None)."""
+    from logllm.report.metrics import best_f1_threshold, compute_metrics
+
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=int)
+    point = OperatingPoint(**facts)
+    if len(labels) == 0:
+        logger.warning("no validation windows: threshold stays at the default %.2f", DEFAULT_THRESHOLD)
+    elif labels.sum() == 0:
+        point.threshold_source = "default 0.5 (the validation split has no anomalous windows)"
+        logger.warning("validation split has no anomalous windows: threshold stays at %.2f", DEFAULT_THRESHOLD)
+    else:
+        point.threshold = float(best_f1_threshold(labels, scores))
+        f1 = compute_metrics(labels, scores, point.threshold)["f1"]
+        point.threshold_source = f"best F1 on validation ({len(labels)} windows, F1 {f1:.3f})"
+        point.validation["decoder_f1"] = f1
+    if novelty is not None:
+        novelty = np.asarray(novelty, dtype=float)
+        normal = novelty[labels == 0]
+        if len(normal):
+            point.novelty_threshold = float(max(np.quantile(normal, quantile), floor))
+            point.novelty_source = (f"{quantile:.2f} quantile of the novelty of {len(normal)} normal validation windows "
+                                    f"(floor {floor})")
+        else:
+            point.novelty_threshold = floor
+            point.novelty_source = f"floor {floor} (no normal validation windows)"
+        point.unfamiliar_line_share = unfamiliar_line_share
+        point.unfamiliar_source = (None if unfamiliar_line_share is None else
+                                   f"{unfamiliar_line_share:.2f}: more than this share of a window's distinct lines unseen "
+                                   "(docs/detect.md)")
+    return point
+
+
+__all__ = ["OperatingPoint", "STATUSES", "choose_operating_point", "decide", "ranking_score", "unseen_share",
+           "NOVELTY_QUANTILE", "NOVELTY_FLOOR", "UNFAMILIAR_LINE_SHARE"]
