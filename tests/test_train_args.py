@@ -44,7 +44,7 @@ def test_paper_recipes_use_the_paper_setup(name):
     script_args, training_args, model_args = parse_arguments(["--config", name, *ON_CPU])  # short name
     assert model_args.encoder_name_or_path == "google-bert/bert-base-uncased"
     assert model_args.decoder_name_or_path == "meta-llama/Meta-Llama-3-8B"
-    assert model_args.load_in_4bit and model_args.use_peft and model_args.use_bnb_nested_quant
+    assert model_args.load_in_4bit and model_args.use_peft and not model_args.use_bnb_nested_quant
     assert (model_args.lora_r, model_args.lora_alpha, model_args.encoder_lora_r, model_args.encoder_lora_alpha) == (8, 16, 4, 32)
     assert stage_table(script_args) == [
         ("1", "decoder", 5e-4, 1.0, 1000),
@@ -274,8 +274,8 @@ def test_accelerate_configs_are_valid_yaml():
 
 # ---------------------------------------------------------------- ModelConfig -> peft / bitsandbytes configs
 
-def test_paper_model_config_gives_per_part_lora_and_nf4():
-    from logllm.modeling.adapters import DECODER_TARGETS, ENCODER_TARGETS
+def test_paper_model_config_gives_per_part_lora_and_the_official_qlora_setting():
+    from logllm.modeling.adapters import DECODER_TARGETS, ENCODER_TARGETS, paper_quantization_config
     from logllm.training.setup import lora_config_for, quantization_config_for
 
     _, _, model_args = parse_arguments(["--config", "bgl", *ON_CPU])
@@ -284,9 +284,8 @@ def test_paper_model_config_gives_per_part_lora_and_nf4():
     assert lora.rank_pattern == {ENCODER_TARGETS: 4} and lora.alpha_pattern == {ENCODER_TARGETS: 32}
     assert DECODER_TARGETS in lora.target_modules and ENCODER_TARGETS in lora.target_modules
     assert lora.modules_to_save == ["projector"] and lora.task_type is None
-    quant = quantization_config_for(model_args)
-    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant
-    assert {"model.encoder", "model.projector", "lm_head"} <= set(quant.llm_int8_skip_modules)  # only the decoder is quantised
+    quant = quantization_config_for(model_args)  # NF4, no nested quantization, bf16 compute, BERT quantized too
+    assert quant.to_dict() == paper_quantization_config().to_dict()
 
 
 def test_model_config_switches_and_overrides_reach_the_configs():
@@ -298,7 +297,8 @@ def test_model_config_switches_and_overrides_reach_the_configs():
                                   "q_proj", "k_proj", "--encoder_lora_r", "0", "--load_in_8bit", "true"])
     lora = lora_config_for(mine)
     assert lora.r == 16 and set(lora.target_modules) == {"q_proj", "k_proj"}
-    assert quantization_config_for(mine).load_in_8bit
+    quant = quantization_config_for(mine)
+    assert quant.load_in_8bit and {"model.encoder", "model.projector", "lm_head"} <= set(quant.llm_int8_skip_modules)
 
 
 def test_lora_from_the_model_config_trains_adapters_on_a_tiny_model():

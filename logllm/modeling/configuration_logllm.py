@@ -89,6 +89,9 @@ class LogLLMConfig(PretrainedConfig):
             model was trained with, and the `dataset` it was chosen on.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation for initialising the projector and the fallback line pooler.
+        base_components (`dict`, *optional*):
+            Where the pretrained encoder and decoder came from (preset, Hub ids or folders, seed), recorded when the
+            model is built so that LoRA adapters saved alone can be put back on the same base.
     """
 
     model_type = "logllm"
@@ -115,6 +118,7 @@ class LogLLMConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         novelty_index_size: int = 0,
         operating_point: dict | None = None,
+        base_components: dict | None = None,
         **kwargs,
     ):
         preprocessing = LEGACY_PREPROCESSING.get(preprocessing, preprocessing)
@@ -152,6 +156,7 @@ class LogLLMConfig(PretrainedConfig):
             raise ValueError(f"operating_point must be a dict or None, got {type(operating_point).__name__}")
         self.novelty_index_size = novelty_index_size
         self.operating_point = operating_point
+        self.base_components = base_components
         # PretrainedConfig.__init__ sets the attention implementation on every sub-config (to None unless
         # asked for); keep what already-built sub-models (from_components) use.
         built_with = {key: getattr(getattr(self, key), "_attn_implementation_internal", None) for key in self.sub_configs}

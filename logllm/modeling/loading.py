@@ -133,6 +133,14 @@ def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"{path}/adapter_config.json: not a readable adapter config ({err})") from err
     base = adapter_config.base_model_name_or_path
+    if not base and _names_pretrained_base(path):  # adapters.save_adapters: the config says how to rebuild the base
+        from logllm.modeling.adapters import load_adapters, merge_to_full_precision
+
+        try:
+            peft_model, processor = load_adapters(path)
+        except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
+            raise ModelLoadError(f"{path}: cannot rebuild the adapters' pretrained base ({err})") from err
+        return merge_to_full_precision(peft_model), processor
     if not base:
         raise ModelLoadError(
             f"{path}: the adapters do not name their base model (adapter_config.json base_model_name_or_path is empty); "
@@ -146,6 +154,13 @@ def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise ModelLoadError(f"{path}: the adapters do not fit their base model {base!r} ({err})") from err
     return peft_model.merge_and_unload(), processor
+
+
+def _names_pretrained_base(path: Path) -> bool:
+    try:
+        return bool(json.loads((path / "config.json").read_text(encoding="utf-8")).get("base_components"))
+    except (OSError, json.JSONDecodeError):
+        return False
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "MODEL_ENV", "ModelLoadError", "check_finite_weights", "load_model", "resolve_model"]

