@@ -200,10 +200,12 @@ def score_windows(
     show_progress: bool = False,
     novelty: bool = True,
     novelty_k: int = 1,
+    line_cache: LineVectorCache | None = None,
 ) -> list[WindowScore]:
     """Score windows (lists of raw lines, or model text with `preprocessed=True`); one `WindowScore` each.
 
-    `novelty=False` skips the line novelty even when the model has an index.
+    `novelty=False` skips the line novelty even when the model has an index. `line_cache` keeps encoded lines
+    across calls (the model's own cache is used when it has one; otherwise a cache lives for this call only).
     `cache` keeps chunk scores across calls (pass the same object for a stream of windows); `progress(done, total)`
     is called as windows are scored (`total` counts evidence passes too when `line_evidence`).
     """
@@ -254,7 +256,7 @@ def score_windows(
     was_training, previous_line_cache = model.training, model.line_cache
     model.eval()
     if previous_line_cache is None:
-        model.enable_line_cache()
+        model._line_cache = line_cache if line_cache is not None else LineVectorCache()
     try:
         with torch.no_grad():
             chunk_log_odds = _score_chunks(model, processor, chunks, batch_size, cache, advance)

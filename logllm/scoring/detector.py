@@ -150,12 +150,11 @@ class Detector:
 
     def __init__(self, model: Any, processor: Any, name: str = "", batch_size: int = 16, threshold: float | None = None,
                  use_novelty: bool = True) -> None:
-        from logllm.modeling.detection_logllm import WindowScoreCache
+        from logllm.modeling.detection_logllm import LineVectorCache, WindowScoreCache
         from logllm.scoring.operating_point import OperatingPoint
 
         self.model = model.eval()
-        if getattr(self.model, "line_cache", None) is None and hasattr(self.model, "enable_line_cache"):
-            self.model.enable_line_cache()  # the model only scores from here on: keep line vectors across calls
+        self.line_cache = LineVectorCache()  # encoded lines kept across calls (attached to the model while scoring)
         self.processor = processor
         self.name = name
         self.batch_size = batch_size
@@ -199,7 +198,7 @@ class Detector:
             return score_windows(
                 self.model, self.processor, texts, batch_size=self.batch_size, line_evidence=line_evidence,
                 preprocessed=preprocessed, cache=self.cache, progress=progress,
-                novelty=self.use_novelty if novelty is None else novelty,
+                novelty=self.use_novelty if novelty is None else novelty, line_cache=self.line_cache,
                 novelty_k=self.point.novelty_k,
             )
         except NonFiniteScoreError as err:
