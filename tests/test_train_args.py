@@ -245,8 +245,9 @@ def test_switching_validation_off_also_switches_best_model_loading_off(tmp_path)
     assert stage_training_args(training_args, stage, tmp_path, 1, has_eval=True).load_best_model_at_end
     no_data = stage_training_args(training_args, stage, tmp_path, 1, has_eval=False)
     assert no_data.eval_strategy == IntervalStrategy.NO and not no_data.load_best_model_at_end
-    _, off, _ = parse_arguments(["--config", "quickstart", "--output_dir", str(tmp_path), "--eval_strategy", "no"])
-    assert off.eval_strategy == IntervalStrategy.NO and not off.load_best_model_at_end
+    for flag in (["--eval_strategy", "no"], ["--eval-strategy=no"]):
+        _, off, _ = parse_arguments(["--config", "quickstart", "--output_dir", str(tmp_path), *flag])
+        assert off.eval_strategy == IntervalStrategy.NO and not off.load_best_model_at_end
 
 
 def test_effective_batch_must_divide():

@@ -207,11 +207,13 @@ def _pop_option(args: list[str], option: str) -> str | None:
 
 
 def _option_value(args: list[str], option: str) -> str | None:
+    """The value given to `option` (either spelling, `--a_b` or `--a-b`) on the command line, lower-cased; None if
+    absent."""
+    spellings = {option, option.replace("_", "-")}
     for index, token in enumerate(args):
-        if token == option:
-            return args[index + 1].lower() if index + 1 < len(args) else ""
-        if token.startswith(option + "="):
-            return token.split("=", 1)[1].lower()
+        name, sep, value = token.partition("=")
+        if name in spellings:
+            return value.lower() if sep else (args[index + 1].lower() if index + 1 < len(args) else "")
     return None
 
 
