@@ -3,12 +3,14 @@
     python bench/ablations.py                                  # CPU-sized defaults (tiny preset, ~10 min on 2 cores)
     python bench/ablations.py --datasets synthetic_hdfs --studies beta --betas 0 0.1 0.3 0.5 0.8
     python bench/ablations.py --model_preset default --max_train_windows 400 --seeds 0 1 2   # slower, closer to the paper
-    python bench/ablations.py --recipe quickstart --model_preset default --datasets thunderbird_12k_w20 \
+    python bench/ablations.py --recipe default/bench --model_preset default --datasets thunderbird_12k_w20 \
         --real_studies stages beta --max_train_windows 1000 --max_lines_per_window 20 --output bench/results/ablations.quickstart
 
-Each run trains LogLLM with `train.stages.train_logllm` on the benchmark windows of
-bench/baselines.py (same windows and splits as the baselines), picks the threshold on
-validation, scores test with `train.evaluate.evaluate_model`, and lands in
+Each run trains LogLLM with `logllm.training.stages.run_training` and a training recipe (default
+train/recipes/tiny/bench.yaml: the paper's stage schedule at 20x its rates, one epoch per stage; `--recipe
+default/bench` is the quickstart's training) on the benchmark windows of bench/baselines.py (same windows and
+splits as the baselines), picks the threshold on validation, scores test with
+`logllm.report.evaluate.evaluate_model`, and lands in
 bench/results/ablations.json. Variants share the main configuration (re preprocessing, stages
 1,2a,2b,3, β = 0.3) except for the one factor studied, so the main run is trained once and
 reused by all three tables. Plots: bench/results/ablations.{preprocessing,stages,beta}.png. `python bench/report.py`
@@ -50,16 +52,12 @@ class AblationArguments:
     betas: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.3, 0.6], metadata={"help": "Fig. 4 β values"})
     seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "training seeds"})
     model_preset: str = field(default="tiny", metadata={"help": "tiny (fast, random encoder) or default (MiniLM + small Llama)"})
-    recipe: str | None = field(default=None, metadata={"help": "train with this recipe (e.g. quickstart: its stage rates, "
-                                                              "epochs and caps); epochs, stage1_max_samples and lr_scale are then unused"})
+    recipe: str = field(default="tiny/bench", metadata={"help": "training recipe (train/recipes/): its stages, rates, epochs "
+                                                          "and batch; default/bench is the quickstart's training"})
     max_train_windows: int = field(default=96, metadata={"help": "training windows per run (before oversampling)"})
     max_eval_windows: int = field(default=80, metadata={"help": "validation windows (threshold choice, per-stage eval)"})
     max_test_windows: int = field(default=200, metadata={"help": "test windows"})
     max_lines_per_window: int = field(default=16, metadata={"help": "lines the model reads per window"})
-    epochs: float = field(default=1.0, metadata={"help": "epochs per stage (paper: 1 / 1+1 / 2)"})
-    stage1_max_samples: int = field(default=160, metadata={"help": "stage 1 windows (paper: 1,000)"})
-    lr_scale: float = field(default=20.0, metadata={"help": "multiplies the paper's stage learning rates (few steps on a tiny random decoder)"})
-    batch_size: int = field(default=8, metadata={"help": "windows per step"})
     torch_threads: int = field(default=1, metadata={"help": "torch threads; 1 is fastest on a shared 2-core machine"})
     output: str = field(default=str(RESULTS / "ablations"), metadata={"help": "writes <output>.json, <output>.md and plots"})
     resume: bool = field(default=False, metadata={"help": "keep the runs already in <output>.json and add only missing (config, seed) runs"})
@@ -86,14 +84,13 @@ def planned_configs(args: AblationArguments, dataset: str) -> list[dict[str, Any
 
 def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, args: AblationArguments, workdir: Path) -> dict[str, Any]:
     """One LogLLM training run (stages as configured) and its test evaluation."""
-    from logllm.training.stages import train_logllm
-    from logllm.training.arguments import parse_arguments
+    from logllm.training.recipes import parse_arguments
+    from logllm.training.stages import run_training
 
     output_dir = workdir / name / f"{config['preprocessing']}_{config['stages'].replace(',', '-')}_b{config['beta']}_s{seed}"
-    argv = recipe_argv(config, seed, args, output_dir) if args.recipe else scaled_paper_argv(config, seed, args, output_dir)
-    script_args, training_args = parse_arguments(argv)
+    argv = recipe_argv(config, seed, args, output_dir)
     started = time.perf_counter()
-    result = train_logllm(script_args, training_args, dataset=dataset)
+    result = run_training(*parse_arguments(argv), dataset=dataset)
     evaluation = result.eval_metrics or {}
     train_s = sum(float(s.get("seconds", 0)) for s in result.stages)
     return {
@@ -107,33 +104,15 @@ def train_and_score(name: str, dataset: Any, config: dict[str, Any], seed: int, 
     }
 
 
-def study_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
-    """What every variant sets: data, the studied factors, sizes, seed and quiet output."""
-    return [
-        "--dataset_name", "bench", "--model_preset", args.model_preset, "--stages", config["stages"],
-        "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir), "--seed", str(seed),
-        "--max_train_windows", str(args.max_train_windows), "--max_eval_windows", str(args.max_eval_windows),
-        "--max_test_windows", str(args.max_test_windows), "--max_lines_per_window", str(args.max_lines_per_window),
-        "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
-    ]
-
-
-def scaled_paper_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
-    """The paper's stage rates times `lr_scale`, `epochs` per stage, evaluation off (the CPU-sized default)."""
-    return study_argv(config, seed, args, output_dir) + [
-        "--stage1_max_samples", str(args.stage1_max_samples), "--stage1_epochs", str(args.epochs),
-        "--stage1_learning_rate", str(5e-4 * args.lr_scale), "--stage2a_learning_rate", str(5e-4 * args.lr_scale),
-        "--stage2b_learning_rate", str(5e-5 * args.lr_scale), "--stage3_learning_rate", str(5e-5 * args.lr_scale),
-        "--stage2a_epochs", str(args.epochs), "--stage2b_epochs", str(args.epochs), "--stage3_epochs", str(args.epochs),
-        "--per_device_train_batch_size", str(args.batch_size), "--per_device_eval_batch_size", str(args.batch_size),
-        "--effective_batch_size", str(args.batch_size), "--use_cpu", "true", "--eval_strategy", "no",
-        "--keep_best", "false", "--logging_steps", "5", "--dataloader_num_workers", "0",
-    ]
-
-
 def recipe_argv(config: dict[str, Any], seed: int, args: AblationArguments, output_dir: Path) -> list[str]:
-    """A recipe run (`--config <recipe>`) with the studied factor and the window caps overridden."""
-    return ["--config", str(args.recipe), *study_argv(config, seed, args, output_dir), "--overwrite_output_dir", "true"]
+    """The recipe with what this benchmark varies: data, the studied factors (stages of the recipe, β), sizes, seed."""
+    return [
+        "--config", args.recipe, "--dataset_name", "bench", "--model_preset", args.model_preset,
+        "--stages", config["stages"], "--oversample_beta", str(config["beta"]), "--output_dir", str(output_dir),
+        "--seed", str(seed), "--max_train_windows", str(args.max_train_windows),
+        "--max_eval_windows", str(args.max_eval_windows), "--max_test_windows", str(args.max_test_windows),
+        "--max_lines_per_window", str(args.max_lines_per_window),
+    ]
 
 
 def save(payload: dict[str, Any], output: str) -> None:
@@ -169,8 +148,7 @@ def run(args: AblationArguments) -> dict[str, Any]:
 
     torch.set_num_threads(args.torch_threads)
     sizes = ("max_train_windows", "max_eval_windows", "max_test_windows", "max_lines_per_window")
-    training = ("recipe",) if args.recipe else ("epochs", "stage1_max_samples", "batch_size", "lr_scale")
-    settings = {k: getattr(args, k) for k in (*sizes, *training)}
+    settings = {k: getattr(args, k) for k in (*sizes, "recipe")}
     payload: dict[str, Any] = {
         "benchmark": "ablations", "hardware": hardware_info(), "seeds": args.seeds, "model_preset": args.model_preset,
         "settings": settings, "datasets": {}, "not_run": [], "plots": [],

@@ -80,7 +80,7 @@ class GeneralizationArguments:
     bert_variants: list[str] = field(default_factory=lambda: list(PRIORITY_VARIANTS),
                                      metadata={"help": "run the BERT classifier only on these variants (empty: all)"})
     logllm_preset: str = field(default="default", metadata={"help": "model preset for LogLLM runs"})
-    logllm_recipe: str = field(default="quickstart", metadata={"help": "training recipe (stages, rates, epochs) for LogLLM runs"})
+    logllm_recipe: str = field(default="default/bench", metadata={"help": "training recipe (stages, rates, epochs) for LogLLM runs"})
     logllm_max_tokens_per_line: int = field(default=32)
     # BERT classifier
     merge: list[str] = field(default_factory=list, metadata={
@@ -295,25 +295,24 @@ def bert_classifier(task: Task, args: GeneralizationArguments) -> dict[str, tupl
 
 
 def logllm(task: Task, args: GeneralizationArguments) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """LogLLM trained by TRAIN's three-stage `train.stages.train_logllm` on the task's windows."""
+    """LogLLM trained by `logllm.training.stages.run_training` (the recipe's stages) on the task's windows."""
     import tempfile
 
     from datasets import DatasetDict
 
     from logllm.scoring.detector import Detector
-    from logllm.training.stages import train_logllm
-    from logllm.training.arguments import parse_arguments
+    from logllm.training.recipes import parse_arguments
+    from logllm.training.stages import run_training
 
     dataset = DatasetDict(train=_dataset(task.train), validation=_dataset(task.validation))
     with tempfile.TemporaryDirectory(prefix="logllm-gen-") as tmp:
-        script, training = parse_arguments([
+        arguments = parse_arguments([
             "--config", args.logllm_recipe, "--dataset_name", f"{task.setting}/{task.variant}",
             "--model_preset", args.logllm_preset, "--max_tokens_per_line", str(args.logllm_max_tokens_per_line),
             "--max_lines_per_window", str(args.window_size), "--output_dir", tmp, "--seed", str(task.seed),
-            "--evaluate_test", "false", "--overwrite_output_dir", "true", "--save_strategy", "no",
-            "--report_to", "none", "--disable_tqdm", "true", "--logging_steps", "10",
+            "--evaluate_test", "false",
         ])
-        result = train_logllm(script, training, dataset=dataset)
+        result = run_training(*arguments, dataset=dataset)
         detector = Detector(result.model, result.processor, batch_size=16)
         val = detector.scores([r["lines"] for r in task.validation])
         test = detector.scores([r["lines"] for r in task.test])

@@ -56,11 +56,11 @@ def kind_recall(run_dir: Path, script_args: Any, seed: int) -> dict[str, float]:
 
 def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False) -> dict[str, Any]:
     from logllm.commands.quickstart import QuickstartArguments, recipe_arguments, run_quickstart
-    from logllm.training.arguments import parse_arguments
+    from logllm.training.recipes import parse_arguments
 
     args = QuickstartArguments(output=str(workdir / f"seed{seed}"), seed=seed, threads=threads, fast=fast)
     metrics, result = run_quickstart(args)
-    script_args, _ = parse_arguments(recipe_arguments(args))
+    script_args, _, _ = parse_arguments(recipe_arguments(args))
     return {
         "seed": seed,
         "metrics": {k: metrics.get(k) for k in METRICS},
@@ -78,7 +78,7 @@ def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
 
     payload: dict[str, Any] = {
         "benchmark": "quickstart_seeds", "hardware": hardware_info(), "torch_threads": args.threads, "fast": args.fast,
-        "recipe": "train/recipes/quickstart.yaml", "command": "python bench/quickstart_seeds.py " + " ".join(sys.argv[1:]),
+        "recipe": "train/recipes/default/synthetic.yaml", "command": "python bench/quickstart_seeds.py " + " ".join(sys.argv[1:]),
         "seeds": args.seeds, "runs": [], "failed": [],
     }
     with tempfile.TemporaryDirectory(prefix="logllm_quickstart_seeds_") as tmp:

@@ -7,11 +7,11 @@ Each dataset is built by bench/baselines.py's `_loghub_dataset` (the project's L
 preprocessing, sliding windows) with smaller windows than the other benches (20 lines, step 20) so the
 12,000-line Thunderbird slice gives ~600 windows. The split is random 7.2:0.8:2 with the benchmarks'
 split seed, as in bench/ablations.py and bench/baselines.py: the slice is not in time order and a
-chronological split leaves no anomaly in test. Training is the quickstart recipe
-(`--config quickstart`: all-MiniLM-L6-v2 encoder + small random Llama decoder, stages 1, 2a, 2b, 3 with
-the encoder frozen in stage 3), unchanged except for optional caps on the windows per stage, via
-`train.stages.train_logllm`, once per seed; the threshold is chosen on validation and applied to test by
-`train.evaluate.evaluate_model`.
+chronological split leaves no anomaly in test. Training is the quickstart's (`--recipe default/bench`:
+train/recipes/default/synthetic.yaml on windows passed in: all-MiniLM-L6-v2 encoder + small random Llama decoder,
+stages 1, 2a, 2b, 3 with the encoder frozen in stage 3; another recipe changes the stages), via
+`logllm.training.stages.run_training`, once per seed; the threshold is chosen on validation and applied to test by
+`logllm.report.evaluate.evaluate_model`.
 Writes bench/results/train_real.json and .md, with the paper's Table II numbers next to ours.
 """
 
@@ -67,11 +67,7 @@ class TrainRealArguments:
     datasets: list[str] = field(default_factory=lambda: ["thunderbird_12k"], metadata={"help": f"of {', '.join(SOURCES)}"})
     window_size: int = field(default=20, metadata={"help": "sliding window size = step (lines)"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "training seeds (model init, sampling, oversampling)"})
-    stage1_max_samples: int | None = field(default=None, metadata={"help": "cap stage 1 windows (None: the recipe's)"})
-    stage2a_max_samples: int | None = field(default=None, metadata={"help": "cap stage 2a windows"})
-    stage2b_max_samples: int | None = field(default=None, metadata={"help": "cap stage 2b windows"})
-    stage3_max_samples: int | None = field(default=None, metadata={"help": "cap stage 3 windows per epoch"})
-    stage3_epochs: float | None = field(default=None, metadata={"help": "stage 3 epochs (None: the recipe's)"})
+    recipe: str = field(default="default/bench", metadata={"help": "training recipe (train/recipes/): stages, rates, epochs"})
     max_eval_windows: int = field(default=200, metadata={"help": "validation windows (threshold choice)"})
     max_test_windows: int = field(default=400, metadata={"help": "test windows"})
     torch_threads: int = field(default=2, metadata={"help": "torch CPU threads"})
@@ -91,28 +87,22 @@ def build_real_dataset(name: str, window_size: int) -> tuple[Any, dict[str, Any]
 
 
 def recipe_arguments(args: TrainRealArguments, name: str, output_dir: Path, seed: int) -> list[str]:
-    """`--config quickstart` plus the caps asked for and the output locations of this benchmark."""
-    argv = [
-        "--config", "quickstart", "--dataset_name", name, "--output_dir", str(output_dir),
-        "--seed", str(seed), "--overwrite_output_dir", "true", "--max_eval_windows", str(args.max_eval_windows),
-        "--max_test_windows", str(args.max_test_windows), "--max_lines_per_window", str(args.window_size),
-        "--report_to", "none", "--disable_tqdm", "true",
+    """The recipe plus this benchmark's data name, window caps, seed and output folder."""
+    return [
+        "--config", args.recipe, "--dataset_name", name, "--output_dir", str(output_dir), "--seed", str(seed),
+        "--max_eval_windows", str(args.max_eval_windows), "--max_test_windows", str(args.max_test_windows),
+        "--max_lines_per_window", str(args.window_size),
     ]
-    for name in ("stage1_max_samples", "stage2a_max_samples", "stage2b_max_samples", "stage3_max_samples", "stage3_epochs"):
-        if getattr(args, name) is not None:
-            argv += [f"--{name}", str(getattr(args, name))]
-    return argv
 
 
 def train_and_score(name: str, dataset: Any, args: TrainRealArguments, seed: int, workdir: Path) -> dict[str, Any]:
     """One quickstart-recipe training run on the real windows and its test evaluation."""
-    from logllm.training.stages import train_logllm
-    from logllm.training.arguments import parse_arguments
+    from logllm.training.recipes import parse_arguments
+    from logllm.training.stages import run_training
 
     argv = recipe_arguments(args, name, workdir / f"{name}_s{seed}", seed)
-    script_args, training_args = parse_arguments(argv)
     started = time.perf_counter()
-    result = train_logllm(script_args, training_args, dataset=dataset)
+    result = run_training(*parse_arguments(argv), dataset=dataset)
     evaluation = result.eval_metrics or {}
     metrics = evaluation.get("metrics") or {}
     return {

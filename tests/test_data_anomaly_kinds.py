@@ -40,10 +40,10 @@ def test_unknown_kinds_list_what_each_allowed_kind_means():
 
 
 def test_normal_only_kinds_argument_takes_old_names(tmp_path):
-    from logllm.training.arguments import parse_arguments
+    from logllm.training.recipes import parse_arguments
 
-    script_args, _ = parse_arguments(["--output_dir", str(tmp_path), "--normal-only",
-                                      "--normal_only_kinds", "dropped_steps,error_level"])
+    script_args, _, _ = parse_arguments(["--config", "quickstart", "--output_dir", str(tmp_path), "--normal-only",
+                                         "--normal_only_kinds", "dropped_steps,error_level"])
     assert script_args.normal_only_kinds == "missing_step,error_level"
 
 

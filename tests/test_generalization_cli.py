@@ -9,7 +9,7 @@ import pytest
 from logllm.commands.data import main as data_main
 from logllm.dataset.build import build_synthetic_dataset
 from logllm.training.stages import apply_normal_only
-from logllm.training.arguments import parse_arguments
+from logllm.training.recipes import parse_arguments
 
 BUILD = ["build", "--dataset", "synthetic-bgl", "--n-lines", "3000", "--window-size", "20", "--step", "20",
          "--split", "unseen-type", "--seed", "3", "--no-difficulty"]
@@ -44,8 +44,8 @@ def test_data_build_unseen_type_errors_are_clear(tmp_path, capsys):
 
 
 def test_train_normal_only_flags_reach_the_dataset(tmp_path):
-    script_args, training_args = parse_arguments(
-        ["--output_dir", str(tmp_path), "--normal-only", "--normal_only_kinds", "unseen_template,error_level",
+    script_args, _, _ = parse_arguments(
+        ["--config", "quickstart", "--output_dir", str(tmp_path), "--normal-only", "--normal_only_kinds", "unseen_template,error_level",
          "--normal_only_anomaly_ratio", "0.25", "--seed", "1"])
     assert script_args.normal_only and script_args.normal_only_anomaly_ratio == 0.25
     dataset = build_synthetic_dataset("hdfs", n_sessions=120, seed=1, anomaly_ratio=0.1)
@@ -63,4 +63,4 @@ def test_train_normal_only_flags_reach_the_dataset(tmp_path):
 
 def test_train_normal_only_rejects_unknown_kinds(tmp_path):
     with pytest.raises(ValueError, match="unknown kind"):
-        parse_arguments(["--output_dir", str(tmp_path), "--normal_only", "--normal_only_kinds", "typo"])
+        parse_arguments(["--config", "quickstart", "--output_dir", str(tmp_path), "--normal_only", "--normal_only_kinds", "typo"])

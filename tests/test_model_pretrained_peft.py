@@ -198,23 +198,31 @@ def test_train_small_preset_with_qlora_through_the_training_script(tmp_path):
     pytest.importorskip("bitsandbytes")
     from datasets import Dataset, DatasetDict
 
-    from logllm.training.arguments import parse_arguments
-    from logllm.training.stages import train_logllm
+    from logllm.training.recipes import RECIPES_DIR, parse_arguments
+    from logllm.training.stages import run_training
 
-    script_args, training_args = parse_arguments([
-        "--config", "quickstart", "--dataset_name", "planted_pairs", "--model_preset", "small",
+    recipe = tmp_path / "small_qlora.yaml"  # the quickstart's training, two short stages, no checkpoints
+    recipe.write_text(f"""
+base: {RECIPES_DIR / "default" / "synthetic.yaml"}
+stages:
+  - {{name: "1", learning_rate: 5.0e-4, epochs: 1, max_samples: 8}}
+  - {{name: "3", learning_rate: 5.0e-4, epochs: 1, trains: projector + decoder}}
+save_strategy: "no"
+load_best_model_at_end: false
+""", encoding="utf-8")
+    arguments = parse_arguments([
+        "--config", str(recipe), "--dataset_name", "planted_pairs", "--model_preset", "small",
         "--decoder_name_or_path", str(tiny_decoder_dir()), "--load_in_4bit", "true", "--output_dir", str(tmp_path / "run"),
-        "--stages", "1,3", "--stage1_max_samples", "8", "--stage1_epochs", "1", "--stage3_epochs", "1",
-        "--stage3_freeze_encoder", "true", "--per_device_train_batch_size", "4", "--effective_batch_size", "4",
-        "--per_device_eval_batch_size", "4", "--report_to", "none", "--disable_tqdm", "true", "--save_strategy", "no",
-        "--evaluate_test", "false", "--seed", "7", "--use_cpu", "true",
+        "--per_device_train_batch_size", "4", "--effective_batch_size", "4",
+        "--per_device_eval_batch_size", "4", "--report_to", "none", "--disable_tqdm", "true",
+        "--evaluate_test", "false", "--seed", "7",
     ])
     def rows(n: int, offset: int) -> list[dict]:
         return [{"window_id": f"w{offset + i}", "lines": WINDOWS[i % 4], "label": LABELS[i % 4]} for i in range(n)]
 
     dataset = DatasetDict(train=Dataset.from_list(rows(8, 0)), validation=Dataset.from_list(rows(4, 100)),
                           test=Dataset.from_list(rows(4, 200)))
-    result = train_logllm(script_args, training_args, dataset=dataset)
+    result = run_training(*arguments, dataset=dataset)
     final = result.final_model_dir
     assert (final / "model.safetensors").is_file() and (final / "adapters" / "adapter_model.safetensors").is_file()
     merged = result.model
@@ -273,12 +281,13 @@ def test_paper_preset_loads_with_device_map_auto_and_the_official_qlora_config(m
         calls.update(encoder=encoder, decoder=decoder, **kwargs)
         raise RuntimeError("stop before downloading")
 
+    from logllm.training.recipes import parse_arguments
+
     monkeypatch.setattr(setup, "check_component", lambda name, role: None)
     monkeypatch.setattr(presets, "build_from_components", build_from_components)
-    args = SimpleNamespace(model_name_or_path=None, model_preset="paper", encoder_name_or_path=None,
-                           decoder_name_or_path=None, max_tokens_per_line=None, load_in_4bit=True)
+    _, _, model_args = parse_arguments(["--config", "paper/bgl", "--use_cpu", "true"])  # the paper recipes' model
     with pytest.raises(RuntimeError, match="stop before downloading"):
-        setup.build_model_and_processor(args, seed=0)
+        setup.build_model_and_processor(model_args, seed=0)
     assert (calls["encoder"], calls["decoder"]) == (setup.PAPER_ENCODER, setup.PAPER_DECODER)
     for part in ("encoder_kwargs", "decoder_kwargs"):
         assert calls[part]["device_map"] == "auto"

@@ -1,4 +1,5 @@
-"""The three-stage Trainer pipeline on a tiny model and a handful of short windows: outputs, resume, faults, push."""
+"""The staged Trainer pipeline on a tiny model and a handful of short windows: outputs, best model, resume, faults,
+push."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from transformers import TrainerCallback
 
 from logllm.modeling.presets import build_tiny
 from logllm.training.data import TrainingDataError
-from logllm.training.stages import train_logllm
+from logllm.training.recipes import RECIPES_DIR, parse_arguments
+from logllm.training.stages import run_training
 from logllm.training.trainer import NonFiniteLossError
-from logllm.training.arguments import parse_arguments
 
 NORMAL = ["Receiving block <*> src: /<*> dest: /<*>", "PacketResponder <*> for block <*> terminating",
           "Received block <*> of size <*> from /<*>", "BLOCK* NameSystem.addStoredBlock: blockMap updated: <*> is added to <*> size <*>"]
@@ -42,14 +43,39 @@ def tiny_dataset(train_anomalous_every: int = 4) -> DatasetDict:
     )
 
 
-def tiny_args(output_dir: Path, *extra: str):
+# The quickstart's training with the tiny model, all four stages training what the paper's do, and validation plus a
+# checkpoint after every step (so that resuming and the best-model choice have something to work with).
+TINY_RECIPE = f"""
+base: {RECIPES_DIR / "default" / "synthetic.yaml"}
+model_preset: tiny
+stages:
+  - {{name: "1",  learning_rate: 5.0e-4, epochs: 1, max_samples: 8}}
+  - {{name: "2a", learning_rate: 1.0e-3, epochs: 1, max_samples: 480}}
+  - {{name: "2b", learning_rate: 5.0e-5, epochs: 1, max_samples: 160}}
+  - {{name: "3",  learning_rate: 5.0e-4, epochs: 2}}
+eval_strategy: steps
+eval_steps: 1
+save_strategy: steps
+save_steps: 1
+"""
+# The same run with only stage 3, which trains projector + decoder (encoder frozen): a recipe based on the one above.
+FROZEN_ENCODER_RECIPE = """
+base: tiny.yaml
+stages:
+  - {name: "3", trains: projector + decoder, learning_rate: 5.0e-4, epochs: 2}
+"""
+
+
+def tiny_args(output_dir: Path, *extra: str, recipe: str = "tiny.yaml"):
+    recipes = output_dir.parent / f"{output_dir.name}_recipes"
+    recipes.mkdir(parents=True, exist_ok=True)
+    (recipes / "tiny.yaml").write_text(TINY_RECIPE, encoding="utf-8")
+    (recipes / "frozen.yaml").write_text(FROZEN_ENCODER_RECIPE, encoding="utf-8")
     return parse_arguments(
         [
-            "--config", "quickstart", "--dataset_name", "planted_pairs", "--model_preset", "tiny", "--output_dir", str(output_dir),
-            "--stages", "1,2a,2b,3", "--stage1_max_samples", "8", "--stage3_epochs", "2", "--stage3_freeze_encoder", "false",
+            "--config", str(recipes / recipe), "--dataset_name", "planted_pairs", "--output_dir", str(output_dir),
             "--per_device_train_batch_size", "4", "--effective_batch_size", "8", "--per_device_eval_batch_size", "4",
-            "--oversample_beta", "0.3", "--report_to", "tensorboard", "--disable_tqdm", "true",
-            "--save_strategy", "steps", "--save_steps", "1", "--seed", "7", "--use_cpu", "true",
+            "--oversample_beta", "0.3", "--report_to", "tensorboard", "--disable_tqdm", "true", "--seed", "7",
             *extra,
         ]
     )
@@ -77,8 +103,7 @@ def final_state(result) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("run_full")
-    script_args, training_args = tiny_args(out)
-    result = train_logllm(script_args, training_args, dataset=tiny_dataset())
+    result = run_training(*tiny_args(out), dataset=tiny_dataset())
     return out, result, final_state(result)
 
 
@@ -86,11 +111,12 @@ def test_run_writes_every_stage_model_eval_and_logs(uninterrupted):
     out, result, _ = uninterrupted
     assert [s["stage"] for s in result.stages] == ["1", "2a", "2b", "3"]
     assert result.stages[0]["windows"] == 8  # stage 1 sample cap
-    for name in ("stage1", "stage2a", "stage2b", "stage3"):
+    for name, record in zip(("stage1", "stage2a", "stage2b", "stage3"), result.stages):
         assert (out / name / "final" / "trainable.safetensors").is_file()
-        assert (out / name / "best" / "snapshot.json").is_file()  # best-on-validation snapshot kept
-        assert list((out / name).glob("checkpoint-*")), f"no step checkpoints in {name}"
+        assert record["best"]["metric"] == "eval_loss" and Path(record["best"]["checkpoint"]).parent == out / name
+        assert len(list((out / name).glob("checkpoint-*"))) == 1, f"save_total_limit 1 keeps the best in {name}"
         assert list((out / name).rglob("events.out.tfevents.*")), f"no TensorBoard events in {name}"
+        assert (out / name / "trainer_state.json").is_file()
     records = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines()]
     assert {r["stage"] for r in records} == {"1", "2a", "2b", "3"}
     assert any("eval_loss" in r for r in records) and any("train_loss" in r for r in records)
@@ -102,6 +128,8 @@ def test_run_writes_every_stage_model_eval_and_logs(uninterrupted):
         assert (out / "eval" / plot).is_file()
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["gradient_accumulation_steps"] == 2 and summary["seed"] == 7
+    assert [s["name"] for s in summary["script_args"]["stages"]] == ["1", "2a", "2b", "3"]
+    assert summary["model_args"]["model_preset"] == "tiny"
     assert summary["data"]["train_windows_after_oversampling"] > summary["data"]["train_windows"]  # beta oversampling
 
 
@@ -114,28 +142,56 @@ def test_stage_freezing_matches_the_paper(uninterrupted):
 
 
 def test_stage_3_with_frozen_encoder_leaves_the_encoder_untouched(tmp_path):
-    script_args, training_args = tiny_args(tmp_path, "--stages", "3", "--stage3_freeze_encoder", "true")
     before = {k: v.clone() for k, v in build_tiny(seed=7)[0].state_dict().items()}  # the run's own initial weights
-    result = train_logllm(script_args, training_args, dataset=tiny_dataset())
+    # no test evaluation: scoring afterwards keeps a line cache of its own (logllm.scoring.detector)
+    result = run_training(*tiny_args(tmp_path, "--evaluate_test", "false", recipe="frozen.yaml"), dataset=tiny_dataset())
     after = result.model.state_dict()
     record = result.stages[0]
-    assert record["trains"] == "projector + decoder (encoder frozen)"
+    assert record["stage"] == "3" and record["trains"] == "projector + decoder"
     assert record["trainable_parameters"] == sum(p.numel() for n, p in result.model.named_parameters() if result.model.part_of(n) != "encoder")
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("model.encoder."))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("model.decoder."))
     assert result.model.line_cache is None  # the stage's line cache does not outlive the stage
 
 
+class ForceBestAt(TrainerCallback):
+    """Makes the validation at `step` look best by far, so the stage must end on that checkpoint, not on its last
+    step; keeps the weights of the last step to compare with."""
+
+    def __init__(self, step: int):
+        self.step, self.last_step_weights = step, {}
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        if state.global_step == self.step:
+            metrics["eval_loss"] = -1.0
+        if state.global_step == state.max_steps:
+            self.last_step_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_a_stage_ends_on_its_best_checkpoint_not_its_last(tmp_path):
+    from safetensors.torch import load_file
+
+    force = ForceBestAt(2)
+    result = run_training(*tiny_args(tmp_path, "--stages", "3"), dataset=tiny_dataset(), callbacks=[force])
+    record = result.stages[0]
+    assert record["steps"] > 2 and (record["best"]["step"], record["best"]["value"]) == (2, -1.0)
+    assert [p.name for p in (tmp_path / "stage3").glob("checkpoint-*")] == ["checkpoint-2"]  # save_total_limit 1
+    best = load_file(str(tmp_path / "stage3" / "checkpoint-2" / "model.safetensors"))
+    state = result.model.state_dict()
+    assert all(torch.equal(state[name], tensor) for name, tensor in best.items())
+    assert any(not torch.equal(state[name], tensor) for name, tensor in force.last_step_weights.items())
+    final = load_file(str(tmp_path / "stage3" / "final" / "trainable.safetensors"))  # what a resumed run replays
+    assert all(torch.equal(best[name], tensor) for name, tensor in final.items() if name in best)
+
+
 def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_path):
     _, full, full_state = uninterrupted
-    script_args, training_args = tiny_args(tmp_path)
     with pytest.raises(Crash):
-        train_logllm(script_args, training_args, dataset=tiny_dataset(), callbacks=[CrashAt("stage3", 3)])
+        run_training(*tiny_args(tmp_path), dataset=tiny_dataset(), callbacks=[CrashAt("stage3", 3)])
     assert not (tmp_path / "stage3" / "final").exists()
     with pytest.raises(FileExistsError, match="resume_from_checkpoint"):
-        train_logllm(script_args, training_args, dataset=tiny_dataset())
-    script_args, training_args = tiny_args(tmp_path, "--resume_from_checkpoint", "true")
-    resumed = train_logllm(script_args, training_args, dataset=tiny_dataset())
+        run_training(*tiny_args(tmp_path), dataset=tiny_dataset())
+    resumed = run_training(*tiny_args(tmp_path, "--resume_from_checkpoint", "true"), dataset=tiny_dataset())
     assert [s.get("skipped_on_resume", False) for s in resumed.stages] == [True, True, True, False]
     assert str(tmp_path / "stage3" / "checkpoint-3") == resumed.stages[-1]["resumed_from"]
     state = final_state(resumed)
@@ -166,9 +222,8 @@ def test_truncated_lines_are_reported_once_per_stage_with_a_total(tmp_path, capl
 
 
 def test_one_class_training_set_is_refused(tmp_path):
-    script_args, training_args = tiny_args(tmp_path)
     with pytest.raises(TrainingDataError, match="all 12 windows are normal"):
-        train_logllm(script_args, training_args, dataset=tiny_dataset(train_anomalous_every=0))
+        run_training(*tiny_args(tmp_path), dataset=tiny_dataset(train_anomalous_every=0))
 
 
 def test_nan_loss_stops_training_with_the_stage_and_step(tmp_path):
@@ -179,9 +234,8 @@ def test_nan_loss_stops_training_with_the_stage_and_step(tmp_path):
         model.projector.linear.weight.fill_(float("nan")) if hasattr(model.projector, "linear") else next(
             model.projector.parameters()
         ).fill_(float("nan"))
-    script_args, training_args = tiny_args(tmp_path, "--stages", "2a")
     with pytest.raises(NonFiniteLossError, match=r"stage 2a: loss is nan at step 0"):
-        train_logllm(script_args, training_args, dataset=tiny_dataset(), model_and_processor=(model, processor))
+        run_training(*tiny_args(tmp_path, "--stages", "2a"), dataset=tiny_dataset(), model_and_processor=(model, processor))
 
 
 @pytest.mark.parametrize(
@@ -194,9 +248,8 @@ def test_unknown_or_wrong_model_type_is_refused(tmp_path, config, message):
     decoder = tmp_path / "decoder"
     decoder.mkdir()
     (decoder / "config.json").write_text(json.dumps(config))
-    script_args, training_args = tiny_args(tmp_path / "out", "--decoder_name_or_path", str(decoder))
     with pytest.raises(ModelSetupError, match=message):
-        train_logllm(script_args, training_args, dataset=tiny_dataset())
+        run_training(*tiny_args(tmp_path / "out", "--decoder_name_or_path", str(decoder)), dataset=tiny_dataset())
 
 
 def test_push_to_hub_uploads_model_code_processor_card_and_eval(uninterrupted, monkeypatch):

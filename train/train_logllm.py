@@ -1,15 +1,65 @@
 # /// script
-# dependencies = ["logllm"]
+# dependencies = ["logllm", "transformers>=5", "trl>=1.0", "peft", "datasets", "accelerate", "tensorboard"]
 # ///
-"""Train LogLLM in the paper's stages (recipes in train/recipes/); `logllm train` runs this script.
+"""Train LogLLM in stages with `transformers.Trainer`: 1 decoder, 2a projector, 2b encoder + projector, 3 everything.
+
+The recipe's `stages:` list says what each stage trains and how (name, trains, learning_rate, epochs, max_samples);
+every stage is its own Trainer run under `<output_dir>/stage<name>/` that ends on its best checkpoint on validation.
+The trained model lands in `<output_dir>/final_model/`, its test evaluation in `<output_dir>/eval/`, the run's
+record in `<output_dir>/training_summary.json`. Recipes: train/recipes/ (docs/training.md).
+
+Full fine-tuning, offline on a CPU (synthetic HDFS-like logs, MiniLM encoder + small random Llama decoder):
 
     logllm train --config quickstart --output_dir runs/quickstart
-    python train/train_logllm.py --config train/recipes/bgl.yaml --dataset_name data/loghub
+
+QLoRA, the paper's setup (bert-base-uncased + Meta-Llama-3-8B in 4-bit, LoRA r=8 on the decoder, r=4 on the
+encoder) on windows built first by `logllm data build --dataset bgl --input BGL.log --output data/loghub`:
+
+    python train/train_logllm.py --config paper/bgl --output_dir runs/bgl
+
+LoRA on an unquantised decoder, and on several GPUs (DDP; FSDP/DeepSpeed configs in train/recipes/accelerate/):
+
+    logllm train --config bgl --load_in_4bit false --lora_r 16 --lora_alpha 32
+    accelerate launch --config_file train/recipes/accelerate/ddp.yaml train/train_logllm.py --config bgl
+
+Table V ablation: `--stages 3` or `--stages 2a,2b,3` (of the recipe's stages). Resume after a kill: add
+`--resume_from_checkpoint true`; finished stages are not rerun.
 """
 
+from __future__ import annotations
+
+import logging
 import sys
 
-from logllm.training.arguments import main
+
+def main(script_args, training_args, model_args):
+    """Data -> model -> stages -> final model -> test evaluation -> training_summary.json (+ Hub push)."""
+    from logllm.training.stages import run_training
+
+    result = run_training(script_args, training_args, model_args)
+    print(result.summary())
+    return result
+
+
+def make_parser():
+    """TrlParser over (ScriptArguments, TrainingArguments, LogLLMModelConfig) that also reads recipe `base:` chains,
+    the `stages:` list and the earlier flags."""
+    from logllm.training.recipes import RecipeParser
+
+    return RecipeParser()
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """`logllm train ...`: a recipe or flag the parser refuses is one line on stderr, not a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
+    except ValueError as err:
+        print(f"logllm train: error: {err}", file=sys.stderr)
+        return 2
+    main(script_args, training_args, model_args)
+    return 0
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -9,8 +9,8 @@ Writes
     DIR/eval/*.png          confusion matrix, ROC and PR curves, score histogram
     DIR/training/           per-stage Trainer output, train_log.jsonl, TensorBoard runs, training_summary.json
 
-The settings are train/recipes/quickstart.yaml; `--fast` swaps in a tiny model and a few windows (a smoke
-test of the pipeline, its numbers mean nothing).
+The settings are train/recipes/default/synthetic.yaml; `--fast` runs train/recipes/tiny/synthetic.yaml instead,
+the same pipeline with a tiny model and a few windows (a smoke test, its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -25,25 +25,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# --fast: the same pipeline with a tiny random model and a few short windows (seconds, for tests).
-FAST_OVERRIDES = [
-    "--model_preset", "tiny",
-    "--synthetic_sessions", "60",
-    "--synthetic_anomaly_ratio", "0.25",
-    "--max_lines_per_window", "8",
-    "--stage1_max_samples", "8",
-    "--stage2a_max_samples", "8",
-    "--stage2b_max_samples", "8",
-    "--stage3_max_samples", "8",
-    "--stage3_epochs", "1",
-    "--per_device_train_batch_size", "4",
-    "--effective_batch_size", "8",
-    "--per_device_eval_batch_size", "8",
-    "--max_eval_windows", "8",
-    "--max_test_windows", "16",
-    "--report_to", "none",
-    "--disable_tqdm", "true",
-]
+# The recipes it runs (train/recipes/): the quickstart, and --fast's tiny model on a few short windows.
+QUICKSTART_RECIPE = "default/synthetic"
+FAST_RECIPE = "tiny/synthetic"
 SUMMARY_KEYS = ("precision", "recall", "f1", "roc_auc", "accuracy", "threshold")
 
 
@@ -57,18 +41,16 @@ class QuickstartArguments:
 
 
 def recipe_arguments(args: QuickstartArguments) -> list[str]:
-    """The `logllm train` arguments the quickstart runs: the quickstart recipe plus output locations."""
+    """The `logllm train` arguments the quickstart runs: the quickstart (or --fast) recipe plus output locations."""
     out = Path(args.output)
     argv = [
-        "--config", "quickstart",
+        "--config", FAST_RECIPE if args.fast else QUICKSTART_RECIPE,
         "--output_dir", str(out / "training"),
         "--final_model_dir", str(out / "model"),
         "--eval_dir", str(out / "eval"),
         "--seed", str(args.seed),
         "--overwrite_output_dir", "true",
     ]
-    if args.fast:
-        argv += FAST_OVERRIDES
     if args.sessions:
         argv += ["--synthetic_sessions", str(args.sessions)]
     return argv
@@ -107,16 +89,15 @@ def summary_table(metrics: dict[str, Any], result: Any, out: Path) -> str:
 
 def run_quickstart(args: QuickstartArguments) -> tuple[dict[str, Any], Any]:
     """Train and evaluate as `logllm quickstart` does; return (metrics.json content, TrainResult)."""
-    from logllm.training.stages import train_logllm
-    from logllm.training.arguments import parse_arguments
+    from logllm.training.recipes import parse_arguments
+    from logllm.training.stages import run_training
 
     started = time.perf_counter()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    script_args, training_args = parse_arguments(recipe_arguments(args))
-    result = train_logllm(script_args, training_args)
+    result = run_training(*parse_arguments(recipe_arguments(args)))
     if result.eval_metrics is None:
         raise RuntimeError("the quickstart run produced no test evaluation")
     metrics_path = Path(args.output) / "eval" / "metrics.json"

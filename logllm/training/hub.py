@@ -1,7 +1,7 @@
 """Push a trained LogLLM model to the Hugging Face Hub: weights (or adapters), config, remote code, processor,
 a model card filled from the test evaluation, and the evaluation files themselves.
 
-    python -m train.hub --model_dir runs/bgl/final_model --repo_id me/logllm-bgl --eval_dir runs/bgl/eval
+    python -m logllm.training.hub --model_dir runs/bgl/final_model --repo_id me/logllm-bgl --eval_dir runs/bgl/eval
 
 `logllm train ... --push_to_hub --hub_model_id me/logllm-bgl` calls the same function after training.
 """
@@ -142,9 +142,9 @@ def hyperparameters_from_summary(path: Path) -> dict[str, dict[str, Any]] | None
     """Per-stage settings from a run's training_summary.json, if there is one."""
     if not path.is_file():
         return None
-    stages = json.loads(path.read_text(encoding="utf-8")).get("stages") or []
-    keys = ("learning_rate", "epochs", "windows", "steps")
-    return {str(s["stage"]): {k: s[k] for k in keys if k in s} for s in stages if "stage" in s}
+    from logllm.training.stages import stage_hyperparameters
+
+    return stage_hyperparameters(json.loads(path.read_text(encoding="utf-8")).get("stages") or [])
 
 
 @dataclass

@@ -1,8 +1,11 @@
-"""Build the model to train from the script arguments, and save the trained one for `from_pretrained`.
+"""Build the model to train from the model arguments (`LogLLMModelConfig`), and save the trained one for
+`from_pretrained`.
 
 Presets come from `logllm.modeling.presets`; this module only picks one, checks user-named components
 before downloading anything heavy (an unknown or wrong model type fails with the path and the reason),
-and applies LoRA/QLoRA when asked.
+and applies LoRA/QLoRA when asked: TRL's `get_peft_config` / `get_quantization_config` read the switches of
+`ModelConfig`, and `logllm.modeling.adapters` adds what a LogLLM needs on top (per-part ranks and targets, a fully
+trained projector, only the decoder quantised).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def load_saved_logllm(path: str) -> tuple[Any, Any]:
 
 
 def build_model_and_processor(args: Any, seed: int) -> tuple[Any, Any]:
-    """The (model, processor) to train: a saved LogLLM, a preset, or named encoder/decoder components."""
+    """The (model, processor) to train from `args` (a LogLLMModelConfig): a saved LogLLM, a preset, or named
+    encoder/decoder components."""
     from logllm.modeling import presets
 
     processor_kwargs: dict[str, Any] = {}
@@ -98,45 +102,71 @@ def build_model_and_processor(args: Any, seed: int) -> tuple[Any, Any]:
         model, processor = presets.build_default(seed=seed, **processor_kwargs)
     else:
         raise ModelSetupError(f"unknown model_preset {args.model_preset!r}; choose tiny, default, small or paper")
-    if args.load_in_4bit and not (args.model_preset in ("small", "paper") or args.decoder_name_or_path):
+    if (args.load_in_4bit or args.load_in_8bit) and not (args.model_preset in ("small", "paper") or args.decoder_name_or_path):
         raise ModelSetupError(
-            "load_in_4bit quantizes a pretrained decoder: use model_preset small or paper, or decoder_name_or_path"
+            "load_in_4bit/load_in_8bit quantize a pretrained decoder: use model_preset small or paper, or decoder_name_or_path"
         )
-    if args.use_lora or args.load_in_4bit:
-        model = apply_lora(model, args)
+    peft_config = lora_config_for(args, model)
+    if peft_config is not None:
+        from logllm.modeling.adapters import apply_lora
+
+        model = apply_lora(model, peft_config)
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("model: %s parameters (%s)", f"{n_params:,}", args.model_name_or_path or args.model_preset)
     return model, processor
 
 
-def quantization_kwargs(args: Any) -> dict[str, Any]:
-    """`from_pretrained` kwargs for a 4-bit NF4 decoder (QLoRA); empty unless asked for."""
-    if not args.load_in_4bit:
-        return {}
-    from logllm.modeling.adapters import paper_quantization_config, quantization_config
+def lora_config_for(args: Any, model: Any = None) -> Any | None:
+    """TRL's `get_peft_config` (None unless `use_peft`; rank, alpha, dropout, rsLoRA/DoRA from ModelConfig) with
+    LogLLM's parts from `adapters.lora_config`: decoder q/v and encoder query/value targets unless the recipe names
+    `lora_target_modules`, the encoder's own rank/alpha, and the projector (and a line pooler of `model`'s own)
+    trained fully unless `lora_modules_to_save` says otherwise."""
+    from dataclasses import replace
 
-    if args.model_preset == "paper":
-        return {"quantization_config": paper_quantization_config()}
-    return {"quantization_config": quantization_config(bits=4)}
+    from trl import get_peft_config
 
-
-def apply_lora(model: Any, args: Any) -> Any:
-    """LoRA adapters on decoder (and encoder) with the model package's helper (paper ranks by default)."""
-    from logllm.modeling.adapters import apply_lora as add_adapters
+    config = get_peft_config(args)
+    if config is None:
+        return None
     from logllm.modeling.adapters import lora_config
 
-    # target modules are the model package's (decoder q/v projections, encoder query/value), as in the paper
-    config = lora_config(
-        decoder_r=args.lora_r,
-        decoder_alpha=args.lora_alpha,
-        encoder_r=max(args.encoder_lora_r, 1),
-        encoder_alpha=args.encoder_lora_alpha,
-        dropout=args.lora_dropout,
-        lora_encoder=args.encoder_lora_r > 0,
+    parts = lora_config(
+        decoder_r=args.lora_r, decoder_alpha=args.lora_alpha, encoder_r=max(args.encoder_lora_r, 1),
+        encoder_alpha=args.encoder_lora_alpha, dropout=args.lora_dropout, lora_encoder=args.encoder_lora_r > 0,
     )
+    modules_to_save = list(parts.modules_to_save)
     if getattr(model, "line_pooler", None) is not None:  # a pooler of our own trains fully, like the projector
-        config.modules_to_save = [*config.modules_to_save, "line_pooler"]
-    return add_adapters(model, config)
+        modules_to_save.append("line_pooler")
+    return replace(
+        config,
+        target_modules=args.lora_target_modules or parts.target_modules,
+        rank_pattern=parts.rank_pattern,
+        alpha_pattern=parts.alpha_pattern,
+        modules_to_save=args.lora_modules_to_save or modules_to_save,
+    )
+
+
+def quantization_config_for(args: Any) -> Any | None:
+    """TRL's `get_quantization_config` (None unless `load_in_4bit`/`load_in_8bit`; NF4, nested quantization and
+    compute dtype from ModelConfig) keeping LogLLM's unquantised modules from `adapters.quantization_config`
+    (which also says how to install bitsandbytes when it is missing). The paper preset quantizes its BERT encoder
+    too, as the official code does."""
+    from trl import get_quantization_config
+
+    config = get_quantization_config(args)
+    if config is None:
+        return None
+    from logllm.modeling.adapters import quantization_config
+
+    ours = quantization_config(bits=4 if args.load_in_4bit else 8, quantize_encoder=args.model_preset == "paper")
+    config.llm_int8_skip_modules = ours.llm_int8_skip_modules
+    return config
+
+
+def quantization_kwargs(args: Any) -> dict[str, Any]:
+    """`from_pretrained` kwargs of a quantized part (QLoRA); empty unless asked for."""
+    config = quantization_config_for(args)
+    return {"quantization_config": config} if config is not None else {}
 
 
 def save_final_model(model: Any, processor: Any, directory: Path, args: Any) -> Path:

@@ -2,17 +2,19 @@
 
 Layout of `<output_dir>`:
 
-    stage1/ stage2a/ ...      one Trainer output_dir per stage: checkpoint-N/, runs/ (TensorBoard),
-        best/                 the stage's best-on-validation trainable parameters (KeepBestCallback)
+    stage1/ stage2a/ ...      one Trainer output_dir per stage: checkpoint-N/ (the Trainer's; with
+                              load_best_model_at_end the stage ends on its best-on-validation one), runs/ (TensorBoard),
         final/                the trainable parameters the stage ended with: its "done" marker
     train_log.jsonl           every log record of every stage
     final_model/              save_pretrained model + processor (loads with AutoModel, trust_remote_code)
-    eval/                     test-split metrics.json and plots (train.evaluate.evaluate_model)
+    eval/                     test-split metrics.json and plots (logllm.report.evaluate.evaluate_model)
     training_summary.json     stages, hyperparameters, times, data sizes, seed
 
 Resuming replays finished stages from their `final/` snapshots (in order, so the model is exactly where
 the interrupted stage started), then lets the Trainer resume the interrupted stage from its last checkpoint
-(optimizer, scheduler, RNG and data position included).
+(optimizer, scheduler, RNG, data position and best-so-far included). `final/` is kept although the Trainer
+checkpoints: checkpoints are rotated (`save_total_limit`) or not written at all (`save_strategy: no`), while
+`final/` always marks a stage as done and holds exactly the weights the next stage started from.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from logllm.modeling.processing_logllm import truncation_note
+from logllm.training.arguments import StageConfig
 from logllm.training.data import (
     check_trainable_labels,
     check_window_dataset,
@@ -37,7 +40,6 @@ from logllm.training.data import (
 )
 from logllm.training.trainer import (
     JsonlLoggingCallback,
-    KeepBestCallback,
     LogLLMTrainer,
     WindowCollator,
     load_trainable_snapshot,
@@ -47,38 +49,7 @@ from logllm.training.trainer import (
 
 logger = logging.getLogger(__name__)
 
-# Stage name -> argument of model.set_training_stage and what it trains (for logs and the model card).
-STAGE_TRAINS: dict[str, tuple[int | str, str]] = {
-    "1": (1, "decoder"),
-    "2": (2, "encoder + projector"),
-    "2a": ("2a", "projector"),
-    "2b": ("2b", "encoder + projector"),
-    "3": (3, "encoder + projector + decoder"),
-}
 TRUTHY = {"true", "1", "yes", "last", "latest", "auto"}
-
-
-@dataclass(frozen=True)
-class StagePlan:
-    """One stage: what it trains, at which learning rate, for how long, on how many windows."""
-
-    name: str
-    learning_rate: float
-    epochs: float
-    max_samples: int | None = None
-    freeze_encoder: bool = False
-
-    @property
-    def training_stage(self) -> int | str:
-        return STAGE_TRAINS[self.name][0]
-
-    @property
-    def trains(self) -> str:
-        trains = STAGE_TRAINS[self.name][1]
-        return trains.replace("encoder + ", "") + " (encoder frozen)" if self.freeze_encoder else trains
-
-    def directory(self, output_dir: Path) -> Path:
-        return output_dir / f"stage{self.name}"
 
 
 @dataclass
@@ -115,26 +86,6 @@ def _num(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def plan_stages(script_args: Any) -> list[StagePlan]:
-    """The stages named in `script_args.stages`, in the paper's order, with their own lr/epochs/samples."""
-    names = [s.strip() for s in str(script_args.stages).split(",") if s.strip()]
-    order = list(STAGE_TRAINS)
-    plans = []
-    for name in sorted(dict.fromkeys(names), key=order.index):
-        plans.append(
-            StagePlan(
-                name=name,
-                learning_rate=float(getattr(script_args, f"stage{name}_learning_rate")),
-                epochs=float(getattr(script_args, f"stage{name}_epochs")),
-                max_samples=getattr(script_args, f"stage{name}_max_samples"),
-                freeze_encoder=bool(getattr(script_args, f"stage{name}_freeze_encoder", False)),
-            )
-        )
-    if names != [p.name for p in plans]:
-        logger.info("stages run in the paper's order: %s", ",".join(p.name for p in plans))
-    return plans
-
-
 def gradient_accumulation_for(effective_batch_size: int | None, training_args: Any) -> int:
     """Accumulation steps so that per-device batch x devices x accumulation = the effective batch (16 in the paper)."""
     if not effective_batch_size:
@@ -148,29 +99,27 @@ def gradient_accumulation_for(effective_batch_size: int | None, training_args: A
     return effective_batch_size // per_step
 
 
-def stage_training_args(training_args: Any, plan: StagePlan, output_dir: Path, accumulation: int, has_eval: bool):
-    """A copy of the user's TrainingArguments for one stage (own output_dir, lr, epochs; no eval without data)."""
+def stage_training_args(training_args: Any, stage: StageConfig, output_dir: Path, accumulation: int, has_eval: bool):
+    """A copy of the user's TrainingArguments for one stage: its own output_dir, learning rate and epochs; the best
+    model on validation is the Trainer's own (`load_best_model_at_end`); no validation without validation data."""
     from transformers.trainer_utils import IntervalStrategy
 
     args = copy.deepcopy(training_args)
-    args.output_dir = str(plan.directory(output_dir))
-    args.learning_rate = plan.learning_rate
-    args.num_train_epochs = plan.epochs
+    args.output_dir = str(stage.directory(output_dir))
+    args.learning_rate = stage.learning_rate
+    args.num_train_epochs = stage.epochs
     args.max_steps = -1
     args.gradient_accumulation_steps = accumulation
     args.remove_unused_columns = False
-    args.load_best_model_at_end = False  # KeepBestCallback does it, compatible with step checkpoints
     args.push_to_hub = False  # the whole model is pushed once, after the last stage
     args.resume_from_checkpoint = None
     if not has_eval:
         args.eval_strategy = IntervalStrategy.NO
-    if args.metric_for_best_model is None:
-        args.metric_for_best_model = "loss"
-        args.greater_is_better = False
+        args.load_best_model_at_end = False
     return args
 
 
-def resolve_resume(value: str | None, output_dir: Path, plans: list[StagePlan]) -> tuple[bool, dict[str, str]]:
+def resolve_resume(value: str | None, output_dir: Path, stages: list[StageConfig]) -> tuple[bool, dict[str, str]]:
     """Interpret --resume_from_checkpoint: (resume?, {stage name: checkpoint path to resume that stage from})."""
     if value is None or str(value).strip().lower() in {"", "false", "0", "no", "none"}:
         return False, {}
@@ -180,7 +129,7 @@ def resolve_resume(value: str | None, output_dir: Path, plans: list[StagePlan]) 
     if not path.is_dir():
         raise FileNotFoundError(f"--resume_from_checkpoint {value}: no such checkpoint folder")
     stage = path.resolve().parent.name.removeprefix("stage")
-    names = [p.name for p in plans]
+    names = [s.name for s in stages]
     if stage not in names or path.resolve().parent.parent != output_dir.resolve():
         raise ValueError(
             f"--resume_from_checkpoint {value}: expected <output_dir>/stage<name>/checkpoint-N inside {output_dir} "
@@ -189,9 +138,9 @@ def resolve_resume(value: str | None, output_dir: Path, plans: list[StagePlan]) 
     return True, {stage: str(path)}
 
 
-def guard_existing_run(output_dir: Path, plans: list[StagePlan], resume: bool, overwrite: bool) -> None:
+def guard_existing_run(output_dir: Path, stages: list[StageConfig], resume: bool, overwrite: bool) -> None:
     """Refuse to mix a new run into an old one unless asked to resume or overwrite."""
-    existing = [p.directory(output_dir) for p in plans if p.directory(output_dir).exists()]
+    existing = [s.directory(output_dir) for s in stages if s.directory(output_dir).exists()]
     if existing and not resume and not overwrite:
         raise FileExistsError(
             f"{output_dir} already holds a training run ({', '.join(d.name for d in existing)}). Pass "
@@ -226,8 +175,16 @@ def line_cache_while_encoder_frozen(model: Any) -> Iterator[None]:
         model.disable_line_cache()
 
 
+def stage_seed(seed: int, stage: StageConfig) -> int:
+    """Each stage draws its own window sample: the run's seed offset by the stage's rank among the stage names
+    (1, 2, 2a, 2b, 3), so a stage samples the same windows whichever other stages run."""
+    from logllm.modeling.modeling_logllm import TRAINING_STAGES
+
+    return seed + sorted(TRAINING_STAGES).index(stage.name)
+
+
 def run_stage(
-    plan: StagePlan,
+    stage: StageConfig,
     model: Any,
     processor: Any,
     train_split: Any,
@@ -235,30 +192,21 @@ def run_stage(
     args: Any,
     *,
     output_dir: Path,
-    keep_best: bool,
     seed: int,
     resume_from: str | None,
     max_lines_per_window: int | None,
     callbacks: Iterable[Any] = (),
-    encoder_learning_rate: float | None = None,
 ) -> dict[str, Any]:
     """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record."""
-    stage_dir = plan.directory(output_dir)
-    model.set_training_stage(plan.training_stage)
-    if plan.freeze_encoder:
-        model.freeze_encoder()
-    # each stage draws its own subset (seed offset by the stage's place in the paper order)
-    train_data = stage_subset(train_split, plan.max_samples, seed + list(STAGE_TRAINS).index(plan.name))
+    model.set_training_stage(stage.trains)
+    train_data = stage_subset(train_split, stage.max_samples, stage_seed(seed, stage))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info(
         "stage %s: trains %s (%s parameters), %d windows x %g epoch(s), lr %.1e, effective batch %d%s",
-        plan.name, plan.trains, f"{trainable:,}", len(train_data), plan.epochs, plan.learning_rate,
+        stage.name, stage.trains_text, f"{trainable:,}", len(train_data), stage.epochs, stage.learning_rate,
         args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size),
         f", resuming from {resume_from}" if resume_from else "",
     )
-    stage_callbacks = [JsonlLoggingCallback(output_dir / "train_log.jsonl", plan.name)]
-    if keep_best and eval_split is not None:
-        stage_callbacks.append(KeepBestCallback(stage_dir / "best", args.metric_for_best_model, args.greater_is_better))
     trainer = LogLLMTrainer(
         model=model,
         args=args,
@@ -268,9 +216,9 @@ def run_stage(
         # no processing_class: the processor is saved with the final model, and Trainer's special-token
         # alignment expects a processor with a single `tokenizer`, which a two-tokenizer LogLLM processor is not.
         compute_metrics=window_metrics,
-        callbacks=[*stage_callbacks, *callbacks],
-        stage_name=plan.name,
-        encoder_learning_rate=encoder_learning_rate,
+        callbacks=[JsonlLoggingCallback(output_dir / "train_log.jsonl", stage.name), *callbacks],
+        stage_name=stage.name,
+        encoder_learning_rate=stage.encoder_learning_rate,
     )
     started = time.perf_counter()
     stats_before = dict(processor.stats)
@@ -279,13 +227,15 @@ def run_stage(
     seconds = time.perf_counter() - started
     note = truncation_note(processor, stats_before)
     if note:  # once per stage, not at every step (the processor counts per batch)
-        logger.warning("stage %s: %s", plan.name, note)
+        logger.warning("stage %s: %s", stage.name, note)
+    trainer.save_state()  # <stage dir>/trainer_state.json: the stage's log history and run time (cost report)
+    encoder_trains = getattr(model, "encoder_trainable", False)
     record: dict[str, Any] = {
-        "stage": plan.name,
-        "trains": plan.trains,
-        "learning_rate": plan.learning_rate,
-        "encoder_learning_rate": encoder_learning_rate if getattr(model, "encoder_trainable", False) else None,
-        "epochs": plan.epochs,
+        "stage": stage.name,
+        "trains": stage.trains_text,
+        "learning_rate": stage.learning_rate,
+        "encoder_learning_rate": (stage.encoder_learning_rate or stage.learning_rate) if encoder_trains else None,
+        "epochs": stage.epochs,
         "windows": len(train_data),
         "trainable_parameters": trainable,
         "steps": int(trainer.state.global_step),
@@ -294,23 +244,30 @@ def run_stage(
         "resumed_from": resume_from,
         "lines_truncated": processor.stats["lines_truncated"] - stats_before.get("lines_truncated", 0),
     }
-    if keep_best and (stage_dir / "best").is_dir():
-        best = load_trainable_snapshot(model, stage_dir / "best")
-        record["best"] = {k: best[k] for k in ("metric", "value", "step") if k in best}
-        logger.info("stage %s: restored best %s = %.5f (step %s)", plan.name, best["metric"], best["value"], best["step"])
+    if args.load_best_model_at_end and trainer.state.best_model_checkpoint:
+        record["best"] = {"metric": _eval_metric(args.metric_for_best_model), "value": trainer.state.best_metric,
+                          "step": trainer.state.best_global_step, "checkpoint": trainer.state.best_model_checkpoint}
+        logger.info("stage %s: ended on its best %s = %.5f (step %s)", stage.name, record["best"]["metric"],
+                    trainer.state.best_metric, trainer.state.best_global_step)
+    if hasattr(model, "clear_line_cache"):
+        model.clear_line_cache()  # line vectors cached before the best weights were loaded
     if trainer.state.is_world_process_zero:
-        save_trainable_snapshot(model, stage_dir / "final", record)
+        save_trainable_snapshot(model, stage.directory(output_dir) / "final", record)
     return record
 
 
-def completed_stage_record(plan: StagePlan, model: Any, output_dir: Path) -> dict[str, Any] | None:
+def _eval_metric(name: str) -> str:
+    return name if name.startswith("eval_") else f"eval_{name}"
+
+
+def completed_stage_record(stage: StageConfig, model: Any, output_dir: Path) -> dict[str, Any] | None:
     """Replay a finished stage from its `final/` snapshot; None if the stage has not finished."""
-    final = plan.directory(output_dir) / "final"
+    final = stage.directory(output_dir) / "final"
     if not (final / "trainable.safetensors").is_file():
         return None
-    model.set_training_stage(plan.training_stage)
+    model.set_training_stage(stage.trains)
     record = load_trainable_snapshot(model, final)
-    logger.info("stage %s already finished: loaded its final weights from %s", plan.name, final)
+    logger.info("stage %s already finished: loaded its final weights from %s", stage.name, final)
     return {**record, "skipped_on_resume": True}
 
 
@@ -321,30 +278,32 @@ def train_stages(
     eval_split: Any | None,
     script_args: Any,
     training_args: Any,
+    model_args: Any,
     *,
     callbacks: Iterable[Any] = (),
 ) -> list[dict[str, Any]]:
-    """Run (or resume) the planned stages in order; return one record per stage."""
+    """Run (or resume) the recipe's stages in order; return one record per stage."""
     output_dir = Path(training_args.output_dir)
-    plans = plan_stages(script_args)
-    resume, explicit = resolve_resume(training_args.resume_from_checkpoint, output_dir, plans)
-    guard_existing_run(output_dir, plans, resume, script_args.overwrite_output_dir)
+    stages: list[StageConfig] = script_args.stages
+    if not stages:
+        raise ValueError("no training stages: the recipe's stages: list is empty")
+    resume, explicit = resolve_resume(training_args.resume_from_checkpoint, output_dir, stages)
+    guard_existing_run(output_dir, stages, resume, script_args.overwrite_output_dir)
     accumulation = gradient_accumulation_for(script_args.effective_batch_size, training_args)
     records = []
-    for plan in plans:
-        if resume and plan.name not in explicit:
-            done = completed_stage_record(plan, model, output_dir)
+    for stage in stages:
+        if resume and stage.name not in explicit:
+            done = completed_stage_record(stage, model, output_dir)
             if done is not None:
                 records.append(done)
                 continue
-        resume_from = explicit.get(plan.name) or (last_checkpoint(plan.directory(output_dir)) if resume else None)
-        args = stage_training_args(training_args, plan, output_dir, accumulation, eval_split is not None)
+        resume_from = explicit.get(stage.name) or (last_checkpoint(stage.directory(output_dir)) if resume else None)
+        args = stage_training_args(training_args, stage, output_dir, accumulation, eval_split is not None)
         records.append(
             run_stage(
-                plan, model, processor, train_split, eval_split, args,
-                output_dir=output_dir, keep_best=script_args.keep_best, seed=training_args.seed,
-                resume_from=resume_from, max_lines_per_window=script_args.max_lines_per_window, callbacks=callbacks,
-                encoder_learning_rate=script_args.encoder_learning_rate,
+                stage, model, processor, train_split, eval_split, args,
+                output_dir=output_dir, seed=training_args.seed, resume_from=resume_from,
+                max_lines_per_window=model_args.max_lines_per_window, callbacks=callbacks,
             )
         )
     return records
@@ -380,9 +339,10 @@ def apply_normal_only(dataset: Any, script_args: Any, seed: int) -> Any:
                                     anomaly_ratio=script_args.normal_only_anomaly_ratio, seed=seed)
 
 
-def train_logllm(
+def run_training(
     script_args: Any,
     training_args: Any,
+    model_args: Any,
     *,
     dataset: Any | None = None,
     model_and_processor: tuple[Any, Any] | None = None,
@@ -404,19 +364,23 @@ def train_logllm(
     dataset = apply_normal_only(dataset, script_args, seed)
     train_split, eval_split, sizes = prepare_splits(dataset, script_args, seed)
     set_seed(seed)
-    model, processor = model_and_processor or build_model_and_processor(script_args, seed)
+    model, processor = model_and_processor or build_model_and_processor(model_args, seed)
     output_dir.mkdir(parents=True, exist_ok=True)
-    records = train_stages(model, processor, train_split, eval_split, script_args, training_args, callbacks=callbacks)
+    records = train_stages(
+        model, processor, train_split, eval_split, script_args, training_args, model_args, callbacks=callbacks
+    )
 
     result = TrainResult(output_dir=output_dir, model=model, processor=processor, stages=records)
     if training_args.should_save:
         final_dir = Path(script_args.final_model_dir or output_dir / "final_model")
-        result.final_model_dir = save_final_model(model, processor, final_dir, script_args)
+        result.final_model_dir = save_final_model(model, processor, final_dir, model_args)
     if script_args.evaluate_test and "test" in dataset and training_args.should_save:
-        result.eval_metrics = evaluate_test_split(model, processor, dataset, script_args, training_args, output_dir, label)
+        result.eval_metrics = evaluate_test_split(
+            model, processor, dataset, script_args, training_args, output_dir, label, model_args.model_preset
+        )
     result.seconds = time.perf_counter() - started
     if training_args.should_save:
-        write_summary(result, script_args, training_args, sizes)
+        write_summary(result, script_args, training_args, model_args, sizes)
     if training_args.push_to_hub and training_args.should_save:
         from logllm.training.hub import push_trained_model
 
@@ -436,8 +400,10 @@ def dataset_label(script_args: Any, in_memory: bool) -> str:
     return script_args.dataset_config or script_args.dataset_name
 
 
-def evaluate_test_split(model, processor, dataset, script_args, training_args, output_dir: Path, label: str) -> dict[str, Any]:
-    """Score the held-out test split with train.evaluate (threshold chosen on validation, never on test)."""
+def evaluate_test_split(
+    model, processor, dataset, script_args, training_args, output_dir: Path, label: str, model_preset: str | None
+) -> dict[str, Any]:
+    """Score the held-out test split with logllm.report.evaluate (threshold chosen on validation, never on test)."""
     from logllm.report.evaluate import evaluate_model
 
     data = dict(dataset)
@@ -448,7 +414,7 @@ def evaluate_test_split(model, processor, dataset, script_args, training_args, o
         model, processor, data, eval_dir(script_args, output_dir), split="test", seed=int(training_args.seed),
         batch_size=int(training_args.per_device_eval_batch_size),
         dataset_name=label,
-        model_name=f"LogLLM ({script_args.model_preset} preset)" if script_args.model_preset else "LogLLM",
+        model_name=f"LogLLM ({model_preset} preset)" if model_preset else "LogLLM",
         training_dir=output_dir, error_analysis=False,
     )
 
@@ -458,17 +424,20 @@ def eval_dir(script_args: Any, output_dir: Path) -> Path:
 
 
 def stage_hyperparameters(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per-stage settings for the model card."""
-    keys = ("learning_rate", "epochs", "windows", "steps")
-    return {r["stage"]: {k: r[k] for k in keys if k in r} for r in records}
+    """Per-stage settings for the model card (what each stage trained, how), from the stage records."""
+    keys = ("trains", "learning_rate", "epochs", "windows", "steps")
+    return {str(r["stage"]): {k: r[k] for k in keys if k in r} for r in records if "stage" in r}
 
 
-def write_summary(result: TrainResult, script_args: Any, training_args: Any, sizes: dict[str, Any]) -> Path:
+def write_summary(
+    result: TrainResult, script_args: Any, training_args: Any, model_args: Any, sizes: dict[str, Any]
+) -> Path:
     """training_summary.json: everything needed to say what was trained, on what, how long."""
     metrics = (result.eval_metrics or {}).get("metrics")
     payload = {
         "seed": int(training_args.seed),
         "script_args": asdict(script_args),
+        "model_args": asdict(model_args),
         "per_device_train_batch_size": training_args.per_device_train_batch_size,
         "gradient_accumulation_steps": gradient_accumulation_for(script_args.effective_batch_size, training_args),
         "data": sizes,

@@ -1,10 +1,10 @@
-"""The pieces `transformers.Trainer` needs to train LogLLM: a window collator, a Trainer subclass and callbacks.
+"""The pieces `transformers.Trainer` needs to train LogLLM: a window collator, a Trainer subclass, a JSONL log
+callback and the per-stage snapshot of trained parameters.
 
 The composite model cannot go through stock `SFTTrainer` data preparation (its inputs are windows of log lines,
-not token sequences), so a `Trainer` subclass computes the loss itself, evaluation returns window-level anomaly
-scores (for validation F1 / ROC-AUC), and callbacks add JSONL logs and a "best on validation" snapshot of the
-parameters the current stage trains. Everything else (optimizer, accumulation, checkpoints, resume, TensorBoard,
-accelerate/DDP/FSDP/DeepSpeed) is the Trainer's own.
+not token sequences), so a `Trainer` subclass computes the loss itself and evaluation returns window-level anomaly
+scores (for validation F1 / ROC-AUC). Everything else (optimizer, accumulation, checkpoints, resume, best model on
+validation, TensorBoard, accelerate/DDP/FSDP/DeepSpeed) is the Trainer's own.
 """
 
 from __future__ import annotations
@@ -189,35 +189,3 @@ def load_trainable_snapshot(model: torch.nn.Module, directory: str | Path) -> di
     if hasattr(model, "clear_line_cache"):
         model.clear_line_cache()  # cached line vectors may come from the replaced encoder weights
     return json.loads((directory / SNAPSHOT_INFO).read_text(encoding="utf-8"))
-
-
-class KeepBestCallback(TrainerCallback):
-    """After each validation, snapshot the stage's trainable parameters if `metric` improved.
-
-    Works with checkpoints every N steps and validation every epoch at the same time (the Trainer's own
-    `load_best_model_at_end` needs matching save/eval strategies). The best value lives next to the
-    snapshot, so a resumed stage keeps comparing against the best seen before the interruption.
-    """
-
-    def __init__(self, directory: str | Path, metric: str, greater_is_better: bool) -> None:
-        self.directory = Path(directory)
-        self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
-        self.greater_is_better = greater_is_better
-
-    def best_value(self) -> float | None:
-        info = self.directory / SNAPSHOT_INFO
-        if not info.is_file():
-            return None
-        return json.loads(info.read_text(encoding="utf-8")).get("value")
-
-    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-        if not metrics or self.metric not in metrics:
-            available = sorted(metrics or {})
-            raise KeyError(f"metric_for_best_model {self.metric!r} is not among the validation metrics {available}")
-        value = float(metrics[self.metric])
-        best = self.best_value()
-        improved = best is None or (value > best if self.greater_is_better else value < best)
-        if improved and state.is_world_process_zero and model is not None:
-            info = {"metric": self.metric, "value": value, "step": state.global_step, "epoch": state.epoch}
-            save_trainable_snapshot(model, self.directory, info)
-            logger.info("new best %s = %.5f at step %d -> %s", self.metric, value, state.global_step, self.directory)
