@@ -382,6 +382,7 @@ def session_windows(
             links.append(ids)
         add(record, preprocess(record.content))
     logger.info("grouped %s lines into %s sessions", f"{len(store.line_numbers):,}", f"{len(store.sessions):,}")
+    report.add("sessions_grouped", len(store.sessions))  # known before the first window: progress bars use it
     group_of = _linked_groups(links) if with_groups else {}
     for sid, ids in store.sessions.items():
         window = _session_window(sid, ids, store, block_labels, missing_labels, report)
