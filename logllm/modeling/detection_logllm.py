@@ -190,20 +190,24 @@ def _score_chunks(model, processor, chunks: list[tuple[str, ...]], batch_size: i
     batches grouped by length."""
     import torch
 
-    if cache.enabled:
-        keys: list = [WindowScoreCache.key(c) for c in chunks]
-        results: list[float | None] = [cache.get(k) for k in keys]
-    else:
-        keys, results = list(range(len(chunks))), [None] * len(chunks)
-        cache.misses += len(chunks)
+    results: list[float | None] = [None] * len(chunks)
     todo: dict = {}  # key -> indices of the chunks it scores
     first: dict = {}  # key -> its chunk
-    for i, value in enumerate(results):
-        if value is None:
-            key = keys[i]
-            if key not in todo:
-                todo[key], first[key] = [], chunks[i]
-            todo[key].append(i)
+    if cache.enabled:
+        for i, chunk in enumerate(chunks):
+            key = WindowScoreCache.key(chunk)
+            if key in todo:  # a repeat within this call: scored once with its first occurrence
+                todo[key].append(i)
+                cache.hits += 1
+                continue
+            value = cache.get(key)
+            if value is None:
+                todo[key], first[key] = [i], chunk
+            else:
+                results[i] = value
+    else:
+        todo, first = {i: [i] for i in range(len(chunks))}, dict(enumerate(chunks))
+        cache.misses += len(chunks)
     if progress is not None and len(chunks) > len(todo):
         progress(len(chunks) - sum(len(v) for v in todo.values()))
     order = sorted(todo, key=lambda k: len(first[k]), reverse=True)  # similar lengths share a batch: little padding
