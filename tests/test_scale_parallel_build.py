@@ -155,3 +155,37 @@ def test_data_build_num_proc_writes_the_same_dataset(tmp_path, streaming):
             for info in (a, b):
                 info.get("info", {}).pop("command", None)
         assert a == b, name
+
+
+@pytest.mark.parametrize("kind", ["hdfs", "bgl"])
+def test_detect_reads_big_files_on_two_processes_with_the_same_rows(tmp_path, capsys, monkeypatch, kind):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from detect_support import untrained_tiny_model_dir
+
+    from logllm.commands.detect import main
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 2048)
+    used, real = [], parallel.parallel_windows
+
+    def counted(settings, report, num_proc, **kwargs):
+        windows = real(settings, report, num_proc, **kwargs)
+        used.append(windows is not None)
+        return windows
+
+    monkeypatch.setattr(parallel, "parallel_windows", counted)
+    log = tmp_path / f"{kind}.log"
+    log.write_bytes(hdfs_text(60) if kind == "hdfs" else bgl_text(800))
+    rows, tables = [], []
+    for n in (1, 2):
+        out = tmp_path / f"rows{n}.jsonl"
+        assert main([str(log), "--model", str(untrained_tiny_model_dir()), "--num-proc", str(n), "--output", str(out),
+                     "--no-progress", "--window", "session" if kind == "hdfs" else "sliding:20"]) == 0
+        tables.append(capsys.readouterr().out.split("\n", 1)[0].rsplit(";", 1)[0])
+        rows.append([json.loads(line) for line in out.read_text().splitlines()])
+    assert used == [True]  # the second run read the file in pieces
+    assert len(rows[0]) > 10 and tables[0] == tables[1]
+    assert [{k: v for k, v in r.items() if k != "score"} for r in rows[0]] == \
+        [{k: v for k, v in r.items() if k != "score"} for r in rows[1]]
+    assert [r["score"] for r in rows[0]] == pytest.approx([r["score"] for r in rows[1]], abs=1e-5)

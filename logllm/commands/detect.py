@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"refuse inputs larger than this (default {DEFAULT_MAX_MB:g}; 0 = no limit)")
     parser.add_argument("--max-rows", type=int, default=50, help="flagged windows printed (all go to --output)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--num-proc", type=int, default=0, metavar="N",
+                        help="processes that read and parse big plain files (default 0: one per core for a file of "
+                             "32 MB or more, else 1); the windows are the same whatever N")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for scoring (default: torch's, one per core)")
     parser.add_argument("--no-window-cache", dest="window_cache", action="store_false",
@@ -139,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         raise DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
     if args.threads is not None and args.threads < 1:
         raise DetectionInputError("--threads must be >= 1")
+    if args.num_proc < 0:
+        raise DetectionInputError("--num-proc must be >= 0 (0: one per core for big files)")
     max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
     if args.output:
         _check_output(Path(args.output))
@@ -146,8 +151,9 @@ def run(args: argparse.Namespace) -> int:
     writer = None
     try:
         path = _stdin_to_file(max_bytes, spool) if args.path == "-" else Path(args.path)
+        num_proc = args.num_proc or (os.cpu_count() or 1)  # only files of 32 MB or more are read in pieces
         reader = InputReader(path, fmt=args.fmt, window=args.window, max_bytes=max_bytes,
-                             source_name="<stdin>" if args.path == "-" else None)
+                             source_name="<stdin>" if args.path == "-" else None, num_proc=num_proc)
         units = reader.units()
         first = next(units, None)  # opens the first file: unreadable input fails before the model loads
         if first is None:

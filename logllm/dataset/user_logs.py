@@ -130,10 +130,11 @@ class InputReader:
     """
 
     def __init__(self, path: str | Path, fmt: str = "auto", window: str | None = None, max_bytes: int | None = None,
-                 source_name: str | None = None) -> None:
+                 source_name: str | None = None, num_proc: int = 1) -> None:
         if fmt not in INPUT_FORMATS:
             raise DetectionInputError(f"unknown format {fmt!r}; choose one of {', '.join(INPUT_FORMATS)}")
         self.path, self.fmt, self.max_bytes, self.source_name = Path(path), fmt, max_bytes, source_name
+        self.num_proc = num_proc  # > 1: big plain files are parsed on that many processes (same windows)
         self.asked = WindowSpec.parse(window) if window else None
         self.report, self.notes, self.formats = BuildReport(), [], set()
         self.used: list[tuple[str, WindowSpec]] = []
@@ -151,8 +152,7 @@ class InputReader:
             current = shown
             try:
                 _check_size(file, shown, self.max_bytes)
-                for source, unit_fmt, records in open_records(str(file), fmt, report, name=self.source_name,
-                                                              bad_labels="unknown"):
+                for source, unit_fmt, records in self._open(file, report):
                     current = source
                     if fmt == "auto" and unit_fmt == "plain":
                         self.notes.append(f"{source}: format not recognised as HDFS/BGL/Thunderbird/Liberty; "
@@ -164,10 +164,26 @@ class InputReader:
                         continue
                     settings = BuildSettings(dataset=unit_fmt, inputs=[str(file)], preprocessing="raw",
                                              missing_labels="unknown", **window_fields(spec))
-                    yield InputUnit(source, unit_fmt, spec, build_windows(settings, report, records=records), file)
+                    windows = (build_windows(settings, report, records=records) if records is not None
+                               else build_windows(settings, report, num_proc=self.num_proc))
+                    yield InputUnit(source, unit_fmt, spec, windows, file)
                     current = shown
             except _UNREADABLE as error:
                 self.failures.append((current, error))
+
+    def _open(self, file: Path, report: BuildReport):
+        """``open_records`` of one file; or, for a big plain file with several processes at hand, its format only
+        (records None: ``build_windows`` then reads it in pieces, each line once)."""
+        from logllm.dataset.parallel import MIN_PARALLEL_BYTES
+        from logllm.logs.formats import detect_format, open_records
+        from logllm.logs.reader import splittable
+
+        if (self.num_proc > 1 and self.source_name is None and file.is_file()
+                and file.stat().st_size >= MIN_PARALLEL_BYTES and splittable(str(file))):
+            found = detect_format(str(file)) if self.fmt == "auto" else self.fmt
+            if found != "hdfs_traces":
+                return [(str(file), found, None)]
+        return open_records(str(file), self.fmt, report, name=self.source_name, bad_labels="unknown")
 
     def finished(self, unit: InputUnit) -> None:
         """All of ``unit``'s windows were read."""

@@ -40,7 +40,7 @@ from typing import IO
 from logllm.logs.errors import BuildReport, LogFormatError
 
 __all__ = ["open_log_lines", "open_members", "open_binary", "split_member", "looks_binary", "LineSplitter",
-           "LineDecoder", "MAX_LINE_BYTES", "line_ranges", "read_line_range"]
+           "LineDecoder", "MAX_LINE_BYTES", "line_ranges", "read_line_range", "splittable"]
 
 logger = logging.getLogger(__name__)
 
@@ -417,6 +417,20 @@ def _refuse_binary(probe: bytes, source: str) -> None:
 # shards of one plain file, for building on several cores (``logllm.dataset.parallel``)
 
 
+def splittable(path: str) -> bool:
+    """Whether ``path`` is a plain UTF-8 text file that can be read in pieces as it is read whole (not compressed,
+    not an archive, no UTF-16/32 byte-order mark, no NUL bytes in its head, a head that looks like text)."""
+    if not os.path.isfile(path) or not os.path.getsize(path):
+        return False
+    with open(path, "rb") as handle:
+        if _kind(handle) != "plain":
+            return False
+        head = handle.read(BINARY_PROBE_BYTES)
+    if b"\0" in head or any(head.startswith(bom) for bom, encoding in _BOMS if encoding != "utf-8"):
+        return False   # NUL runs or UTF-16/32 at the start: the whole-file reading judges them
+    return looks_binary(head) is None
+
+
 def line_ranges(path: str, parts: int, min_part_bytes: int = 1 << 24) -> list[tuple[int, int, int]] | None:
     """Cut a plain text file into about ``parts`` byte ranges on line boundaries: ``(start, end, first line number)``.
 
@@ -425,20 +439,13 @@ def line_ranges(path: str, parts: int, min_part_bytes: int = 1 << 24) -> list[tu
     worth it (under ``2 * min_part_bytes``); the caller reads it whole then, with the usual errors. Line numbers come
     from one pass counting newlines (fast next to parsing), so every shard numbers its lines as the whole file does.
     """
-    if os.path.isdir(path) or not os.path.isfile(path):
+    if not splittable(path):
         return None
     size = os.path.getsize(path)
     parts = min(parts, size // max(min_part_bytes, 1))
     if parts < 2:
         return None
     with open(path, "rb") as handle:
-        if _kind(handle) != "plain":
-            return None
-        head = handle.read(BINARY_PROBE_BYTES)
-        if b"\0" in head or any(head.startswith(bom) for bom, encoding in _BOMS if encoding != "utf-8"):
-            return None   # NUL runs or UTF-16/32 at the start: the whole-file reading judges them
-        if looks_binary(head):
-            return None
         cuts = [0]
         for k in range(1, parts):
             handle.seek(max(size * k // parts, cuts[-1]))
