@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import bisect
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `logllm watch` does (logllm/cli.py): set before torch loads
 import platform
 import statistics
 import tempfile
