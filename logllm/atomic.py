@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_file", "atomic_folder"]
+__all__ = ["atomic_file", "atomic_folder", "temporary_sibling"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +27,20 @@ def _umask() -> int:
     return mask
 
 
+def temporary_sibling(path: str | Path) -> Path:
+    """An empty new file ``.NAME.*.tmp`` next to ``path``, with the permissions a plain open() would give it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # not mkstemp's 0600
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, mode: str = "w", **open_kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing; it replaces ``path`` only when the block succeeds."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # what a plain open() would have made, not mkstemp's 0600
+    tmp = temporary_sibling(path)
     try:
         with open(tmp, mode, **open_kwargs) as handle:
             yield handle

@@ -7,6 +7,7 @@ subcommand's heavy imports (torch, gradio) never slow down the others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # name -> (module[:function], one-line help). The function (default ``main``) takes ``argv: list[str] | None`` and
@@ -21,6 +22,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("logllm.commands.watch", "follow a growing log and alert on anomalous windows"),
     "serve": ("logllm.space.app", "start the Gradio demo"),
 }
+
+
+# Commands that score with torch on the CPU. Their OpenMP threads wait passively (sleep) instead of spinning: on a
+# machine whose cores are shared with other jobs, spinning threads wait for a descheduled peer at every parallel
+# region, and 2 threads measured 3-30x slower than 1 (bench/results/scale.md); passive waiting kept 2 threads ahead
+# of 1. Set before torch loads; an OMP_WAIT_POLICY already set is kept.
+PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate")
 
 
 def _usage() -> str:
@@ -43,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"logllm: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if name in PASSIVE_WAIT_COMMANDS and "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     module_name, _, function = SUBCOMMANDS[name][0].partition(":")
     module = importlib.import_module(module_name)
     return int(getattr(module, function or "main")(rest) or 0)

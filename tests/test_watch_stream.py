@@ -193,7 +193,7 @@ def test_duration_stops_scoring_a_backlog_and_counts_what_is_left(tmp_path, monk
     detector.score = slow_score
     stats = watch(log, detector, size=5, step=5, from_start=True, duration=25, poll_interval=0.0, out=io.StringIO())
     assert detector.calls == [4, 4, 4, 4]           # three batches until the deadline, one last at exit
-    assert len(detector.explained) == 4 + 4         # evidence until the deadline passed, none after
+    assert detector.explained == []                 # a backlog waits: evidence only while keeping up
     scored = sum(len(w["lines"]) for w in detector.scored)
     assert scored == 4 * 4 * 5 and stats.lines == 1000 and scored + stats.lines_not_scored == 1000
     assert any("were read but not scored" in note for note in stats.notes)
@@ -247,3 +247,36 @@ def test_sigterm_scores_the_half_window_and_prints_the_summary(tmp_path):
     assert "ALERT app.log:6-7" in out                        # the half-filled window, scored at exit
     summary = json.loads(err.strip().splitlines()[-1].split("logllm watch: ", 1)[1])
     assert summary["lines"] == 7 and summary["windows"] == 2 and summary["lines_not_scored"] == 0
+
+
+def test_evidence_goes_to_the_most_anomalous_alerts_while_keeping_up(tmp_path):
+    """Issue 19: line evidence (a forward pass per distinct line) never holds the stream back: a batch explains at
+    most `evidence_per_batch` alerts, the most anomalous first, and none while a backlog waits; the rest are
+    counted as alerts without evidence."""
+    from logllm.commands.watch import Watcher
+
+    class Ranked(RecordingDetector):
+        def score(self, windows, threshold=0.5, progress=None, line_scores="flagged"):
+            results = super().score(windows, threshold, progress, line_scores)
+            for r in results:
+                r.ranking = r.score = 0.5 + sum("FATAL" in t for t in r.lines) / 10
+            return results
+
+    log = tmp_path / "app.log"
+    log.write_text("")
+    detector = Ranked()
+    watcher = Watcher(log, detector, size=2, step=2, out=io.StringIO(), evidence_per_batch=1)
+    with open(log, "a") as handle:   # one batch of 4 windows: the second has two FATAL lines
+        handle.write("FATAL a\ninfo\nFATAL b\nFATAL c\nFATAL d\ninfo\nFATAL e\ninfo\n")
+    watcher.step()
+    assert [r.window_id for r in detector.explained] == ["app.log:3-4"]
+    assert watcher.stats.alerts == 4 and watcher.stats.alerts_without_evidence == 3
+    with open(log, "a") as handle:   # 3 batches at once: the first two have a backlog behind them
+        handle.write("".join(f"FATAL {i}\ninfo\n" for i in range(12)))
+    watcher.step()
+    assert len(detector.explained) == 2 and watcher.stats.alerts_without_evidence == 3 + 11
+    watcher.evidence_per_batch = 0
+    with open(log, "a") as handle:
+        handle.write("FATAL x\ninfo\n")
+    watcher.step()
+    assert len(detector.explained) == 2 and watcher.finish().alerts_without_evidence == 3 + 11 + 1

@@ -10,6 +10,12 @@ Exit status: 0 when it ran (anomalies or not), 1 when ``--fail-on-anomaly`` is s
 was flagged, 2 for bad input, usage or a missing model (the message on stderr says which), and 2
 as well when a file of a folder (or a member of an archive) could not be read: the others are
 still scored and reported, and a note names each skipped file and why.
+
+A full-size log streams: windows are scored in blocks as they are read and every row goes to the
+``--output`` file's temporary sibling at once (renamed into place at the end); only counts and the
+``--max-rows`` most anomalous windows are kept for the table, so memory does not grow with the
+number of windows. Session windows (HDFS) need the whole file grouped first, in compact per-line
+arrays; their scoring and output stream the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR = 0, 1, 2
 DEFAULT_MAX_MB = 500.0
+STREAM_BLOCK = 1024  # windows scored per block: results held at once, besides the table's top rows
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"refuse inputs larger than this (default {DEFAULT_MAX_MB:g}; 0 = no limit)")
     parser.add_argument("--max-rows", type=int, default=50, help="flagged windows printed (all go to --output)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--num-proc", type=int, default=0, metavar="N",
+                        help="processes that read and parse big plain files (default 0: one per core for a file of "
+                             "32 MB or more, else 1); the windows are the same whatever N")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for scoring (default: torch's, one per core)")
+    parser.add_argument("--no-window-cache", dest="window_cache", action="store_false",
+                        help="score every window through the model, repeats too (to measure the cache; same scores)")
+    parser.add_argument("--no-line-cache", dest="line_cache", action="store_false",
+                        help="encode every batch's lines again (to measure the cache; same scores)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     return parser
 
@@ -73,46 +89,149 @@ def _stdin_to_file(max_bytes: int | None, folder: Path) -> Path:
     return path
 
 
+class _ReadFailed(Exception):
+    """Reading a file failed part way (its rows are taken back); not an error of scoring or of the output."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _guarded(windows):
+    from logllm.dataset.user_logs import UNREADABLE
+
+    try:
+        yield from windows
+    except UNREADABLE as error:
+        raise _ReadFailed(error) from error
+
+
+def _estimated_windows(unit, sessions: int) -> int | None:
+    """About how many windows this file holds, for the progress bar's ETA (None when it cannot be told cheaply):
+    the sessions grouped (HDFS), or for sliding windows of a plain file its size over the bytes per line of its
+    first MiB."""
+    if unit.spec.kind == "session":
+        return sessions or None
+    if unit.spec.kind != "sliding" or ":" in unit.source.replace(str(unit.file), "", 1):
+        return None
+    try:
+        with open(unit.file, "rb") as handle:
+            head = handle.read(1 << 20)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return None
+    if head[:2] in (b"\x1f\x8b", b"BZ", b"PK") or not head.count(b"\n"):
+        return None
+    return int(size * head.count(b"\n") / len(head) / unit.spec.step) + 1
+
+
 def run(args: argparse.Namespace) -> int:
+    from itertools import chain
+
     from tqdm.auto import tqdm
 
-    from logllm.report.detection import format_table, write_results
-    from logllm.scoring.detector import Detector, score_input
-    from logllm.dataset.user_logs import read_input
+    from logllm.dataset.user_logs import InputReader, now
     from logllm.logs.errors import DetectionInputError
+    from logllm.modeling.detection_logllm import LineVectorCache, WindowScoreCache
+    from logllm.report.detection import DetectionTally, ResultWriter, format_table
+    from logllm.scoring.detector import DetectionReport, Detector, processor_notes
 
     if not 0.0 <= args.threshold <= 1.0:
         raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
     if args.top_k < 0 or args.batch_size < 1:
         raise DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
+    if args.threads is not None and args.threads < 1:
+        raise DetectionInputError("--threads must be >= 1")
+    if args.num_proc < 0:
+        raise DetectionInputError("--num-proc must be >= 0 (0: one per core for big files)")
     max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
     if args.output:
         _check_output(Path(args.output))
     spool = Path(tempfile.mkdtemp(prefix="logllm-detect-"))
+    writer = None
     try:
         path = _stdin_to_file(max_bytes, spool) if args.path == "-" else Path(args.path)
-        read = read_input(path, fmt=args.fmt, window=args.window, max_bytes=max_bytes,
-                                   source_name="<stdin>" if args.path == "-" else None)
+        num_proc = args.num_proc or (os.cpu_count() or 1)  # only files of 32 MB or more are read in pieces
+        reader = InputReader(path, fmt=args.fmt, window=args.window, max_bytes=max_bytes,
+                             source_name="<stdin>" if args.path == "-" else None, num_proc=num_proc)
+        units = reader.units()
+        first = next(units, None)  # opens the first file: unreadable input fails before the model loads
+        if first is None:
+            reader.summary(any_windows=False)  # raises the reason nothing could be read
+        if args.threads is not None:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        detector = Detector.load(args.model, batch_size=args.batch_size)
+        if not args.window_cache:
+            detector.cache = WindowScoreCache(max_entries=0)
+        if not args.line_cache:
+            detector.line_cache = LineVectorCache(max_entries=0)
+        threshold = args.threshold
+        source = detector.threshold_source if threshold == detector.threshold else "given"
+        if args.output:
+            try:
+                writer = ResultWriter(args.output, top_k=args.top_k)
+            except OSError as err:
+                raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
+        tally = DetectionTally(max_rows=args.max_rows, novelty_threshold=detector.novelty_threshold)
+        before = dict(getattr(detector.processor, "stats", {}))
+        with tqdm(total=None, unit="win", desc="scoring", file=sys.stderr, dynamic_ncols=True,
+                  disable=True if args.no_progress else None) as bar:
+            for unit in chain([first], units):
+                part = DetectionTally(max_rows=args.max_rows, novelty_threshold=detector.novelty_threshold)
+                mark = writer.mark() if writer is not None else None
+                base, sessions_before, estimate = bar.n, reader.report["sessions_grouped"], {}
+
+                def advance(done: int, _taken: int, unit=unit, base=base, sessions_before=sessions_before,
+                            estimate=estimate) -> None:
+                    if "windows" not in estimate:
+                        estimate["windows"] = _estimated_windows(unit, reader.report["sessions_grouped"] - sessions_before)
+                    if estimate["windows"] is not None:
+                        bar.total = base + max(estimate["windows"], done)
+                    bar.update(base + done - bar.n)
+
+                try:
+                    for result in detector.score_stream(_guarded(unit.windows), block=STREAM_BLOCK, threshold=threshold,
+                                                        progress=advance if not args.no_progress else None):
+                        part.add(result)
+                        if writer is not None:
+                            try:
+                                writer.write(result)
+                            except OSError as err:
+                                raise DetectionInputError(
+                                    f"cannot write --output {args.output}: {err.strerror or err}") from None
+                except _ReadFailed as failed:
+                    reader.failed(unit, failed.error)
+                    if writer is not None:
+                        writer.rollback(mark)
+                    continue
+                reader.finished(unit)
+                tally.merge(part)
+            bar.total = bar.n
+        fmt, spec, n_lines, notes, skipped = reader.summary(any_windows=tally.windows > 0)
+        notes = notes + processor_notes(before, dict(getattr(detector.processor, "stats", {})), detector.processor)
+        report = DetectionReport(results=[], fmt=fmt, window=spec, threshold=threshold, n_lines=n_lines,
+                                 seconds=now() - reader.started, notes=notes, model=detector.name,
+                                 threshold_source=source, novelty_threshold=detector.novelty_threshold)
+        for note in report.notes:
+            print(f"logllm detect: note: {note}", file=sys.stderr)
+        print(format_table(report, top_k=args.top_k, max_rows=args.max_rows, tally=tally))
+        if writer is not None:
+            try:
+                written = writer.commit()
+            except OSError as err:
+                raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
+            print(f"wrote {writer.rows} windows to {written}", file=sys.stderr)
     finally:
+        if writer is not None and not writer.handle.closed:
+            writer.abort()
         shutil.rmtree(spool, ignore_errors=True)
-    detector = Detector.load(args.model, batch_size=args.batch_size)
-    with tqdm(total=len(read.windows), unit="win", desc="scoring", file=sys.stderr,
-              disable=True if args.no_progress else None) as bar:
-        report = score_input(detector, read, args.threshold, lambda done, _total: bar.update(done - bar.n))
-    for note in report.notes:
-        print(f"logllm detect: note: {note}", file=sys.stderr)
-    print(format_table(report, top_k=args.top_k, max_rows=args.max_rows))
-    if args.output:
-        try:
-            written = write_results(report.results, args.output, top_k=args.top_k)
-        except OSError as err:
-            raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
-        print(f"wrote {len(report.results)} windows to {written}", file=sys.stderr)
-    if read.skipped:
-        print(f"logllm detect: error: {len(read.skipped)} file(s) could not be read and were skipped (notes above); "
+    if skipped:
+        print(f"logllm detect: error: {len(skipped)} file(s) could not be read and were skipped (notes above); "
               "the results cover the rest", file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_ANOMALY if args.fail_on_anomaly and report.flagged else EXIT_OK
+    return EXIT_ANOMALY if args.fail_on_anomaly and tally.flagged_count else EXIT_OK
 
 
 def _check_output(path: Path) -> None:

@@ -11,6 +11,13 @@ arrived for that many seconds). An alert prints the window, its probability, the
 the window's last line being read to its score, and the most suspicious lines. Memory holds one
 window plus one read chunk, however long it runs; a backlog waits on disk.
 
+Line evidence (which lines made a window anomalous) costs one extra forward pass per distinct line
+of a window, several times what scoring it costs, so it never holds the stream back: an alert is
+printed when its window is scored, and each scored batch explains at most its
+``--evidence-per-batch`` most anomalous alerts (default 1), and only while the watcher keeps up
+(fewer than a batch of windows waiting). Other alerts name their window and score without line
+evidence and are counted as ``alerts_without_evidence``.
+
 Nothing is lost or silent: a rotation or truncation closes the old file's half-filled window
 (it is scored, never mixed with the new file's lines); at exit (``--duration`` over, Ctrl-C,
 SIGTERM) the half-filled window is closed and one last batch is scored, and whatever could not
@@ -53,6 +60,7 @@ class WatchStats:
     lines: int = 0                 # every line read (blank ones too)
     windows: int = 0               # windows scored
     alerts: int = 0
+    alerts_without_evidence: int = 0  # explained only while keeping up, the most anomalous of a batch first
     windows_not_scored: int = 0    # left over at exit
     lines_not_scored: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -70,6 +78,7 @@ class WatchStats:
 
         return {
             "lines": self.lines, "windows": self.windows, "alerts": self.alerts,
+            "alerts_without_evidence": self.alerts_without_evidence,
             "windows_not_scored": self.windows_not_scored, "lines_not_scored": self.lines_not_scored,
             "seconds": round(elapsed, 2), "lines_per_s": round(self.lines / elapsed, 1),
             "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95),
@@ -116,6 +125,7 @@ class Watcher:
         on_result: Callable[[object, float], None] | None = None,
         max_line_bytes: int | None = None,
         chunk_bytes: int = 1 << 20,
+        evidence_per_batch: int = 1,
     ) -> None:
         from logllm.logs.errors import BuildReport
         from logllm.logs.follow import LogFollower
@@ -124,6 +134,7 @@ class Watcher:
         from logllm.windows.windowing import SlidingWindower
 
         self.detector, self.threshold, self.flush_after = detector, threshold, flush_after
+        self.evidence_per_batch = evidence_per_batch
         self.top_k, self.out, self.alerts_file, self.show_all, self.on_result = top_k, out, alerts_file, show_all, on_result
         self.report = BuildReport()
         self.follower = LogFollower(path, from_start=from_start, report=self.report, chunk_bytes=chunk_bytes,
@@ -133,6 +144,7 @@ class Watcher:
         self.source = str(path)
         self.stats = WatchStats()
         self.pending: list[PendingWindow] = []
+        self.lines_in_hand = 0        # lines of the current poll not windowed yet
         self.file = self.follower.file_index
         self.last_arrival = time.monotonic()
         self.deadline: float | None = None
@@ -153,7 +165,9 @@ class Watcher:
         lines = self.follower.poll()
         arrival = time.monotonic()
         self.stats.lines = self.follower.stats.lines
+        self.lines_in_hand = len(lines)
         for line in lines:
+            self.lines_in_hand -= 1
             if line.file != self.file:
                 self._close_file()
                 self.file = line.file
@@ -178,9 +192,9 @@ class Watcher:
     def score_pending(self, limit: int | None = None, evidence: bool = True) -> None:
         """Score pending windows, a batch at a time, oldest first (at most ``limit``), until the run stops.
 
-        A batch is scored in one forward pass; the leave-one-out line evidence of its flagged
-        windows (one more pass per distinct line) is then added window by window while the run
-        is not stopping, so ``--duration`` and Ctrl-C are honoured within about one window.
+        A batch is scored in one forward pass. Its most anomalous alerts (at most ``evidence_per_batch``) then get
+        leave-one-out line evidence in one more call, if the watcher is keeping up (``behind`` is false) and the run
+        is not stopping; the batch is reported after that.
         """
         batch_size = self.detector.batch_size
         done = 0
@@ -189,12 +203,21 @@ class Watcher:
             results = self.detector.score([p.window for p in batch], threshold=self.threshold, line_scores=False)
             del self.pending[: len(batch)]
             done += len(batch)
-            for result in results:
-                if evidence and result.anomalous and not self.stopping():
-                    self.detector.explain([result])
+            flagged = [r for r in results if r.anomalous]
+            explained = 0
+            if flagged and evidence and self.evidence_per_batch > 0 and not self.behind() and not self.stopping():
+                chosen = sorted(flagged, key=lambda r: -(r.ranking or r.score))[: self.evidence_per_batch]
+                self.detector.explain(chosen)
+                explained = len(chosen)
+            self.stats.alerts_without_evidence += len(flagged) - explained
             self._report(batch, results)
             if limit is None and self.stopping():
                 break
+
+    def behind(self) -> bool:
+        """A batch or more is waiting: windows to score, lines read but not windowed, or bytes not read yet."""
+        waiting = len(self.pending) + self.lines_in_hand // max(1, self.windower.step)
+        return waiting >= self.detector.batch_size or self.follower.unread_bytes > 0
 
     def _report(self, batch: list[PendingWindow], results: list) -> None:
         done = time.monotonic()
@@ -263,6 +286,7 @@ def watch(
     alerts_file: TextIO | None = None,
     show_all: bool = False,
     on_result: Callable[[object, float], None] | None = None,
+    evidence_per_batch: int = 1,
 ) -> WatchStats:
     """Follow ``path``, score each completed window, print alerts; returns the run's statistics.
 
@@ -271,7 +295,7 @@ def watch(
     """
     watcher = Watcher(path, detector, fmt=fmt, size=size, step=step, threshold=threshold, flush_after=flush_after,
                       from_start=from_start, top_k=top_k, out=out, alerts_file=alerts_file, show_all=show_all,
-                      on_result=on_result)
+                      on_result=on_result, evidence_per_batch=evidence_per_batch)
     watcher.deadline = None if duration is None else time.monotonic() + duration
 
     def request_stop(signum, frame) -> None:
@@ -322,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop after this many seconds (scoring stops then too; what is left is counted)")
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--evidence-per-batch", type=int, default=1,
+                        help="alerts of a scored batch that get line evidence, most anomalous first, while the watcher "
+                             "keeps up (0: none; evidence costs a forward pass per distinct line)")
     parser.add_argument("--alerts", default=None, help="append alerts as JSON lines to this file")
     parser.add_argument("--all", dest="show_all", action="store_true", help="print every window, not only alerts")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -344,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             raise DetectionInputError("logllm watch supports sliding:SIZE[:STEP] windows only")
         if not 0.0 <= args.threshold <= 1.0:
             raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
+        if args.evidence_per_batch < 0:
+            raise DetectionInputError(f"--evidence-per-batch {args.evidence_per_batch} must be >= 0")
         if args.duration is not None and not args.duration > 0:
             raise DetectionInputError(f"--duration {args.duration} must be a number of seconds > 0")
         if Path(args.file).is_dir():
@@ -359,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = watch(
             args.file, detector, fmt=args.fmt, size=spec.size, step=spec.step, threshold=args.threshold,
             flush_after=args.flush_after, from_start=args.from_start, duration=args.duration, top_k=args.top_k,
-            alerts_file=alerts_file, show_all=args.show_all,
+            alerts_file=alerts_file, show_all=args.show_all, evidence_per_batch=args.evidence_per_batch,
         )
     except (DetectionInputError, LogFormatError) as err:
         print(f"logllm watch: error: {err}", file=sys.stderr)

@@ -169,16 +169,24 @@ def _labels_in_archive(inputs: list[str]) -> str | None:
 
 
 def build_windows(settings: BuildSettings, report: BuildReport | None = None, *, with_groups: bool = False,
-                  records: Iterable[LogRecord] | None = None) -> Iterator[Window]:
+                  records: Iterable[LogRecord] | None = None, num_proc: int = 1) -> Iterator[Window]:
     """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first).
 
     ``records``: the input's records when the caller has opened it already (``logllm detect``
     opens each file once, deciding its format from the head of that same opening).
+    ``num_proc`` > 1 parses on that many processes (``logllm.dataset.parallel``: the same windows,
+    order and counters; time windows, synthetic data and ``max_lines`` build in one process).
     """
     from logllm.windows.preprocessing import make_preprocessor
     from logllm.windows.windowing import session_windows, sliding_windows, time_windows
 
     report = report if report is not None else BuildReport()
+    if num_proc > 1 and records is None:
+        from logllm.dataset.parallel import parallel_windows
+
+        windows = parallel_windows(settings, report, num_proc, with_groups=with_groups)
+        if windows is not None:
+            return windows
     preprocess = make_preprocessor(settings.preprocessing)
     records = iter_records(settings, report, records)
     if settings.windowing == "session":
@@ -191,9 +199,9 @@ def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
     return time_windows(records, settings.time_length, settings.time_step, preprocess, report=report)
 
 
-def build_window_list(settings: BuildSettings, report: BuildReport) -> list[Window]:
+def build_window_list(settings: BuildSettings, report: BuildReport, num_proc: int = 1) -> list[Window]:
     """All windows of a build, in memory (for splitting); input that forms none is an error naming it."""
-    windows = list(build_windows(settings, report))
+    windows = list(build_windows(settings, report, num_proc=num_proc))
     if not windows:
         raise LogFormatError("no windows were built", path=", ".join(settings.inputs) or settings.dataset,
                              expected="log lines that form at least one window (see the build report)")
@@ -212,24 +220,26 @@ def oversample_train(splits: dict[str, list[dict[str, Any]]], settings: BuildSet
     return splits
 
 
-def build_splits(settings: BuildSettings, report: BuildReport | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Windows split into train/validation/test, train oversampled when ``beta > 0``."""
+def build_splits(settings: BuildSettings, report: BuildReport | None = None,
+                 num_proc: int = 1) -> dict[str, list[dict[str, Any]]]:
+    """Windows split into train/validation/test, train oversampled when ``beta > 0``; ``num_proc``: see
+    ``build_windows`` (the same splits)."""
     from logllm.dataset.splits import split_windows
 
     report = report if report is not None else BuildReport()
-    windows = build_window_list(settings, report)
+    windows = build_window_list(settings, report, num_proc)
     splits = split_windows(windows, settings.split_method, test_size=settings.test_size,
                            validation_size=settings.validation_size, seed=settings.seed, report=report)
     return oversample_train(splits, settings, report)
 
 
-def build_dataset(settings: BuildSettings, report: BuildReport | None = None):
+def build_dataset(settings: BuildSettings, report: BuildReport | None = None, num_proc: int = 1):
     """A ``DatasetDict`` with ``WINDOW_FEATURES`` rows for ``settings``."""
     from datasets import Dataset, DatasetDict
 
     from logllm.dataset.features import WINDOW_FEATURES
 
-    splits = build_splits(settings, report)
+    splits = build_splits(settings, report, num_proc)
     return DatasetDict({name: Dataset.from_list(rows, features=WINDOW_FEATURES) for name, rows in splits.items()})
 
 

@@ -134,7 +134,7 @@ class _SplitWriter:
 
 
 def build_streaming(settings: BuildSettings, output_dir: str | Path, config_name: str, report: BuildReport,
-                    info: dict[str, Any] | None = None, batch_size: int = 1000) -> dict[str, Any]:
+                    info: dict[str, Any] | None = None, batch_size: int = 1000, num_proc: int = 1) -> dict[str, Any]:
     """Window, split and write ``output_dir/config_name/<split>.parquet`` in one pass; return statistics.
 
     The config folder is filled beside its place and swapped in at the end (``logllm.atomic``), so
@@ -152,7 +152,8 @@ def build_streaming(settings: BuildSettings, output_dir: str | Path, config_name
         with atomic_folder(out / config_name) as folder:
             writer = _SplitWriter(folder, batch_size)
             try:
-                for window in build_windows(settings, report, with_groups=settings.split_method == "random"):
+                for window in build_windows(settings, report, with_groups=settings.split_method == "random",
+                                            num_proc=num_proc):
                     split = assign(window)
                     window.pop("_group", None)
                     if split is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from logllm.logs.formats import FORMATS
 from logllm.windows.spec import WindowSpec, default_window
 from logllm.windows.windowing import Window
 
-__all__ = ["INPUT_FORMATS", "ReadResult", "WindowsUsed", "read_input", "input_files"]
+__all__ = ["INPUT_FORMATS", "InputReader", "InputUnit", "ReadResult", "UNREADABLE", "WindowsUsed", "read_input",
+           "input_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,125 @@ def _check_size(file: Path, shown: str, max_bytes: int | None) -> None:
 _UNREADABLE = (LogFormatError, DetectionInputError, OSError)
 
 
+@dataclass
+class InputUnit:
+    """One file (or archive member) of a user's input, its windows not read yet.
+
+    ``windows`` is lazy: session windows group the whole file first (compact per-line arrays, see
+    ``logllm.windows.windowing``), sliding and time windows stream. Consume it fully, then tell the
+    reader ``finished(unit)``; if it raises one of ``UNREADABLE``, ``failed(unit, error)``.
+    """
+
+    source: str
+    fmt: str
+    spec: WindowSpec
+    windows: Iterator[Window]
+    file: Path
+
+
+UNREADABLE = _UNREADABLE
+
+
+class InputReader:
+    """A user's input (a file, a folder, an archive) read lazily, file by file, with the notes read_input gives.
+
+    ``logllm detect`` streams a full-size log through it (windows are scored and written as they are read); the
+    Space and ``read_input`` collect it. Every file of a folder and every member of an archive gets its own
+    format and default window; one that cannot be read is skipped and named, the rest are read.
+    """
+
+    def __init__(self, path: str | Path, fmt: str = "auto", window: str | None = None, max_bytes: int | None = None,
+                 source_name: str | None = None, num_proc: int = 1) -> None:
+        if fmt not in INPUT_FORMATS:
+            raise DetectionInputError(f"unknown format {fmt!r}; choose one of {', '.join(INPUT_FORMATS)}")
+        self.path, self.fmt, self.max_bytes, self.source_name = Path(path), fmt, max_bytes, source_name
+        self.num_proc = num_proc  # > 1: big plain files are parsed on that many processes (same windows)
+        self.asked = WindowSpec.parse(window) if window else None
+        self.report, self.notes, self.formats = BuildReport(), [], set()
+        self.used: list[tuple[str, WindowSpec]] = []
+        self.failures: list[tuple[str, Exception]] = []
+        self.started = now()
+
+    def units(self) -> Iterator[InputUnit]:
+        """The input's files and archive members, in a stable order, each opened when the previous is done."""
+        from logllm.dataset.build import BuildSettings, build_windows, window_fields
+        from logllm.logs.formats import open_records
+
+        fmt, report = self.fmt, self.report
+        for file in input_files(self.path):
+            shown = self.source_name or str(file)
+            current = shown
+            try:
+                _check_size(file, shown, self.max_bytes)
+                for source, unit_fmt, records in self._open(file, report):
+                    current = source
+                    if fmt == "auto" and unit_fmt == "plain":
+                        self.notes.append(f"{source}: format not recognised as HDFS/BGL/Thunderbird/Liberty; "
+                                          "every line is read as a plain message")
+                    spec = self.asked or default_window(unit_fmt, "detect")
+                    if spec.kind == "session" and not unit_fmt.startswith("hdfs"):
+                        self.failures.append((source, DetectionInputError(
+                            f"session windows need HDFS block ids; {source} is {unit_fmt}: use sliding or time")))
+                        continue
+                    settings = BuildSettings(dataset=unit_fmt, inputs=[str(file)], preprocessing="raw",
+                                             missing_labels="unknown", **window_fields(spec))
+                    windows = (build_windows(settings, report, records=records) if records is not None
+                               else build_windows(settings, report, num_proc=self.num_proc))
+                    yield InputUnit(source, unit_fmt, spec, windows, file)
+                    current = shown
+            except _UNREADABLE as error:
+                self.failures.append((current, error))
+
+    def _open(self, file: Path, report: BuildReport):
+        """``open_records`` of one file; or, for a big plain file with several processes at hand, its format only
+        (records None: ``build_windows`` then reads it in pieces, each line once)."""
+        from logllm.dataset.parallel import MIN_PARALLEL_BYTES
+        from logllm.logs.formats import detect_format, open_records
+        from logllm.logs.reader import splittable
+
+        if (self.num_proc > 1 and self.source_name is None and file.is_file()
+                and file.stat().st_size >= MIN_PARALLEL_BYTES and splittable(str(file))):
+            found = detect_format(str(file)) if self.fmt == "auto" else self.fmt
+            if found != "hdfs_traces":
+                return [(str(file), found, None)]
+        return open_records(str(file), self.fmt, report, name=self.source_name, bad_labels="unknown")
+
+    def finished(self, unit: InputUnit) -> None:
+        """All of ``unit``'s windows were read."""
+        self.formats.add(unit.fmt)
+        self.used.append((unit.source, unit.spec))
+
+    def failed(self, unit: InputUnit, error: Exception) -> None:
+        """Reading ``unit`` failed part way: it is skipped (its windows must not be used) and named."""
+        self.failures.append((unit.source, error))
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(where, _reason(where, error)) for where, error in self.failures]
+
+    def summary(self, any_windows: bool) -> tuple[str, WindowSpec | WindowsUsed, int, list[str], list[tuple[str, str]]]:
+        """After all units: (format, window spec(s), lines read, notes, skipped); raises when nothing could be read."""
+        skipped = self.skipped
+        if not any_windows and len(self.failures) == 1 and not self.used:
+            raise self.failures[0][1]
+        notes = list(self.notes)
+        notes.extend(f"skipped {where}: {reason}" for where, reason in skipped)
+        notes.extend(self.report.user_notes())
+        notes.extend(self.report.notes)
+        shown = self.source_name or self.path
+        if not any_windows:
+            if self.failures:
+                raise DetectionInputError(f"{shown}: no file could be read: " + "; ".join(
+                    f"{where}: {reason}" for where, reason in skipped))
+            if self.report["lines_without_timestamp"]:
+                raise DetectionInputError(f"{shown}: time windows need timestamps and "
+                                          f"{self.report['lines_without_timestamp']} line(s) have none; use sliding windows")
+            raise DetectionInputError(f"{shown}: no log lines could be grouped into windows")
+        used_fmt = next(iter(self.formats)) if len(self.formats) == 1 else "mixed"
+        spec = self.used[0][1] if len({str(s) for _, s in self.used}) == 1 else WindowsUsed(self.used)
+        return used_fmt, spec, self.report["lines_read"], notes, skipped
+
+
 def read_input(
     path: str | Path,
     fmt: str = "auto",
@@ -113,66 +234,20 @@ def read_input(
     its own default window). One that cannot be read is skipped and named in ``notes`` and
     ``skipped``; when nothing could be read the first reason is the error. ``source_name`` is
     what sources, notes and errors call a single input (``<stdin>``, an uploaded file's own name)
-    instead of its path on this machine.
+    instead of its path on this machine. All windows are kept in memory: ``InputReader`` streams.
     """
-    from logllm.dataset.build import BuildSettings, build_windows, window_fields
-    from logllm.logs.formats import open_records
-
-    started = now()
-    if fmt not in INPUT_FORMATS:
-        raise DetectionInputError(f"unknown format {fmt!r}; choose one of {', '.join(INPUT_FORMATS)}")
-    asked = WindowSpec.parse(window) if window else None
-    path = Path(path)
-    report, notes, formats = BuildReport(), [], set()
+    reader = InputReader(path, fmt, window, max_bytes, source_name)
     windows: list[Window] = []
-    used: list[tuple[str, WindowSpec]] = []
-    failures: list[tuple[str, Exception]] = []
-
-    def read_unit(file: Path, source: str, unit_fmt: str, records) -> None:
-        if fmt == "auto" and unit_fmt == "plain":
-            notes.append(f"{source}: format not recognised as HDFS/BGL/Thunderbird/Liberty; "
-                         "every line is read as a plain message")
-        spec = asked or default_window(unit_fmt, "detect")
-        if spec.kind == "session" and not unit_fmt.startswith("hdfs"):
-            raise DetectionInputError(f"session windows need HDFS block ids; {source} is {unit_fmt}: use sliding or time")
-        settings = BuildSettings(dataset=unit_fmt, inputs=[str(file)], preprocessing="raw", missing_labels="unknown",
-                                 **window_fields(spec))
-        built = list(build_windows(settings, report, records=records))  # all or nothing per file
-        formats.add(unit_fmt)
-        used.append((source, spec))
-        windows.extend(built)
-
-    for file in input_files(path):
-        shown = source_name or str(file)
-        current = shown
+    for unit in reader.units():
         try:
-            _check_size(file, shown, max_bytes)
-            for source, unit_fmt, records in open_records(str(file), fmt, report, name=source_name, bad_labels="unknown"):
-                current = source
-                try:
-                    read_unit(file, source, unit_fmt, records)
-                except _UNREADABLE as error:
-                    failures.append((source, error))
-                current = shown
+            built = list(unit.windows)  # all or nothing per file
         except _UNREADABLE as error:
-            failures.append((current, error))
-    skipped = [(where, _reason(where, error)) for where, error in failures]
-    if not windows and len(failures) == 1 and not used:
-        raise failures[0][1]
-    notes.extend(f"skipped {where}: {reason}" for where, reason in skipped)
-    notes.extend(report.user_notes())
-    notes.extend(report.notes)
-    if not windows:
-        if failures:
-            raise DetectionInputError(f"{source_name or path}: no file could be read: " + "; ".join(
-                f"{where}: {reason}" for where, reason in skipped))
-        if report["lines_without_timestamp"]:
-            raise DetectionInputError(f"{source_name or path}: time windows need timestamps and "
-                                      f"{report['lines_without_timestamp']} line(s) have none; use sliding windows")
-        raise DetectionInputError(f"{source_name or path}: no log lines could be grouped into windows")
-    used_fmt = formats.pop() if len(formats) == 1 else "mixed"
-    spec = used[0][1] if len({str(s) for _, s in used}) == 1 else WindowsUsed(used)
-    return ReadResult(windows, used_fmt, spec, report["lines_read"], notes, now() - started, skipped)
+            reader.failed(unit, error)
+            continue
+        reader.finished(unit)
+        windows.extend(built)
+    used_fmt, spec, n_lines, notes, skipped = reader.summary(bool(windows))
+    return ReadResult(windows, used_fmt, spec, n_lines, notes, now() - reader.started, skipped)
 
 
 def _reason(where: str, error: Exception) -> str:

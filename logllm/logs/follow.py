@@ -164,6 +164,13 @@ class LogFollower:
         """Bytes of a last line whose newline has not arrived yet (it may still be being written)."""
         return len(self._splitter.carry)
 
+    @property
+    def unread_bytes(self) -> int:
+        """Bytes of the followed file seen at the last poll but not read yet (a backlog on disk)."""
+        if self._file is None or self._file.closed:
+            return 0
+        return max(0, self._seen_size - self._file.tell())
+
     def _feed(self, data: bytes, out: list[FollowedLine]) -> None:
         self.stats.bytes += len(data)
         self._tail = (self._tail + data)[-HEAD_BYTES:] if len(data) < HEAD_BYTES else data[-HEAD_BYTES:]

@@ -40,7 +40,7 @@ from typing import IO
 from logllm.logs.errors import BuildReport, LogFormatError
 
 __all__ = ["open_log_lines", "open_members", "open_binary", "split_member", "looks_binary", "LineSplitter",
-           "LineDecoder", "MAX_LINE_BYTES"]
+           "LineDecoder", "MAX_LINE_BYTES", "line_ranges", "read_line_range", "splittable"]
 
 logger = logging.getLogger(__name__)
 
@@ -272,12 +272,25 @@ class LineDecoder:
             return raw.decode("utf-8", errors="replace")
 
 
-def _chunks(stream: IO[bytes], source: str, report: BuildReport) -> Iterator[bytes]:
-    """The stream as UTF-8 chunks: a byte-order mark removed (UTF-16/32 transcoded)."""
-    size = CHUNK_BYTES if type(stream) is io.BufferedReader else STREAM_CHUNK_BYTES
+class _ByteRange:
+    """``read`` over bytes ``[start, end)`` of an open plain file (one shard of a parallel build)."""
+
+    def __init__(self, handle: IO[bytes], start: int, end: int) -> None:
+        handle.seek(start)
+        self.handle, self.left = handle, end - start
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+
+def _chunks(stream: IO[bytes], source: str, report: BuildReport, *, file_start: bool = True) -> Iterator[bytes]:
+    """The stream as UTF-8 chunks: a byte-order mark removed (UTF-16/32 transcoded) at the start of a file."""
+    size = CHUNK_BYTES if type(stream) in (io.BufferedReader, _ByteRange) else STREAM_CHUNK_BYTES
     read = stream.read
     first = read(size)
-    encoding = next((enc for bom, enc in _BOMS if first.startswith(bom)), None)
+    encoding = next((enc for bom, enc in _BOMS if first.startswith(bom)), None) if file_start else None
     if encoding is None:
         yield first
         while chunk := read(size):
@@ -333,14 +346,18 @@ def open_log_lines(
         yield from lines
 
 
-def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line_bytes: int) -> Iterator[tuple[str, int, str]]:
+def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line_bytes: int, *,
+                   first_number: int = 1, whole_file: bool = True) -> Iterator[tuple[str, int, str]]:
+    """The lines of a file (``whole_file``: its head is judged text, an empty file is an error), or of one shard of
+    it whose first line is line ``first_number`` (``read_line_range``)."""
     decode = LineDecoder(source, report)
     splitter = LineSplitter(max_line_bytes)
-    number = yielded = 0
-    held: list[tuple[bytes, bool, int]] | None = []   # lines read before the head was judged text
+    number = first_number - 1
+    yielded = 0
+    held: list[tuple[bytes, bool, int]] | None = [] if whole_file else None   # lines read before the head was judged
     probe = b""
     try:
-        for chunk in _chunks(stream, source, report):
+        for chunk in _chunks(stream, source, report, file_start=whole_file or first_number == 1):
             if held is not None:
                 probe += chunk.replace(b"\0", b"")[: BINARY_PROBE_BYTES - len(probe)]
                 held.extend(splitter.feed(chunk))
@@ -379,6 +396,9 @@ def _decoded_lines(source: str, stream: IO[bytes], report: BuildReport, max_line
         raise LogFormatError(f"could not read {where} ({type(error).__name__}: {error}); the file may be truncated "
                              "or corrupt", path=source, line_number=number + 1,
                              expected="a complete plain, gzip, bz2, tar or zip file") from error
+    if not whole_file:
+        report.add("lines_read", number - first_number + 1)
+        return
     if number == 0:
         raise LogFormatError("file is empty", path=source, expected="at least one log line")
     if yielded == 0:
@@ -391,3 +411,71 @@ def _refuse_binary(probe: bytes, source: str) -> None:
     reason = looks_binary(probe)
     if reason:
         raise LogFormatError(reason, path=source, expected="a text log, one message per line")
+
+
+# ---------------------------------------------------------------------------------------------
+# shards of one plain file, for building on several cores (``logllm.dataset.parallel``)
+
+
+def splittable(path: str) -> bool:
+    """Whether ``path`` is a plain UTF-8 text file that can be read in pieces as it is read whole (not compressed,
+    not an archive, no UTF-16/32 byte-order mark, no NUL bytes in its head, a head that looks like text)."""
+    if not os.path.isfile(path) or not os.path.getsize(path):
+        return False
+    with open(path, "rb") as handle:
+        if _kind(handle) != "plain":
+            return False
+        head = handle.read(BINARY_PROBE_BYTES)
+    if b"\0" in head or any(head.startswith(bom) for bom, encoding in _BOMS if encoding != "utf-8"):
+        return False   # NUL runs or UTF-16/32 at the start: the whole-file reading judges them
+    return looks_binary(head) is None
+
+
+def line_ranges(path: str, parts: int, min_part_bytes: int = 1 << 24) -> list[tuple[int, int, int]] | None:
+    """Cut a plain text file into about ``parts`` byte ranges on line boundaries: ``(start, end, first line number)``.
+
+    None when the file cannot be read in pieces the way ``open_log_lines`` reads it whole: a compressed file or an
+    archive, a UTF-16/32 byte-order mark, a head that does not look like text, an empty file, or one too small to be
+    worth it (under ``2 * min_part_bytes``); the caller reads it whole then, with the usual errors. Line numbers come
+    from one pass counting newlines (fast next to parsing), so every shard numbers its lines as the whole file does.
+    """
+    if not splittable(path):
+        return None
+    size = os.path.getsize(path)
+    parts = min(parts, size // max(min_part_bytes, 1))
+    if parts < 2:
+        return None
+    with open(path, "rb") as handle:
+        cuts = [0]
+        for k in range(1, parts):
+            handle.seek(max(size * k // parts, cuts[-1]))
+            handle.readline()   # to the end of the line the nominal cut falls in
+            position = handle.tell()
+            if position >= size:
+                break
+            if position > cuts[-1]:
+                cuts.append(position)
+        cuts.append(size)
+        handle.seek(0)
+        ranges, line, done = [], 1, 0
+        for start, end in zip(cuts, cuts[1:]):
+            ranges.append((start, end, line))
+            while done < end:   # count the newlines of this range for the next one's first line number
+                block = handle.read(min(CHUNK_BYTES, end - done))
+                line += block.count(b"\n")
+                done += len(block)
+    return ranges
+
+
+def read_line_range(path: str, start: int, end: int, first_number: int, report: BuildReport | None = None, *,
+                    name: str | None = None, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, int, str]]:
+    """``open_log_lines`` for the bytes ``[start, end)`` of a plain file (a range from ``line_ranges``).
+
+    Lines, numbers, repairs and counters are exactly those the whole-file reading gives for these lines; the checks
+    that concern the whole file (text head, not empty) are the caller's.
+    """
+    report = report if report is not None else BuildReport()
+    shown = name or path
+    with open(path, "rb") as handle:
+        yield from _decoded_lines(shown, _ByteRange(handle, start, end), report, max_line_bytes,
+                                  first_number=first_number, whole_file=False)

@@ -7,8 +7,11 @@ functions that need it, so the long-window policy (`chunk_spans`) can be used by
 - Long windows: a window longer than `max_lines_per_window` is read as consecutive chunks (`chunk_spans`); its
   score is the highest chunk score. Nothing is dropped.
 - Batches: chunks are sorted by length before batching, so padding stays small.
-- Caches: identical chunks (same model text, line by line) are scored once (`WindowScoreCache`, LRU, bounded), and
-  each distinct line is encoded once (`LineVectorCache`, LRU, bounded) while the encoder cannot change.
+- Caches: identical chunks (same model text, line by line) are scored once (`WindowScoreCache`, LRU, bounded: keyed by
+  a 128-bit digest of the chunk's text, so an entry costs the same for a 10- or a 128-line chunk), and each distinct
+  line is encoded once (`LineVectorCache`, LRU, bounded) while the encoder cannot change. A cache made with
+  `max_entries=0` is off: every chunk goes through the model, every batch's lines through the encoder (for measuring
+  what the caches save; the scores are the same).
 - Evidence: a line's evidence is the drop in the window's log-odds of "anomalous" when that line's text is left
   out. Log-odds do not saturate: a window at P = 0.999 still shows which lines carry it.
 - Novelty: with a novelty index in the model (training-normal lines), every line also gets its distance to the
@@ -19,6 +22,7 @@ functions that need it, so the long-window policy (`chunk_spans`) can be used by
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -55,13 +59,19 @@ class WindowScore:
 
 
 class _LRU:
+    """A bounded least-recently-used map with hit/miss counters; `max_entries=0` keeps nothing (cache off)."""
+
     def __init__(self, max_entries: int):
-        if max_entries < 1:
-            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+        if max_entries < 0:
+            raise ValueError(f"max_entries must be >= 0 (0 turns the cache off), got {max_entries}")
         self.max_entries = max_entries
         self._store: OrderedDict = OrderedDict()
         self.hits = 0
         self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0
 
     def __len__(self) -> int:
         return len(self._store)
@@ -76,6 +86,8 @@ class _LRU:
         return value
 
     def put(self, key, value) -> None:
+        if not self.max_entries:
+            return
         self._store[key] = value
         self._store.move_to_end(key)
         while len(self._store) > self.max_entries:
@@ -84,6 +96,12 @@ class _LRU:
     def clear(self) -> None:
         self._store.clear()
         self.hits = self.misses = 0
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Share of lookups answered from the cache (None before the first lookup)."""
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else None
 
 
 class LineVectorCache(_LRU):
@@ -101,7 +119,12 @@ class LineVectorCache(_LRU):
 
         if line_attention_mask is None:
             line_attention_mask = torch.ones_like(line_input_ids)
-        keys = [tuple(ids[mask.bool()].tolist()) for ids, mask in zip(line_input_ids, line_attention_mask)]
+        if not self.enabled:
+            self.misses += len(line_input_ids)
+            with torch.no_grad():
+                return model.get_line_vectors(line_input_ids, line_attention_mask)
+        keys = [tuple(t for t, keep in zip(ids, mask) if keep)  # the line's token ids, padding left out
+                for ids, mask in zip(line_input_ids.tolist(), line_attention_mask.tolist())]
         found = [self.get(k) for k in keys]
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
@@ -117,10 +140,16 @@ class LineVectorCache(_LRU):
 
 
 class WindowScoreCache(_LRU):
-    """Log-odds of already scored chunks keyed by their model text (identical masked windows repeat heavily)."""
+    """Log-odds of already scored chunks keyed by a digest of their model text (identical masked windows repeat
+    heavily: HDFS sessions, heartbeat-only sliding windows). About 150 bytes an entry, whatever the chunk's length."""
 
     def __init__(self, max_entries: int = 200_000):
         super().__init__(max_entries)
+
+    @staticmethod
+    def key(chunk: Sequence[str]) -> bytes:
+        """128-bit digest of the chunk's lines (a line holds no newline, so joining on one is unambiguous)."""
+        return hashlib.blake2b("\n".join(chunk).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _sigmoid(log_odds: float) -> float:
@@ -132,7 +161,8 @@ def model_texts(windows: Sequence[Sequence[str]], processor, preprocessed: bool)
     if preprocessed:
         return [list(w) for w in windows]
     flat = processor.preprocess_lines([line for w in windows for line in w])
-    it = iter(flat)
+    shared: dict[str, str] = {}
+    it = iter([shared.setdefault(text, text) for text in flat])  # equal masked lines share one string object
     return [[next(it) for _ in w] for w in windows]
 
 
@@ -156,34 +186,49 @@ def line_novelty(model, processor, lines: Sequence[str], batch_size: int = 256, 
 
 def _score_chunks(model, processor, chunks: list[tuple[str, ...]], batch_size: int, cache: WindowScoreCache,
                   progress: Callable[[int], None] | None) -> list[float]:
-    """Log-odds of each chunk, each distinct chunk through the model once, batches grouped by length."""
+    """Log-odds of each chunk, each distinct chunk through the model once (every chunk when the cache is off),
+    batches grouped by length."""
     import torch
 
-    results: list[float | None] = [cache.get(c) for c in chunks]
-    todo: dict[tuple[str, ...], list[int]] = {}
-    for i, value in enumerate(results):
-        if value is None:
-            todo.setdefault(chunks[i], []).append(i)
+    results: list[float | None] = [None] * len(chunks)
+    todo: dict = {}  # key -> indices of the chunks it scores
+    first: dict = {}  # key -> its chunk
+    if cache.enabled:
+        for i, chunk in enumerate(chunks):
+            key = WindowScoreCache.key(chunk)
+            if key in todo:  # a repeat within this call: scored once with its first occurrence
+                todo[key].append(i)
+                cache.hits += 1
+                continue
+            value = cache.get(key)
+            if value is None:
+                todo[key], first[key] = [i], chunk
+            else:
+                results[i] = value
+    else:
+        todo, first = {i: [i] for i in range(len(chunks))}, dict(enumerate(chunks))
+        cache.misses += len(chunks)
     if progress is not None and len(chunks) > len(todo):
         progress(len(chunks) - sum(len(v) for v in todo.values()))
-    order = sorted(todo, key=len, reverse=True)  # similar lengths share a batch: little padding
+    order = sorted(todo, key=lambda k: len(first[k]), reverse=True)  # similar lengths share a batch: little padding
+    no_logits = torch.zeros(0, dtype=torch.long)  # only the anomaly logits are read: skip the full-vocabulary head
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        inputs = processor([list(c) for c in batch], preprocessed=True).to(model.device)
+        inputs = processor([list(first[k]) for k in batch], preprocessed=True).to(model.device)
         with torch.no_grad():
-            log_odds = model(**inputs, logits_to_keep=1).anomaly_logits.float().cpu().tolist()
-        for chunk, value in zip(batch, log_odds):
+            log_odds = model(**inputs, logits_to_keep=no_logits).anomaly_logits.float().cpu().tolist()
+        for key, value in zip(batch, log_odds):
             if not math.isfinite(value):
-                first = todo[chunk][0]
+                chunk = first[key]
                 raise NonFiniteScoreError(
-                    f"the model's score for chunk {first} ({len(chunk)} lines, first: {chunk[0][:80]!r}) is {value}; "
-                    "the weights may be corrupt or the model overflowed (try float32)"
+                    f"the model's score for chunk {todo[key][0]} ({len(chunk)} lines, first: {chunk[0][:80]!r}) is "
+                    f"{value}; the weights may be corrupt or the model overflowed (try float32)"
                 )
-            cache.put(chunk, value)
-            for i in todo[chunk]:
+            cache.put(key, value)
+            for i in todo[key]:
                 results[i] = value
         if progress is not None:
-            progress(sum(len(todo[c]) for c in batch))
+            progress(sum(len(todo[k]) for k in batch))
     return results  # type: ignore[return-value]
 
 

@@ -53,6 +53,74 @@ def _source(result: WindowResult, line_number: int, novelty_threshold: float | N
     return None if index is None else result.evidence_source(index, novelty_threshold)
 
 
+class ResultWriter:
+    """Rows written to ``.jsonl`` or ``.csv`` as windows are scored, atomically: into a temporary sibling of
+    ``path``, renamed over it by ``commit``; ``abort`` (or an exception inside ``with``) removes it and leaves an
+    earlier result file as it was. ``mark``/``rollback`` take back the rows of a file whose reading failed part way.
+    """
+
+    def __init__(self, path: str | Path, top_k: int = 3, novelty_threshold: float | None = None) -> None:
+        from logllm.atomic import temporary_sibling
+
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in {".csv", ".jsonl", ".json"}:
+            raise DetectionInputError(f"--output {self.path}: use a .jsonl or .csv file name")
+        self.top_k, self.novelty_threshold = top_k, novelty_threshold
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temporary_sibling(self.path)
+        self.handle = open(self.tmp, "w", newline="" if self.suffix == ".csv" else None, encoding="utf-8")  # noqa: SIM115
+        self.rows = 0
+        self.writer = None
+        if self.suffix == ".csv":
+            self.writer = csv.DictWriter(self.handle, fieldnames=list(result_row_fields()))
+            self.writer.writeheader()
+
+    def write(self, result: WindowResult) -> None:
+        row = result_row(result, self.top_k, self.novelty_threshold)
+        if self.writer is not None:
+            row["suspicious_lines"] = " | ".join(
+                f"{row['source']}:{s['line']} ({s['evidence']}, {s['score']:.3f}) {s['text']}" for s in row["suspicious_lines"]
+            )
+            self.writer.writerow(row)
+        else:
+            self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.rows += 1
+
+    def mark(self) -> tuple[int, int]:
+        self.handle.flush()
+        return self.handle.tell(), self.rows
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        position, self.rows = mark
+        self.handle.seek(position)
+        self.handle.truncate()
+
+    def commit(self) -> Path:
+        import os
+
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        import contextlib
+        import os
+
+        self.handle.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if not self.handle.closed:
+            self.abort()
+
+
 def write_results(results: Iterable[WindowResult], path: str | Path, top_k: int = 3,
                   novelty_threshold: float | None = None) -> Path:
     """Write every window's result to ``.jsonl`` (one object a line) or ``.csv``, atomically.
@@ -60,27 +128,10 @@ def write_results(results: Iterable[WindowResult], path: str | Path, top_k: int 
     The file is written next to ``path`` and renamed over it at the end, so a failed run leaves
     an earlier result file as it was.
     """
-    from logllm.atomic import atomic_file
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in {".csv", ".jsonl", ".json"}:
-        raise DetectionInputError(f"--output {path}: use a .jsonl or .csv file name")
-    rows = [result_row(r, top_k, novelty_threshold) for r in results]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path, "w", newline="" if suffix == ".csv" else None, encoding="utf-8") as handle:
-        if suffix == ".csv":
-            writer = csv.DictWriter(handle, fieldnames=list(result_row_fields()))
-            writer.writeheader()
-            for row in rows:
-                row["suspicious_lines"] = " | ".join(
-                    f"{row['source']}:{s['line']} ({s['evidence']}, {s['score']:.3f}) {s['text']}" for s in row["suspicious_lines"]
-                )
-                writer.writerow(row)
-        else:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
+    with ResultWriter(path, top_k, novelty_threshold) as writer:
+        for result in results:
+            writer.write(result)
+        return writer.commit()
 
 
 def result_row_fields() -> tuple[str, ...]:
@@ -93,27 +144,114 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def familiarity(report: DetectionReport) -> dict[str, Any]:
-    """How much of the input the model knows: unfamiliar windows and unseen distinct lines (None without an index)."""
-    tau = report.novelty_threshold
-    if tau is None or not report.results:
-        return {"unfamiliar_windows": 0, "unfamiliar_share": None, "unseen_line_share": None, "unfamiliar_input": False}
-    novelty_of: dict[str, float] = {}
-    for r in report.results:
-        novelty_of.update(zip(r.lines, r.line_novelty or []))
-    unseen = sum(1 for v in novelty_of.values() if v > tau)
-    share = len(report.unfamiliar) / len(report.results)
-    return {
-        "unfamiliar_windows": len(report.unfamiliar),
-        "unfamiliar_share": round(share, 4),
-        "unseen_line_share": round(unseen / max(len(novelty_of), 1), 4),
-        "unfamiliar_input": share > UNFAMILIAR_INPUT_SHARE,
-    }
+class DetectionTally:
+    """What the table and the exit status need from a run, in bounded memory: counts, the top flagged windows, and
+    the novelty of the distinct lines (as the model reads them; up to ``MAX_TALLIED_LINES`` of them).
+
+    ``logllm detect`` adds results as they are scored and writes every row to ``--output`` at once, so a full-size
+    log never has all its results in memory; ``DetectionTally.of(report)`` gives the same numbers for a report
+    that holds them all.
+    """
+
+    def __init__(self, max_rows: int = 50, novelty_threshold: float | None = None) -> None:
+        self.max_rows, self.novelty_threshold = max_rows, novelty_threshold
+        self.windows = self.flagged_count = self.unfamiliar_count = self.labeled = 0
+        self._top: list[tuple[float, int, WindowResult]] = []   # min-heap of the max_rows most anomalous
+        self.novelty_of: dict[str, float] = {}
+        self.lines_not_tallied = False
+
+    @classmethod
+    def of(cls, report: DetectionReport, max_rows: int | None = None) -> DetectionTally:
+        tally = cls(len(report.results) if max_rows is None else max_rows, report.novelty_threshold)
+        for result in report.results:
+            tally.add(result)
+        return tally
+
+    def add(self, result: WindowResult) -> None:
+        import heapq
+
+        seq = self.windows
+        self.windows += 1
+        self.labeled += result.label in (0, 1)
+        if result.status == "unfamiliar":
+            self.unfamiliar_count += 1
+        if result.anomalous:
+            self.flagged_count += 1
+            item = (result.ranking or result.score, -seq, result)
+            if len(self._top) < self.max_rows:
+                heapq.heappush(self._top, item)
+            elif self.max_rows and item[:2] > self._top[0][:2]:
+                heapq.heapreplace(self._top, item)
+        if self.novelty_threshold is not None and result.line_novelty:
+            novelty_of = self.novelty_of
+            for line, value in zip(result.model_lines or result.lines, result.line_novelty):
+                if line not in novelty_of:
+                    if len(novelty_of) >= MAX_TALLIED_LINES:
+                        self.lines_not_tallied = True
+                        break
+                    novelty_of[line] = value
+
+    def merge(self, other: DetectionTally) -> None:
+        """Fold in a later part of the run (e.g. one file, once it was read completely)."""
+        import heapq
+
+        base = self.windows
+        self.windows += other.windows
+        self.labeled += other.labeled
+        self.flagged_count += other.flagged_count
+        self.unfamiliar_count += other.unfamiliar_count
+        for key, seq, result in other._top:
+            item = (key, seq - base, result)
+            if len(self._top) < self.max_rows:
+                heapq.heappush(self._top, item)
+            elif self.max_rows and item[:2] > self._top[0][:2]:
+                heapq.heapreplace(self._top, item)
+        for line, value in other.novelty_of.items():
+            if line not in self.novelty_of:
+                if len(self.novelty_of) >= MAX_TALLIED_LINES:
+                    self.lines_not_tallied = True
+                    break
+                self.novelty_of[line] = value
+        self.lines_not_tallied |= other.lines_not_tallied
+
+    @property
+    def flagged(self) -> list[WindowResult]:
+        """The most anomalous flagged windows (at most ``max_rows``), most anomalous first, ties in input order."""
+        return [result for _, _, result in sorted(self._top, key=lambda item: (-item[0], -item[1]))]
+
+    @property
+    def has_labels(self) -> bool:
+        return self.windows > 0 and self.labeled == self.windows
+
+    def familiarity(self) -> dict[str, Any]:
+        tau = self.novelty_threshold
+        if tau is None or not self.windows:
+            return {"unfamiliar_windows": 0, "unfamiliar_share": None, "unseen_line_share": None, "unfamiliar_input": False}
+        unseen = sum(1 for v in self.novelty_of.values() if v > tau)
+        share = self.unfamiliar_count / self.windows
+        return {
+            "unfamiliar_windows": self.unfamiliar_count,
+            "unfamiliar_share": round(share, 4),
+            "unseen_line_share": round(unseen / max(len(self.novelty_of), 1), 4),
+            "unfamiliar_input": share > UNFAMILIAR_INPUT_SHARE,
+        }
 
 
-def unfamiliar_message(report: DetectionReport) -> str | None:
+# Distinct (masked) lines whose novelty the tally keeps; past this the unseen-line share is over the first ones.
+MAX_TALLIED_LINES = 200_000
+
+
+def familiarity(report: DetectionReport, tally: DetectionTally | None = None) -> dict[str, Any]:
+    """How much of the input the model knows: unfamiliar windows and unseen distinct lines (None without an index).
+
+    Distinct lines are counted as the model reads them (masked), as the novelty threshold judges them.
+    """
+    return (tally or DetectionTally.of(report, max_rows=0)).familiarity()
+
+
+def unfamiliar_message(report: DetectionReport, tally: DetectionTally | None = None) -> str | None:
     """A plain warning when the model does not know these logs, with what to do next; None otherwise."""
-    facts = familiarity(report)
+    facts = familiarity(report, tally)
     if not facts["unfamiliar_windows"]:
         return None
     share, lines = facts["unfamiliar_share"], facts["unseen_line_share"]
@@ -128,15 +266,21 @@ def unfamiliar_message(report: DetectionReport) -> str | None:
         "\n    ".join(OWN_LOGS_COMMANDS)
 
 
-def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, width: int = 100) -> str:
+def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, width: int = 100,
+                 tally: DetectionTally | None = None) -> str:
     """Plain-text summary + flagged windows (most anomalous first) with their top lines and where the evidence
-    comes from ("unseen line": unlike anything in training; "the model": the decoder's evidence)."""
-    flagged = report.flagged
+    comes from ("unseen line": unlike anything in training; "the model": the decoder's evidence).
+
+    ``tally``: the counts and top windows of a streamed run (``report.results`` is then not used).
+    """
+    tally = tally or DetectionTally.of(report, max_rows=max_rows)
+    flagged = tally.flagged
+    n_flagged = tally.flagged_count
     tau = report.novelty_threshold
-    unfamiliar = len(report.unfamiliar)
+    unfamiliar = tally.unfamiliar_count
     head = (
-        f"{len(report.results)} windows ({report.window}) from {report.n_lines} lines, format {report.fmt}, "
-        f"model {report.model}; {len(flagged)} anomalous"
+        f"{tally.windows} windows ({report.window}) from {report.n_lines} lines, format {report.fmt}, "
+        f"model {report.model}; {n_flagged} anomalous"
         + (f", {unfamiliar} unfamiliar" if unfamiliar else "")
         + f" at threshold {report.threshold:g}"
         + (f" ({report.threshold_source})" if report.threshold_source else "")
@@ -144,10 +288,10 @@ def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, wi
         + f"; {report.seconds:.1f}s"
     )
     lines = [head]
-    message = unfamiliar_message(report)
+    message = unfamiliar_message(report, tally)
     if message:
         lines.append(message)
-    if not flagged:
+    if not n_flagged:
         lines.append("No anomalous windows.")
         return "\n".join(lines)
     lines.append(f"{'prob':>6}  {'window':<32} {'lines':<13} why")
@@ -158,8 +302,8 @@ def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, wi
             where = f"{result.source}:{number}"
             source = _source(result, number, tau) or ""
             lines.append(f"{'':8}{score:6.3f}  {source:<11} {where}  {_clip(text, max(20, width - len(where) - 30))}")
-    if len(flagged) > max_rows:
-        lines.append(f"... and {len(flagged) - max_rows} more (see --output)")
+    if n_flagged > max_rows:
+        lines.append(f"... and {n_flagged - max_rows} more (see --output)")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ window-score cache that lives as long as the detector, so a stream of repeating 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ class WindowResult:
     line_novelty: list[float] | None = None
     unseen_share: float | None = None  # share of distinct lines above the novelty threshold
     ranking: float | None = None  # one score agreeing with the decision (>= 0.5 flagged), for curves
+    model_lines: list[str] | None = None  # the lines as the model read them (masked), when scored by `Detector.score`
 
     def unseen_lines(self, threshold: float) -> set[int]:
         """Indices of lines whose novelty is above `threshold`."""
@@ -261,19 +262,19 @@ class Detector:
             return []
         from dataclasses import replace
 
+        from logllm.modeling.detection_logllm import model_texts
         from logllm.scoring.operating_point import decide, ranking_score, unseen_share
 
         point = self.point if threshold == self.point.threshold else replace(self.point, threshold=threshold)
         texts = [list(_field(w, "lines")) for w in windows]
-        scored = self._score(texts, preprocessed=preprocessed, line_evidence=line_scores is True, progress=progress)
-        model_texts = texts if preprocessed else None
+        self.processor.validate_windows(texts)
+        model_lines = model_texts(texts, self.processor, preprocessed)  # masked once, for scoring and novelty
+        scored = self._score(model_lines, preprocessed=True, line_evidence=line_scores is True, progress=progress)
         results = []
-        for i, (w, text, s) in enumerate(zip(windows, texts, scored, strict=True)):
+        for w, text, model_text, s in zip(windows, texts, model_lines, scored, strict=True):
             share = None
             if self.use_novelty and s.line_novelty is not None:
-                if model_texts is None:
-                    model_texts = [self.processor.preprocess_lines(x) for x in texts]
-                share = unseen_share(s.line_novelty, model_texts[i], point.novelty_threshold)
+                share = unseen_share(s.line_novelty, model_text, point.novelty_threshold)
             status, reason = decide(point, s.score, s.novelty, share, self.use_novelty)
             results.append(WindowResult(
                 window_id=_field(w, "window_id", ""), source=_field(w, "source", ""),
@@ -283,18 +284,62 @@ class Detector:
                 label=int(_field(w, "label", -1)), line_labels=list(_field(w, "line_labels", []) or []),
                 log_odds=float(s.log_odds), status=status, reason=reason, novelty=s.novelty,
                 line_novelty=s.line_novelty, unseen_share=share,
-                ranking=ranking_score(point, s.score, s.novelty, self.use_novelty),
+                ranking=ranking_score(point, s.score, s.novelty, self.use_novelty), model_lines=model_text,
             ))
         if line_scores == "flagged":
             self.explain([r for r in results if r.anomalous], preprocessed=preprocessed)
         return results
+
+    def score_stream(
+        self,
+        windows: Iterable[Window],
+        *,
+        block: int = 1024,
+        threshold: float | None = None,
+        progress: ProgressFn | None = None,
+        line_scores: bool | str = "flagged",
+        preprocessed: bool = False,
+    ) -> Iterator[WindowResult]:
+        """`score`, block by block, over an iterable of any length: results come out in input order as each block is
+        scored, and at most one block of windows and results is held (plus the bounded caches), so memory does not
+        grow with the number of windows. The scores are exactly `score`'s: the caches live on the detector, so a
+        window repeated in a later block is not scored again. `progress(done, taken)` counts windows scored and
+        windows taken from `windows` so far.
+        """
+        if block < 1:
+            raise ValueError(f"block must be >= 1, got {block}")
+        done = 0
+        pending: list[Window] = []
+
+        def score_block() -> list[WindowResult]:
+            offset = done
+            inner = None if progress is None else (lambda n, _total: progress(offset + n, offset + len(pending)))
+            return self.score(pending, threshold=threshold, progress=inner, line_scores=line_scores,
+                              preprocessed=preprocessed)
+
+        for window in windows:
+            pending.append(window)
+            if len(pending) >= block:
+                results = score_block()
+                done += len(pending)
+                pending = []
+                yield from results
+        if pending:
+            results = score_block()
+            done += len(pending)
+            pending = []
+            yield from results
 
     def explain(self, results: Sequence[WindowResult], preprocessed: bool = False) -> None:
         """Fill in per-line evidence for results that have none yet (in place)."""
         todo = [r for r in results if r.line_scores is None]
         if not todo:
             return
-        evidence = self._score([r.lines for r in todo], preprocessed=preprocessed, line_evidence=True)
+        if all(r.model_lines is not None for r in todo):  # already masked by `score`
+            texts, preprocessed = [r.model_lines for r in todo], True
+        else:
+            texts = [r.lines for r in todo]
+        evidence = self._score(texts, preprocessed=preprocessed, line_evidence=True)
         for result, scored in zip(todo, evidence, strict=True):
             result.line_scores = [float(v) for v in scored.line_evidence]
 

@@ -31,8 +31,8 @@ from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
 from logllm.modeling.detection_logllm import chunk_spans  # the one long-window policy, shipped with the model
 
-__all__ = ["Window", "SlidingWindower", "session_windows", "sliding_windows", "time_windows", "window_from_records",
-           "window_label", "chunk_spans"]
+__all__ = ["Window", "SlidingWindower", "session_windows", "group_sessions", "emit_sessions", "sliding_windows",
+           "sliding_windows_of", "time_windows", "window_from_records", "window_label", "chunk_spans"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +132,14 @@ class SlidingWindower:
         self.uncovered = 0
         return window_from_records(f"{_short_source(recs[0].source)}:{first}-{last}", recs, [t for _, t in self.buffer])
 
-    def add(self, record: LogRecord) -> Window | None:
-        """Take the next record; the window it completes, if any."""
+    def add(self, record: LogRecord, text: str | None = None) -> Window | None:
+        """Take the next record (``text``: its preprocessed content, when already computed); the window it
+        completes, if any."""
         if self.skip:
             self.skip -= 1
             self.report.add("lines_between_windows", where=f"{record.source}:{record.line_number}")
             return None
-        self.buffer.append((record, self.preprocess(record.content)))
+        self.buffer.append((record, self.preprocess(record.content) if text is None else text))
         self.uncovered += 1
         if len(self.buffer) < self.size:
             return None
@@ -191,6 +192,21 @@ def sliding_windows(
     The last, shorter window of a file is kept when it holds lines no earlier window covered
     (``keep_partial``); otherwise those lines are counted as ``lines_in_dropped_partial_window``.
     """
+    return sliding_windows_of(((record, None) for record in records), size, step, preprocess, report=report,
+                              keep_partial=keep_partial)
+
+
+def sliding_windows_of(
+    pairs: Iterable[tuple[LogRecord, str | None]],
+    size: int = 100,
+    step: int = 100,
+    preprocess: Preprocess | None = None,
+    *,
+    report: BuildReport | None = None,
+    keep_partial: bool = True,
+) -> Iterator[Window]:
+    """``sliding_windows`` over ``(record, preprocessed text)`` pairs (text None: ``preprocess`` makes it), for
+    records whose text was preprocessed elsewhere (a worker of a parallel build)."""
     windower = SlidingWindower(size, step, preprocess, report)
     source: str | None = None
 
@@ -202,11 +218,12 @@ def sliding_windows(
         else:
             windower.discard()
 
-    for record in records:
+    add = windower.add
+    for record, text in pairs:
         if record.source != source:
             yield from end_of_file()
             source = record.source
-        window = windower.add(record)
+        window = add(record, text)
         if window is not None:
             yield window
     yield from end_of_file()
@@ -344,6 +361,32 @@ class _SessionStore:
             ids.append(i)
         return i
 
+    def extend(self, other: _SessionStore) -> None:
+        """Append the lines and sessions of a store built over the next part of the same input (a shard of a
+        parallel build): the result is the store one pass over both parts would have built."""
+        base = len(self.line_numbers)
+        if self.line_numbers.typecode != other.line_numbers.typecode:
+            self.line_numbers = array("q", self.line_numbers)
+        self.line_numbers.extend(other.line_numbers if other.line_numbers.typecode == self.line_numbers.typecode
+                                 else array(self.line_numbers.typecode, other.line_numbers))
+        texts = [self._intern(t, self.texts, self._text_index) for t in other.texts]
+        self.text_ids.extend(array("I", map(texts.__getitem__, other.text_ids)))
+        self.labels.extend(other.labels)
+        self.times.extend(other.times)
+        sources = [self._intern(t, self.sources, self._source_index) for t in other.sources]
+        self.source_ids.extend(array("I", map(sources.__getitem__, other.source_ids)))
+        categories = [self._intern(t, self.categories, self._category_index) for t in other.categories]
+        self.category_ids.extend(array("H", map(categories.__getitem__, other.category_ids)))
+        if self.raw is not None:
+            self.raw.extend(other.raw or [])
+        for sid, ids in other.sessions.items():
+            moved = array("I", [i + base for i in ids]) if base else ids
+            mine = self.sessions.get(sid)
+            if mine is None:
+                self.sessions[sid] = moved
+            else:
+                mine.extend(moved)
+
 
 def session_windows(
     records: Iterable[LogRecord],
@@ -367,6 +410,16 @@ def session_windows(
     """
     if missing_labels not in {"error", "unknown", "skip"}:
         raise ValueError(f"missing_labels must be 'error', 'unknown' or 'skip', got {missing_labels!r}")
+    report = report if report is not None else BuildReport()
+    store, links = group_sessions(records, preprocess, report=report, keep_raw=keep_raw)
+    yield from emit_sessions(store, links, block_labels=block_labels, missing_labels=missing_labels, report=report,
+                             with_groups=with_groups)
+
+
+def group_sessions(records: Iterable[LogRecord], preprocess: Preprocess | None = None, *,
+                   report: BuildReport | None = None, keep_raw: bool = True) -> tuple[_SessionStore, list[tuple[str, ...]]]:
+    """The grouping half of ``session_windows``: every line into the compact store, and the lines naming several
+    blocks. Stores of consecutive parts of an input are joined with ``_SessionStore.extend``."""
     preprocess = preprocess or _identity
     report = report if report is not None else BuildReport()
     store = _SessionStore(keep_raw)
@@ -381,7 +434,16 @@ def session_windows(
             report.add("lines_in_several_sessions", where=f"{record.source}:{record.line_number}")
             links.append(ids)
         add(record, preprocess(record.content))
+    return store, links
+
+
+def emit_sessions(store: _SessionStore, links: list[tuple[str, ...]], *, block_labels: Mapping[str, int] | None = None,
+                  missing_labels: str = "error", report: BuildReport | None = None,
+                  with_groups: bool = False) -> Iterator[Window]:
+    """The emitting half of ``session_windows``: one window per session of a complete store."""
+    report = report if report is not None else BuildReport()
     logger.info("grouped %s lines into %s sessions", f"{len(store.line_numbers):,}", f"{len(store.sessions):,}")
+    report.add("sessions_grouped", len(store.sessions))  # known before the first window: progress bars use it
     group_of = _linked_groups(links) if with_groups else {}
     for sid, ids in store.sessions.items():
         window = _session_window(sid, ids, store, block_labels, missing_labels, report)

@@ -23,7 +23,7 @@ from logllm.logs.formats.bgl import parse_bgl_line, parse_syslog_labeled_line
 from logllm.logs.formats.hdfs import iter_event_traces, parse_hdfs_line, read_block_labels, read_templates
 from logllm.logs.formats.plain import make_plain_parser
 
-__all__ = ["FORMATS", "LINE_FORMATS", "LABELED_FORMATS", "open_records", "parse_file", "detect_format",
+__all__ = ["FORMATS", "LINE_FORMATS", "LABELED_FORMATS", "open_records", "parse_file", "parse_lines", "detect_format",
            "line_parser", "lenient_parser", "read_block_labels", "parse_event_traces"]
 
 logger = logging.getLogger(__name__)
@@ -113,13 +113,14 @@ def parse_file(path: str, fmt: str, report: BuildReport | None = None, *, patter
         yield from records
 
 
-def _parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildReport,
-                 pattern: str | None, bad_labels: str = "error") -> Iterator[LogRecord]:
+def parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildReport,
+                pattern: str | None, bad_labels: str = "error", *, probe: bool = True) -> Iterator[LogRecord]:
     """Parse one file's lines; a file whose first lines mostly do not fit is refused.
 
     In the labeled formats a label field that could not be decoded (it holds U+FFFD) is never
     read as a label: ``bad_labels="error"`` stops with its file and line, ``"unknown"`` keeps the
     line with label -1 and ``"skip"`` leaves it out, both counted as ``lines_with_undecodable_label``.
+    ``probe=False``: the lines are a later piece of a file (a parallel build), whose head was judged elsewhere.
     """
     if bad_labels not in {"error", "unknown", "skip"}:
         raise ValueError(f"bad_labels must be 'error', 'unknown' or 'skip', got {bad_labels!r}")
@@ -136,7 +137,7 @@ def _parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildR
                 bad += 1
                 first_error = first_error or error
                 report.add("unparsed_lines", where=f"{source}:{number}")
-                if seen == PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
+                if probe and seen == PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
                     raise _not_this_format(fmt, bad, seen, first_error) from None
                 continue
             if labeled and record.label is None:
@@ -151,8 +152,11 @@ def _parse_lines(lines: Iterable[tuple[str, int, str]], fmt: str, report: BuildR
             yield record
     finally:
         report.add("records", seen - bad)
-    if seen and seen < PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
+    if probe and seen and seen < PROBE_LINES and bad > MAX_BAD_FRACTION * seen:
         raise _not_this_format(fmt, bad, seen, first_error)
+
+
+_parse_lines = parse_lines
 
 
 def _not_this_format(fmt: str, bad: int, seen: int, first: LogFormatError) -> LogFormatError:
