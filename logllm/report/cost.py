@@ -59,7 +59,7 @@ def training_times(training_dir: str | Path | None) -> list[dict[str, Any]]:
             "train_samples_per_second": summary.get("train_samples_per_second"),
             "global_step": state.get("global_step"),
             "epochs": state.get("epoch"),
-            "source": str(state_file),
+            "source": str(state_file.relative_to(root)),  # no local path in a file that is pushed
         })
     # a stage's final state and its checkpoints both carry the summary: keep one per stage, the longest run
     best: dict[str, dict[str, Any]] = {}
