@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -144,12 +143,12 @@ def _run_fresh_process(model_dir: Path, tmp_path: Path) -> dict:
 
 
 def test_trained_lora_model_saves_merged_for_automodel_and_adapters_alone(tmp_path):
-    from logllm.training.setup import save_final_model
+    from logllm.training.artifact import save_model_artifact
 
     peft_model, processor = _small_lora()
     _train(peft_model, processor)
     trained = _scores(peft_model, processor)
-    final = save_final_model(peft_model, processor, tmp_path / "final_model", SimpleNamespace(merge_lora=True))
+    final = save_model_artifact(peft_model, processor, tmp_path / "final_model", merge_lora=True)
 
     loaded = _run_fresh_process(final, tmp_path)
     assert (loaded["cls"], loaded["decoder"], loaded["tied"]) == ("LogLLMForAnomalyDetection", "LlamaForCausalLM", True)
