@@ -181,3 +181,41 @@ def test_no_index_when_asked(tmp_path):
     config = json.loads((tmp_path / "run" / "final_model" / "config.json").read_text())
     assert config["novelty_index_size"] == 0 and config["operating_point"]["novelty_threshold"] is None
     assert not Detector(result.model, result.processor).use_novelty
+
+
+def test_detect_defaults_to_the_saved_operating_point_and_no_novelty_turns_novelty_off(trained, tmp_path, capsys):
+    """`logllm detect --model <folder>`: the threshold and its source come from the folder; at `--threshold 1` the
+    decoder flags nothing (its P(anomalous) stays below 1), so only novelty can flag the window with the unseen line,
+    and `--no-novelty` does not."""
+    from logllm.commands.detect import main
+
+    out, _ = trained
+    folder = out / "final_model"
+    point = json.loads((folder / "config.json").read_text())["operating_point"]
+    log = tmp_path / "app.log"
+    log.write_text("\n".join([NORMAL[i % 4] for i in range(5)] + [NORMAL[0], NORMAL[1], UNSEEN, NORMAL[2], NORMAL[3]])
+                   + "\n")
+
+    def detect(*argv):
+        code = main([str(log), "--model", str(folder), "--window", "sliding:5:5", "--no-progress", *map(str, argv)])
+        printed = capsys.readouterr()
+        assert code == 0 and "Traceback" not in printed.out + printed.err
+        return printed.out
+
+    printed = detect()
+    assert f"at threshold {point['threshold']:g}" in printed and point["threshold_source"] in printed
+    detect("--threshold", 1, "--output", tmp_path / "aware.jsonl")
+    detect("--threshold", 1, "--no-novelty", "--output", tmp_path / "plain.jsonl")
+    aware, plain = ([json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+                    for name in ("aware.jsonl", "plain.jsonl"))
+    assert all(row["score"] < 1 for row in plain) and not any(row["anomalous"] for row in plain)
+    assert [row["anomalous"] for row in aware] == [False, True]
+    assert {"line": 8, "evidence": "unseen line", "text": UNSEEN}.items() <= aware[1]["suspicious_lines"][0].items()
+
+
+def test_watch_threshold_defaults_to_the_model_and_novelty_can_be_turned_off():
+    from logllm.commands.watch import build_parser
+
+    args = build_parser().parse_args(["app.log"])
+    assert args.threshold is None and args.novelty
+    assert not build_parser().parse_args(["app.log", "--no-novelty"]).novelty

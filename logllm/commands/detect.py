@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         threshold, source = detector.threshold, detector.threshold_source
         if args.output:
             try:
-                writer = ResultWriter(args.output, top_k=args.top_k)
+                writer = ResultWriter(args.output, top_k=args.top_k, novelty_threshold=detector.novelty_threshold)
             except OSError as err:
                 raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
         tally = DetectionTally(max_rows=args.max_rows, novelty_threshold=detector.novelty_threshold)
