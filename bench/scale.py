@@ -472,7 +472,7 @@ def render(payload: dict) -> str:
                   "variable fields are random, so masked windows almost never repeat and the window cache finds little "
                   "to reuse; real BGL, with long runs of one message, repeats far more.", "", *bgl]
     lines += ["", "## How it was run", "",
-              f"Models: " + "; ".join(f"`{k}`: {v}" for k, v in payload["models"].items()) + ". Speed does not depend "
+              "Models: " + "; ".join(f"`{k}`: {v}" for k, v in payload["models"].items()) + ". Speed does not depend "
               "on what a model learned (a trained one runs the same arithmetic), so untrained models are timed. What "
               "training changes is how many windows cross the threshold, and flagged windows pay for line evidence "
               "(a forward pass per distinct line): every run uses the threshold that flags "

@@ -85,3 +85,18 @@ def best_f1_threshold(labels: Sequence[int], scores: Sequence[float]) -> float:
     threshold = (chosen + float(lower.max())) / 2 if len(lower) else chosen
     logger.info("best-F1 threshold %.6g (F1 %.4f on %d windows)", threshold, float(f1.max()), len(y))
     return threshold
+
+
+def per_category_recall(rows: Sequence[dict[str, Any]], predicted: Sequence[bool]) -> dict[str, float]:
+    """Recall of each anomaly category: the share of anomalous windows of that category flagged in ``predicted``.
+
+    ``rows`` are windows (contract 2: ``label``, ``categories``); an anomalous window without a category counts
+    under ``(none)``; a window with several categories counts for each.
+    """
+    hits: dict[str, list[int]] = {}
+    for row, flag in zip(rows, predicted, strict=True):
+        if int(row["label"]) == 1:
+            for category in row["categories"] or ["(none)"]:
+                hits.setdefault(category, []).append(int(flag))
+    return {category: float(np.mean(flags)) for category, flags in sorted(hits.items())}
+
