@@ -8,12 +8,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from logllm.report.metrics_file import MetricValues
+
 logger = logging.getLogger(__name__)
 
-METRIC_KEYS = (
-    "precision", "recall", "f1", "accuracy", "specificity", "roc_auc", "pr_auc",
-    "threshold", "tp", "fp", "tn", "fn", "n",
-)
+METRIC_KEYS = tuple(MetricValues.__annotations__)  # what compute_metrics returns (metrics.json schema)
 
 
 def validate_labels_and_scores(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +37,7 @@ def validate_labels_and_scores(labels: Sequence[int], scores: Sequence[float]) -
     return y.astype(int), s
 
 
-def compute_metrics(labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5) -> dict[str, Any]:
+def compute_metrics(labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5) -> MetricValues:
     """Precision, recall, F1, accuracy, specificity at `threshold` (score >= threshold is anomalous),
     ROC-AUC and PR-AUC (None when only one class is present), and the confusion counts."""
     if not math.isfinite(threshold):
