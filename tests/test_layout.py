@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"logllm": ROOT / "logllm", "logllm.train": ROOT / "train", "logllm.space": ROOT / "space"}
-# The training artifact wiring (stages.py <-> hub.py) is being reworked on another branch; remove when it lands.
+# hub.py <-> stages.py (stage_hyperparameters / push_trained_model, both lazy): gone on the artifact branch, where
+# hub.py is a thin CLI over training/artifact.py; remove this entry when it lands.
 KNOWN_CIRCLES = [{"logllm.training.hub", "logllm.training.stages"}]
 
 
