@@ -403,7 +403,8 @@ def _extrapolated(run: dict, full: int) -> float | None:
 def render(payload: dict) -> str:
     runs, inputs = payload["runs"], payload["inputs"]
     lines = ["# Full-size logs: `logllm detect` end to end", "",
-             f"Hardware: {payload['hardware']}. Every number is one `logllm detect FILE --output rows.jsonl --threads 2` "
+             f"Hardware: {payload['hardware']}. Every number is one `logllm detect FILE --output rows.jsonl --threads "
+             f"{payload['args'].get('threads', 2)}` "
              "in its own process (reading, windowing, scoring, line evidence for flagged windows, writing every row), "
              "wall time and the child's peak RSS; the load average (`uptime`, 1/5/15 min) before each run is given "
              "next to it: the 2 cores are shared with other jobs, so absolute times move with it.", ""]
