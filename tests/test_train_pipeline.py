@@ -205,10 +205,10 @@ def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_pat
 def test_truncated_lines_are_reported_once_per_stage_with_a_total(tmp_path, caplog):
     """Lines longer than max_tokens_per_line: one warning per stage and one per evaluation, with the total
     (the processor's per-batch count stays at debug level)."""
-    arguments = tiny_args(tmp_path, "--stages", "1,2a", "--max_tokens_per_line", "8")
+    args = tiny_args(tmp_path, "--run_stages", "1,2a", "--max_tokens_per_line", "8")
     # both loggers: CLI tests may have raised logllm.modeling's own level
     with caplog.at_level(logging.DEBUG, logger="logllm"), caplog.at_level(logging.DEBUG, logger="logllm.modeling"):
-        result = run_training(*arguments, dataset=tiny_dataset())
+        result = run_training(*args, dataset=tiny_dataset())
     about_truncation = [r for r in caplog.records if "longer than max_tokens_per_line=8" in r.getMessage()]
     warnings = [r.getMessage() for r in about_truncation if r.levelno >= logging.WARNING]
     per_batch = [int(r.getMessage().split()[0]) for r in about_truncation if r.levelno == logging.DEBUG]

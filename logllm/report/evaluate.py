@@ -105,18 +105,6 @@ def peak_memory_mb() -> dict[str, float | None]:
     return {"peak_cpu_memory_mb": round(peak_cpu, 1), "peak_gpu_memory_mb": None if peak_gpu is None else round(peak_gpu, 1)}
 
 
-def count_parameters(model: Any) -> dict[str, int]:
-    """Total and trainable parameters (4-bit weights count as stored elements x 2, as bitsandbytes packs two per byte)."""
-    total = trainable = 0
-    for param in model.parameters():
-        n = param.numel()
-        if getattr(param, "quant_state", None) is not None or param.__class__.__name__ == "Params4bit":
-            n *= 2
-        total += n
-        trainable += n if param.requires_grad else 0
-    return {"total": total, "trainable": trainable}
-
-
 # ----------------------------------------------------------------------------- writing
 
 

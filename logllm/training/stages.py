@@ -296,6 +296,9 @@ def train_stages(
         raise ValueError("no training stages: the recipe's stages: list is empty")
     resume, explicit = resolve_resume(training_args.resume_from_checkpoint, output_dir, stages)
     guard_existing_run(output_dir, stages, resume, script_args.overwrite_output_dir)
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()  # every rank checks before any rank makes a stage folder
     accumulation = gradient_accumulation_for(script_args.effective_batch_size, training_args)
     records = []
     for stage in stages:
