@@ -173,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
             detector.cache = WindowScoreCache(max_entries=0)
         if not args.line_cache:
             detector.line_cache = LineVectorCache(max_entries=0)
-        threshold, source = detector.threshold, detector.threshold_source
+        # "given" as the Space's and detect_path's reports say it
+        threshold, source = detector.threshold, "given" if args.threshold is not None else detector.threshold_source
         if args.output:
             try:
                 writer = ResultWriter(args.output, top_k=args.top_k, novelty_threshold=detector.novelty_threshold)
