@@ -100,7 +100,7 @@ def test_real_hdfs_lines_are_the_models_kind(detector, loghub_dir, tmp_path):
     """Real HDFS (Loghub HDFS_2k) is what the synthetic HDFS-like logs imitate: familiar, unlike the 13 systems."""
     sample = _head(loghub_dir / "loghub" / "HDFS" / "HDFS_2k.log", tmp_path / "HDFS.log")
     facts = _familiarity(detector, sample)[0].familiarity()
-    assert not facts["unfamiliar_input"] and facts["unfamiliar_share"] < 0.1, facts
+    assert not facts["unfamiliar_input"] and facts["unfamiliar_share"] < 0.25, facts
 
 
 # ------------------------------------------------------------------------------------------ what people see
@@ -116,7 +116,7 @@ def test_detect_says_it_once_and_fail_on_anomaly_exits_3(model_dir, tmp_path, ca
     assert out.count(HEADLINE) == 1, out
     assert all(out.count(command) == 1 for command in OWN_LOGS_COMMANDS), out
     assert "0 anomalous, 3 unfamiliar" in out.splitlines()[0], out
-    assert "No anomalous windows." in out
+    assert "No window could be judged: every window is unfamiliar." in out
     assert main([str(log), "--model", model_dir, "--no-progress", "--fail-on-anomaly"]) == EXIT_UNFAMILIAR
     assert "exit status 3" in capsys.readouterr().err
 

@@ -301,7 +301,12 @@ def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, wi
     if message:
         lines.append(message)
     if not n_flagged:
-        lines.append("No anomalous windows.")
+        if unfamiliar and unfamiliar == tally.windows:
+            lines.append("No window could be judged: every window is unfamiliar.")
+        elif unfamiliar:
+            lines.append(f"No anomalous windows among the {tally.windows - unfamiliar} familiar ones.")
+        else:
+            lines.append("No anomalous windows.")
         return "\n".join(lines)
     lines.append(f"{'prob':>6}  {'window':<32} {'lines':<13} why")
     for result in flagged[:max_rows]:
