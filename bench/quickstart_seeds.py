@@ -21,13 +21,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from logllm.report.metrics import per_category_recall
+from logllm.report.summary import write_report
 
-from generalization import per_category_recall  # noqa: E402  (bench/generalization.py)
-from report import write_report  # noqa: E402  (bench/report.py)
+ROOT = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger("bench.quickstart_seeds")
 RESULTS = ROOT / "bench" / "results"
