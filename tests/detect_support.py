@@ -164,3 +164,29 @@ def start_server(model_dir: str, log_path: Path, max_mb: float = 20.0,
         proc.kill()
         raise
     return proc, url
+
+
+@functools.lru_cache(maxsize=None)
+def indexed_default_model_dir(seed: int = 0, sessions: int = 200) -> Path:
+    """The offline default model (pretrained MiniLM encoder, untrained decoder) with what a trained model folder
+    carries for familiarity: a novelty index of the synthetic HDFS-like train split's normal lines (the quickstart's
+    kind of logs) and the operating point chosen on its validation split. Saved once per test process (read only).
+
+    Familiarity depends only on the encoder and the index, so the untrained decoder does not matter for it.
+    """
+    from logllm.dataset.build import build_synthetic_dataset
+    from logllm.modeling.presets import build_default
+    from logllm.scoring.detector import Detector
+    from logllm.scoring.novelty import build_novelty_index, normal_lines
+    from logllm.scoring.operating_point import choose_operating_point
+
+    splits = build_synthetic_dataset(kind="hdfs", n_windows=sessions, anomaly_ratio=0.1, seed=seed)
+    model, processor = build_default(seed=seed)
+    build_novelty_index(model, processor, normal_lines(splits["train"]["lines"], splits["train"]["label"]))
+    signals = Detector(model, processor).signals(splits["validation"]["lines"], preprocessed=True, novelty=True)
+    choose_operating_point(signals["score"], splits["validation"]["label"], signals["novelty"],
+                           dataset="synthetic-hdfs", preprocessing="re").save_to(model)
+    out = _session_temp_dir("logllm-test-indexed-default-")
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out

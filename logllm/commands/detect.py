@@ -9,7 +9,9 @@ Examples::
 Exit status: 0 when it ran (anomalies or not), 1 when ``--fail-on-anomaly`` is set and a window
 was flagged, 2 for bad input, usage or a missing model (the message on stderr says which), and 2
 as well when a file of a folder (or a member of an archive) could not be read: the others are
-still scored and reported, and a note names each skipped file and why.
+still scored and reported, and a note names each skipped file and why. 3 when ``--fail-on-anomaly``
+is set and the input is unfamiliar (most windows unlike the model's training logs): its scores say
+nothing there, so a CI gate neither passes nor reports an anomaly (docs/detect.md).
 
 A full-size log streams: windows are scored in blocks as they are read and every row goes to the
 ``--output`` file's temporary sibling at once (renamed into place at the end); only counts and the
@@ -28,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-EXIT_OK, EXIT_ANOMALY, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_UNFAMILIAR = 0, 1, 2, 3
 DEFAULT_MAX_MB = 500.0
 STREAM_BLOCK = 1024  # windows scored per block: results held at once, besides the table's top rows
 
@@ -44,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="logllm detect",
         description="Find anomalous windows and their most suspicious lines in log files.",
         epilog="Exit status: 0 ran fine, 1 anomalies found with --fail-on-anomaly, 2 bad input or missing model "
-               "(also when some files of a folder were skipped: the rest are still scored).",
+               "(also when some files of a folder were skipped: the rest are still scored), 3 with --fail-on-anomaly "
+               "when the input is unfamiliar to the model (most windows unlike its training logs).",
     )
     parser.add_argument("path", help="log file, folder of logs, .gz file, or - for standard input")
     parser.add_argument("--model", default=None,
@@ -61,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, default=3, help="suspicious lines shown per flagged window")
     parser.add_argument("--batch-size", type=int, default=8, help="windows scored per forward pass")
     parser.add_argument("--output", default=None, help="write every window's result to a .jsonl or .csv file")
-    parser.add_argument("--fail-on-anomaly", action="store_true", help="exit 1 if any window is flagged")
+    parser.add_argument("--fail-on-anomaly", action="store_true",
+                        help="exit 1 if any window is flagged; 3 if the input is unfamiliar to the model")
     parser.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB,
                         help=f"refuse inputs larger than this (default {DEFAULT_MAX_MB:g}; 0 = no limit)")
     parser.add_argument("--max-rows", type=int, default=50, help="flagged windows printed (all go to --output)")
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from logllm.dataset.user_logs import InputReader, now
     from logllm.logs.errors import DetectionInputError
     from logllm.modeling.detection_logllm import LineVectorCache, WindowScoreCache
-    from logllm.report.detection import DetectionTally, ResultWriter, format_table
+    from logllm.report.detection import NO_INDEX_NOTE, DetectionTally, ResultWriter, format_table
     from logllm.scoring.detector import DetectionReport, Detector, processor_notes
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
@@ -217,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
             bar.total = bar.n
         fmt, spec, n_lines, notes, skipped = reader.summary(any_windows=tally.windows > 0)
         notes = notes + processor_notes(before, dict(getattr(detector.processor, "stats", {})), detector.processor)
+        if getattr(detector.model, "novelty_index", None) is None:
+            notes.append(NO_INDEX_NOTE)
         report = DetectionReport(results=[], fmt=fmt, window=spec, threshold=threshold, n_lines=n_lines,
                                  seconds=now() - reader.started, notes=notes, model=detector.name,
                                  threshold_source=source, novelty_threshold=detector.novelty_threshold)
@@ -237,6 +243,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"logllm detect: error: {len(skipped)} file(s) could not be read and were skipped (notes above); "
               "the results cover the rest", file=sys.stderr)
         return EXIT_ERROR
+    if args.fail_on_anomaly and tally.familiarity()["unfamiliar_input"]:
+        print("logllm detect: the input is unfamiliar to the model (see above); exit status 3", file=sys.stderr)
+        return EXIT_UNFAMILIAR
     return EXIT_ANOMALY if args.fail_on_anomaly and tally.flagged_count else EXIT_OK
 
 

@@ -22,6 +22,10 @@ Nothing is lost or silent: a rotation or truncation closes the old file's half-f
 (it is scored, never mixed with the new file's lines); at exit (``--duration`` over, Ctrl-C,
 SIGTERM) the half-filled window is closed and one last batch is scored, and whatever could not
 be scored any more is counted in the summary as ``windows_not_scored``/``lines_not_scored``.
+
+Logs unlike the model's training logs are said once on stderr (when more than half of the windows scored so far are
+unfamiliar, judged from the fifth window on, or at exit), those windows are shown as ``unfamiliar``, never alerted, and
+the summary's ``familiarity`` counts them (docs/detect.md).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from logllm.windows.windowing import Window
 logger = logging.getLogger(__name__)
 
 LATENCY_SAMPLES = 10_000  # latencies kept for percentiles (bounded)
+FAMILIARITY_MIN_WINDOWS = 5  # windows scored before the input is judged unfamiliar (at exit: however many there were)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class WatchStats:
     follow: object = None          # the follower's FollowStats at the end
     counts: dict = field(default_factory=dict)   # the reader's and windower's counters
     notes: list = field(default_factory=list)    # the counters a person should read about
+    familiarity: dict = field(default_factory=dict)  # unfamiliar windows / unseen lines (logllm.report.detection)
 
     def summary(self) -> dict:
         elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -83,6 +89,7 @@ class WatchStats:
             "seconds": round(elapsed, 2), "lines_per_s": round(self.lines / elapsed, 1),
             "latency_ms_p50": pct(0.5), "latency_ms_p95": pct(0.95),
             "latency_ms_mean": round(statistics.fmean(lat) * 1000, 1) if lat else None,
+            **({"familiarity": self.familiarity} if self.familiarity else {}),
             **({"follow": vars(self.follow)} if self.follow is not None else {}),
             "counts": self.counts,
         }
@@ -149,6 +156,11 @@ class Watcher:
         self.last_arrival = time.monotonic()
         self.deadline: float | None = None
         self.stop_requested = False   # set by the first Ctrl-C / SIGTERM
+        from logllm.report.detection import DetectionTally
+
+        # how much of the stream the model knows; the warning is printed once (`_warn_if_unfamiliar`)
+        self.tally = DetectionTally(max_rows=0, novelty_threshold=getattr(detector, "novelty_threshold", None))
+        self.warned_unfamiliar = False
 
     def stopping(self) -> bool:
         """The run should end: ``--duration`` is over or a stop was asked for."""
@@ -227,6 +239,7 @@ class Watcher:
             latency = done - item.completed_at
             self.stats.windows += 1
             self.stats.latencies.append(latency)
+            self.tally.add(result)
             if self.on_result is not None:
                 self.on_result(result, latency)
             if result.anomalous:
@@ -239,8 +252,19 @@ class Watcher:
                     self.alerts_file.write(json.dumps(row) + "\n")
                     self.alerts_file.flush()
             elif self.show_all:
-                print(f"ok    {result.window_id} p={result.score:.3f} latency {latency * 1000:.0f} ms",
+                status = "ok" if result.status == "normal" else result.status
+                print(f"{status:<5} {result.window_id} p={result.score:.3f} latency {latency * 1000:.0f} ms",
                       file=self.out or sys.stdout, flush=True)
+        if self.tally.windows >= FAMILIARITY_MIN_WINDOWS:
+            self._warn_if_unfamiliar()
+
+    def _warn_if_unfamiliar(self) -> None:
+        """Say once, on stderr, that the model does not know these logs (and what to do), when it does not."""
+        from logllm.report.detection import unfamiliar_message
+
+        if not self.warned_unfamiliar and self.tally.familiarity()["unfamiliar_input"]:
+            self.warned_unfamiliar = True
+            print(f"logllm watch: warning: {unfamiliar_message(None, self.tally)}", file=sys.stderr, flush=True)
 
     def finish(self, *, score: bool = True) -> WatchStats:
         """Close the half-filled window and score one last batch; count what is left over; return the statistics.
@@ -260,6 +284,9 @@ class Watcher:
         self.stats.lines = self.follower.stats.lines
         self.stats.follow = self.follower.stats
         self.stats.counts = dict(sorted(self.report.counts.items()))
+        self._warn_if_unfamiliar()
+        if self.tally.novelty_threshold is not None:
+            self.stats.familiarity = self.tally.familiarity()
         self.stats.notes = self.report.user_notes()
         if self.stats.lines_not_scored:
             self.stats.notes.append(f"{self.stats.lines_not_scored} line(s) in {self.stats.windows_not_scored} "
@@ -395,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
                    else ", novelty off")
         print(f"watching {args.file} ({args.fmt}, {spec}, threshold {detector.threshold:g} "
               f"({detector.threshold_source}){novelty}); Ctrl-C to stop", file=sys.stderr)
+        if getattr(detector.model, "novelty_index", None) is None:
+            from logllm.report.detection import NO_INDEX_NOTE
+
+            print(f"logllm watch: note: {NO_INDEX_NOTE}", file=sys.stderr)
         stats = watch(
             args.file, detector, fmt=args.fmt, size=spec.size, step=spec.step, threshold=None,
             flush_after=args.flush_after, from_start=args.from_start, duration=args.duration, top_k=args.top_k,

@@ -32,7 +32,12 @@ ProgressFn = Callable[[int, int], None]
 
 
 class NonFiniteScoreError(FloatingPointError):
-    """The model produced NaN or infinite logits for a window (broken or mis-loaded weights)."""
+    """The model produced NaN or infinite logits for a window (broken or mis-loaded weights); `window` is its index
+    among the windows scored (None when not known)."""
+
+    def __init__(self, message: str, chunk: int | None = None, window: int | None = None) -> None:
+        super().__init__(message)
+        self.chunk, self.window = chunk, window
 
 
 def chunk_spans(n_lines: int, max_lines: int) -> list[range]:
@@ -221,8 +226,8 @@ def _score_chunks(model, processor, chunks: list[tuple[str, ...]], batch_size: i
             if not math.isfinite(value):
                 chunk = first[key]
                 raise NonFiniteScoreError(
-                    f"the model's score for chunk {todo[key][0]} ({len(chunk)} lines, first: {chunk[0][:80]!r}) is "
-                    f"{value}; the weights may be corrupt or the model overflowed (try float32)"
+                    f"the model's score is {value} ({len(chunk)} lines, first: {chunk[0][:80]!r}); the weights may be "
+                    "corrupt or the model overflowed (try float32)", chunk=todo[key][0],
                 )
             cache.put(key, value)
             for i in todo[key]:
@@ -304,8 +309,16 @@ def score_windows(
         model._line_cache = line_cache if line_cache is not None else LineVectorCache()
     try:
         with torch.no_grad():
-            chunk_log_odds = _score_chunks(model, processor, chunks, batch_size, cache, advance)
-            variant_log_odds = _score_chunks(model, processor, variants, batch_size, cache, advance) if variants else []
+            try:
+                chunk_log_odds = _score_chunks(model, processor, chunks, batch_size, cache, advance)
+            except NonFiniteScoreError as err:
+                err.window = owners[err.chunk]
+                raise
+            try:
+                variant_log_odds = _score_chunks(model, processor, variants, batch_size, cache, advance) if variants else []
+            except NonFiniteScoreError as err:
+                err.window = owners[variant_keys[err.chunk][0]]
+                raise
             novel = (
                 line_novelty(model, processor, [line for window in texts for line in window], k=novelty_k)
                 if novelty and getattr(model, "novelty_index", None) is not None else None

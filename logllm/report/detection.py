@@ -14,13 +14,21 @@ from logllm.scoring.detector import DetectionReport, WindowResult
 
 logger = logging.getLogger(__name__)
 
-# Above this share of unfamiliar windows the whole input is called unfamiliar (docs/detect.md).
+# Above this share of unfamiliar windows the whole input is called unfamiliar (docs/detect.md; measured by
+# bench/familiarity.py: held-out windows of a model's own kind of logs vs 13 systems it never saw).
 UNFAMILIAR_INPUT_SHARE = 0.5
-# What to do about logs the model does not know: train a detector on them (docs/own-logs.md).
+# What to do about logs the model does not know: train a detector on a quiet period of them (docs/own-logs.md). The
+# windows are detect's default for plain logs (sliding 50/50) and the config name is the one `data build` gives them;
+# --no-evaluate-test because unlabeled logs have no labeled test split to score (tests/test_familiarity.py runs them).
 OWN_LOGS_COMMANDS = (
-    "logllm data build --dataset plain --input YOUR.log --output mine/",
-    "logllm train --config quickstart --dataset_name mine/ --normal-only --output_dir runs/mine",
+    "logllm data build --dataset plain --input YOUR.log --window-size 50 --step 50 --output mine/",
+    "logllm train --config quickstart --dataset_name mine/ --dataset_config plain_sliding_50_50 --normal-only "
+    "--no-evaluate-test --output_dir runs/mine",
+    "logllm detect YOUR.log --model runs/mine/final_model",
 )
+# Said once when the model carries no index of its training logs (so familiarity cannot be measured).
+NO_INDEX_NOTE = ("the model carries no index of the logs it was trained on, so it cannot tell whether these logs are "
+                 "like them; on logs unlike its training logs its scores mean nothing (docs/detect.md)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -237,7 +245,7 @@ class DetectionTally:
 MAX_TALLIED_LINES = 200_000
 
 
-def familiarity(report: DetectionReport, tally: DetectionTally | None = None) -> dict[str, Any]:
+def familiarity(report: DetectionReport | None, tally: DetectionTally | None = None) -> dict[str, Any]:
     """How much of the input the model knows: unfamiliar windows and unseen distinct lines (None without an index).
 
     Distinct lines are counted as the model reads them (masked), as the novelty threshold judges them.
@@ -245,19 +253,20 @@ def familiarity(report: DetectionReport, tally: DetectionTally | None = None) ->
     return (tally or DetectionTally.of(report, max_rows=0)).familiarity()
 
 
-def unfamiliar_message(report: DetectionReport, tally: DetectionTally | None = None) -> str | None:
-    """A plain warning when the model does not know these logs, with what to do next; None otherwise."""
+def unfamiliar_message(report: DetectionReport | None, tally: DetectionTally | None = None) -> str | None:
+    """A plain warning when the model does not know these logs, with the commands that train a detector on them;
+    None when every window is familiar (or familiarity is not measured)."""
     facts = familiarity(report, tally)
     if not facts["unfamiliar_windows"]:
         return None
     share, lines = facts["unfamiliar_share"], facts["unseen_line_share"]
     if facts["unfamiliar_input"]:
-        head = (f"These logs are unfamiliar to the model: {share:.0%} of the windows ({lines:.0%} of the distinct lines) "
-                "are unlike the logs it was trained on, so its scores say nothing about them. They are marked "
-                "'unfamiliar', not 'anomalous'.")
+        head = (f"The model has never seen logs like these: {share:.0%} of the windows ({lines:.0%} of the distinct "
+                "lines) are unlike the logs it was trained on, so its scores say nothing about them. Those windows are "
+                "marked 'unfamiliar', not 'anomalous'.")
     else:
         head = (f"{facts['unfamiliar_windows']} window(s) ({share:.0%}) are unfamiliar: most of their lines are unlike "
-                "the model's training logs, so they are marked 'unfamiliar' rather than scored.")
+                "the model's training logs, so they are marked 'unfamiliar', not 'anomalous'.")
     return head + " To detect anomalies in logs like these, train a detector on a quiet period of them:\n    " + \
         "\n    ".join(OWN_LOGS_COMMANDS)
 
@@ -288,7 +297,12 @@ def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, wi
     if message:
         lines.append(message)
     if not n_flagged:
-        lines.append("No anomalous windows.")
+        if unfamiliar and unfamiliar == tally.windows:
+            lines.append("No window could be judged: every window is unfamiliar.")
+        elif unfamiliar:
+            lines.append(f"No anomalous windows among the {tally.windows - unfamiliar} familiar ones.")
+        else:
+            lines.append("No anomalous windows.")
         return "\n".join(lines)
     lines.append(f"{'prob':>6}  {'window':<32} {'lines':<13} why")
     for result in flagged[:max_rows]:

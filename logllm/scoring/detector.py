@@ -138,6 +138,18 @@ def _field(window: Window, name: str, default: Any = None) -> Any:
     return window.get(name, default)
 
 
+def _where(window: Window | WindowResult) -> str:
+    """Where a window is, for messages: ``source:first-last`` when its line numbers are known, else its id."""
+    if isinstance(window, WindowResult):
+        source, numbers, window_id = window.source, window.line_numbers, window.window_id
+    else:
+        source, numbers = _field(window, "source", ""), _field(window, "line_numbers", []) or []
+        window_id = _field(window, "window_id", "")
+    if source and numbers:
+        return f"{source}:{numbers[0]}-{numbers[-1]}"
+    return str(window_id or "(unnamed)")
+
+
 class Detector:
     """A loaded model + processor + operating point; load once, score many windows.
 
@@ -192,7 +204,10 @@ class Detector:
         return cls(loaded, processor, name, batch_size, threshold, use_novelty)
 
     def _score(self, texts: Sequence[Sequence[str]], *, preprocessed: bool, line_evidence: bool,
-               progress: ProgressFn | None = None, novelty: bool | None = None) -> list[Any]:
+               progress: ProgressFn | None = None, novelty: bool | None = None,
+               names: Sequence[str] | None = None) -> list[Any]:
+        """`score_windows` with this detector's settings; a non-finite score is a `DetectionInputError` naming the
+        window (`names[i]`: where window i is, e.g. ``app.log:51-100``)."""
         from logllm.modeling.detection_logllm import NonFiniteScoreError, score_windows
 
         try:
@@ -203,7 +218,12 @@ class Detector:
                 novelty_k=self.point.novelty_k,
             )
         except NonFiniteScoreError as err:
-            raise DetectionInputError(f"model {self.name or '(in memory)'}: {err}") from err
+            where = f"window {err.window + 1} of the batch"
+            if names is not None and err.window is not None:
+                where = f"window {names[err.window]}"
+            elif err.window is None:
+                where = "a window"
+            raise DetectionInputError(f"model {self.name or '(in memory)'}: {where}: {err}") from err
 
     def scores(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True,
                progress: ProgressFn | None = None) -> np.ndarray:
@@ -269,7 +289,8 @@ class Detector:
         texts = [list(_field(w, "lines")) for w in windows]
         self.processor.validate_windows(texts)
         model_lines = model_texts(texts, self.processor, preprocessed)  # masked once, for scoring and novelty
-        scored = self._score(model_lines, preprocessed=True, line_evidence=line_scores is True, progress=progress)
+        scored = self._score(model_lines, preprocessed=True, line_evidence=line_scores is True, progress=progress,
+                             names=[_where(w) for w in windows])
         results = []
         for w, text, model_text, s in zip(windows, texts, model_lines, scored, strict=True):
             share = None
@@ -339,7 +360,8 @@ class Detector:
             texts, preprocessed = [r.model_lines for r in todo], True
         else:
             texts = [r.lines for r in todo]
-        evidence = self._score(texts, preprocessed=preprocessed, line_evidence=True)
+        evidence = self._score(texts, preprocessed=preprocessed, line_evidence=True,
+                               names=[_where(r) for r in todo])
         for result, scored in zip(todo, evidence, strict=True):
             result.line_scores = [float(v) for v in scored.line_evidence]
 
