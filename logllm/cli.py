@@ -27,8 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # Commands that score with torch on the CPU. Their OpenMP threads wait passively (sleep) instead of spinning: on a
 # machine whose cores are shared with other jobs, spinning threads wait for a descheduled peer at every parallel
 # region, and 2 threads measured 3-30x slower than 1 (bench/results/scale.md); passive waiting kept 2 threads ahead
-# of 1. Set before torch loads; an OMP_WAIT_POLICY already set is kept.
-PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate")
+# of 1. Training on the CPU (quickstart, train) waits the same way. Set before torch loads; an OMP_WAIT_POLICY already
+# set is kept.
+PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate", "quickstart", "train")
 
 
 def _usage() -> str:

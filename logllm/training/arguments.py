@@ -187,6 +187,11 @@ class ScriptArguments:
     effective_batch_size: int | None = field(
         default=16, metadata={"help": "windows per optimizer step; sets gradient_accumulation_steps (None: keep it)"}
     )
+    dedup_batch: bool = field(
+        default=False,
+        metadata={"help": "run identical windows of a training batch once, their loss weighted by the count: the same "
+                          "loss and gradients at less cost (needs lora_dropout 0; the model's own dropout off)"},
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "start over even if output_dir has a run"})
     # After training
     evaluate_test: bool = field(default=True, metadata={"help": "score the test split, write <output_dir>/eval/"})
@@ -238,6 +243,11 @@ def validate_arguments(script_args: ScriptArguments, model_args: LogLLMModelConf
     if (model_args.load_in_4bit or model_args.load_in_8bit) and not model_args.use_peft:
         logger.info("quantized decoder weights train through LoRA adapters: use_peft on")
         model_args.use_peft = True
+    if script_args.dedup_batch and model_args.use_peft and model_args.lora_dropout > 0:
+        raise ValueError(
+            f"dedup_batch needs lora_dropout 0 (got {model_args.lora_dropout}): with dropout, the copies of a window in a "
+            "batch see different masks, and running one copy would change the gradient"
+        )
     if not 0 <= script_args.oversample_beta < 1:
         raise ValueError(f"oversample_beta must be in [0, 1), got {script_args.oversample_beta}")
     if not 0 < script_args.normal_only_anomaly_ratio < 1:
