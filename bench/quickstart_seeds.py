@@ -1,26 +1,32 @@
 """How reliable is `logllm quickstart`? The same command over several seeds, with per-kind recall.
 
-    python bench/quickstart_seeds.py                      # seeds 42-46, ~5 min each on a free 2-core CPU
+    python bench/quickstart_seeds.py                      # seeds 42-46, ~9 min each on a free 2-core CPU
     python bench/quickstart_seeds.py --seeds 42 43 --threads 1
 
-Each seed runs `logllm.quickstart.run_quickstart` exactly as README command 1 does (seed 42 is the command's
-default): new synthetic data, split, initialisation and training per seed. For every run the test metrics,
-the wall time and the recall of each injected anomaly kind (`logllm.logs.synthetic.GENERATED_KINDS`; names
-in `logllm.logs.anomaly_kinds`) are recorded. Writes bench/results/quickstart_seeds.json and .md.
+Each seed runs `logllm.commands.quickstart.run_quickstart` exactly as README command 1 does (seed 42 is the
+command's default), in a fresh process (its peak RSS is the seed's own): new synthetic data, split, initialisation
+and training per seed. For every run the test metrics, the wall and training time, the peak RSS, the machine's load
+(1-minute load average sampled every 10 s while it ran; the cores are shared) and the recall of each injected anomaly
+kind (`logllm.logs.synthetic.GENERATED_KINDS`; names in `logllm.logs.anomaly_kinds`) are recorded. `--recipe` runs
+another recipe the same way (e.g. `default/synthetic`, the random-decoder baseline). Writes <output>.json and .md.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `logllm quickstart` does (logllm/cli.py): before torch loads
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
@@ -40,6 +46,8 @@ class QuickstartSeedsArguments:
     seeds: list[int] = field(default_factory=lambda: [42, 43, 44, 45, 46], metadata={"help": "quickstart seeds"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
     fast: bool = field(default=False, metadata={"help": "quickstart --fast (tiny model; checks this script, numbers mean nothing)"})
+    recipe: str | None = field(default=None, metadata={"help": "another recipe than the quickstart's (train/recipes/ name)"})
+    in_process: bool = field(default=False, metadata={"help": "run seeds in this process (no per-seed peak RSS)"})
     output: str = field(default=str(RESULTS / "quickstart_seeds"), metadata={"help": "writes <output>.json and <output>.md"})
 
 
@@ -54,37 +62,87 @@ def kind_recall(run_dir: Path, script_args: Any, seed: int) -> dict[str, float]:
     return per_category_recall(rows, np.array([by_id[row["window_id"]] for row in rows]))
 
 
-def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False) -> dict[str, Any]:
-    from logllm.commands.quickstart import QuickstartArguments, recipe_arguments, run_quickstart
+def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False, recipe: str | None = None) -> dict[str, Any]:
+    import resource
+
+    from logllm.commands import quickstart
     from logllm.training.recipes import parse_arguments
 
-    args = QuickstartArguments(output=str(workdir / f"seed{seed}"), seed=seed, threads=threads, fast=fast)
-    metrics, result = run_quickstart(args)
-    script_args, _, _ = parse_arguments(recipe_arguments(args))
+    if recipe:
+        quickstart.QUICKSTART_RECIPE = recipe  # this process only (a fresh one per seed)
+    args = quickstart.QuickstartArguments(output=str(workdir / f"seed{seed}"), seed=seed, threads=threads, fast=fast)
+    metrics, result = quickstart.run_quickstart(args)
+    script_args, _, _ = parse_arguments(quickstart.recipe_arguments(args))
+    stage_seconds = {s["stage"]: s.get("seconds") for s in result.stages}
     return {
         "seed": seed,
         "metrics": {k: metrics.get(k) for k in METRICS},
         "threshold": metrics.get("threshold"),
         "n_test_windows": metrics.get("n_test_windows"),
         "seconds": metrics.get("seconds"),
-        "stage_seconds": {s["stage"]: s.get("seconds") for s in result.stages},
+        "train_seconds": round(sum(v or 0 for v in stage_seconds.values()), 2),
+        "stage_seconds": stage_seconds,
+        "stage_windows": {s["stage"]: s.get("windows") for s in result.stages},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
         "kind_recall": kind_recall(Path(args.output), script_args, seed),
     }
 
 
+class LoadSampler:
+    """The 1-minute load average every `every` seconds while a run goes (the cores are shared with other jobs)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every, self.samples, self._stop = every, [os.getloadavg()[0]], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> "LoadSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, float]:
+        return {"mean": round(float(np.mean(self.samples)), 2), "max": round(max(self.samples), 2),
+                "start": self.samples[0], "end": self.samples[-1]}
+
+
+def run_seed_measured(seed: int, args: "QuickstartSeedsArguments", workdir: Path) -> dict[str, Any]:
+    """One seed in a fresh process (spawned: its own peak RSS, nothing shared with the previous seed)."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    with LoadSampler() as load:
+        if args.in_process:
+            row = run_seed(seed, args.threads, workdir, args.fast, args.recipe)
+        else:
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                row = pool.submit(run_seed, seed, args.threads, workdir, args.fast, args.recipe).result()
+    row["load_1min"] = load.summary()
+    return row
+
+
 def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
     from logllm.baselines import summarize
+    from logllm.commands.quickstart import FAST_RECIPE, QUICKSTART_RECIPE
     from logllm.report.evaluate import hardware_info
 
+    recipe = FAST_RECIPE if args.fast else (args.recipe or QUICKSTART_RECIPE)
     payload: dict[str, Any] = {
         "benchmark": "quickstart_seeds", "hardware": hardware_info(), "torch_threads": args.threads, "fast": args.fast,
-        "recipe": "train/recipes/default/synthetic.yaml", "command": "python bench/quickstart_seeds.py " + " ".join(sys.argv[1:]),
-        "seeds": args.seeds, "runs": [], "failed": [],
+        "recipe": f"train/recipes/{recipe}.yaml", "command": "python bench/quickstart_seeds.py " + " ".join(sys.argv[1:]),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "seeds": args.seeds, "runs": [], "failed": [],
     }
     with tempfile.TemporaryDirectory(prefix="logllm_quickstart_seeds_") as tmp:
         for seed in args.seeds:
             try:
-                payload["runs"].append(run_seed(seed, args.threads, Path(tmp), args.fast))
+                payload["runs"].append(run_seed_measured(seed, args, Path(tmp)))
             except Exception as err:  # reported, never dropped silently
                 logger.exception("seed %d failed", seed)
                 payload["failed"].append({"seed": seed, "reason": str(err)})
@@ -109,15 +167,18 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"{hw.get('torch')}, {payload['torch_threads']} threads. Created {payload.get('created')}.", "",
         f"F1 ≥ {F1_GOAL}: **{reached} of {len(runs)} seeds**; F1 {format_mean_std(summary, 'f1')}, "
         f"ROC-AUC {format_mean_std(summary, 'roc_auc')}; wall time {min(seconds, default=0):.0f}-"
-        f"{max(seconds, default=0):.0f} s per run.", "",
-        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | " + " | ".join(GENERATED_KINDS) + " |",
-        "|---" * (7 + len(GENERATED_KINDS)) + "|",
+        f"{max(seconds, default=0):.0f} s per run. The 2 cores were shared with other work: `load` is the 1-minute "
+        "load average sampled every 10 s during the run (mean / max); above 2, the run waited for a core.", "",
+        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | train s | peak RSS MB | load | "
+        + " | ".join(GENERATED_KINDS) + " |",
+        "|---" * (10 + len(GENERATED_KINDS)) + "|",
     ]
     for r in runs:
         m, kinds = r["metrics"], r["kind_recall"]
         cells = [f"{m[k]:.3f}" for k in ("precision", "recall", "f1", "roc_auc")]
         lines.append(
             f"| {r['seed']} | " + " | ".join(cells) + f" | {r['threshold']:.3f} | {r['seconds']:.0f} | "
+            + f"{_number(r.get('train_seconds'), '.0f')} | {_number(r.get('peak_rss_mb'), '.0f')} | {_load(r)} | "
             + " | ".join(f"{kinds[k]:.2f}" if k in kinds else "—" for k in GENERATED_KINDS) + " |"
         )
     lines += ["", "Kind columns: recall of the test windows with that injected anomaly kind."]
@@ -125,6 +186,15 @@ def render_markdown(payload: dict[str, Any]) -> str:
         lines.append(f"- Failed: seed {item['seed']}: {item['reason']}")
     lines += ["", f"Command: `{payload['command']}`", ""]
     return "\n".join(lines)
+
+
+def _number(value: Any, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _load(row: dict[str, Any]) -> str:
+    load = row.get("load_1min")
+    return "—" if not load else f"{load['mean']:.1f} / {load['max']:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
