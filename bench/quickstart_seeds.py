@@ -84,6 +84,8 @@ def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False, recipe:
         "stage_seconds": stage_seconds,
         "stage_windows": {s["stage"]: s.get("windows") for s in result.stages},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),  # Linux: KiB
+        # CPU seconds of the whole run (all threads): / threads ~ its wall time on free cores (passive OpenMP waits)
+        "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
         "kind_recall": kind_recall(Path(args.output), script_args, seed),
     }
 
@@ -169,19 +171,22 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"ROC-AUC {format_mean_std(summary, 'roc_auc')}; wall time {min(seconds, default=0):.0f}-"
         f"{max(seconds, default=0):.0f} s per run. The 2 cores were shared with other work: `load` is the 1-minute "
         "load average sampled every 10 s during the run (mean / max); above 2, the run waited for a core.", "",
-        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | train s | peak RSS MB | load | "
+        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | train s | CPU s / thread | peak RSS MB | load | "
         + " | ".join(GENERATED_KINDS) + " |",
-        "|---" * (10 + len(GENERATED_KINDS)) + "|",
+        "|---" * (11 + len(GENERATED_KINDS)) + "|",
     ]
     for r in runs:
         m, kinds = r["metrics"], r["kind_recall"]
         cells = [f"{m[k]:.3f}" for k in ("precision", "recall", "f1", "roc_auc")]
         lines.append(
             f"| {r['seed']} | " + " | ".join(cells) + f" | {r['threshold']:.3f} | {r['seconds']:.0f} | "
-            + f"{_number(r.get('train_seconds'), '.0f')} | {_number(r.get('peak_rss_mb'), '.0f')} | {_load(r)} | "
+            + f"{_number(r.get('train_seconds'), '.0f')} | {_per_thread(r, payload)} | {_number(r.get('peak_rss_mb'), '.0f')} | "
+            + f"{_load(r)} | "
             + " | ".join(f"{kinds[k]:.2f}" if k in kinds else "—" for k in GENERATED_KINDS) + " |"
         )
-    lines += ["", "Kind columns: recall of the test windows with that injected anomaly kind."]
+    lines += ["", "Kind columns: recall of the test windows with that injected anomaly kind. `CPU s / thread`: the run's "
+              "CPU time (all threads) divided by the torch threads, about its wall time on free cores (OpenMP threads "
+              "wait passively, so waiting costs no CPU time)."]
     for item in payload["failed"]:
         lines.append(f"- Failed: seed {item['seed']}: {item['reason']}")
     lines += ["", f"Command: `{payload['command']}`", ""]
@@ -190,6 +195,11 @@ def render_markdown(payload: dict[str, Any]) -> str:
 
 def _number(value: Any, spec: str) -> str:
     return "—" if value is None else format(value, spec)
+
+
+def _per_thread(row: dict[str, Any], payload: dict[str, Any]) -> str:
+    cpu = row.get("cpu_seconds")
+    return "—" if cpu is None else f"{cpu / max(1, payload['torch_threads']):.0f}"
 
 
 def _load(row: dict[str, Any]) -> str:
