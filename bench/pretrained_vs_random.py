@@ -83,6 +83,10 @@ class PretrainedVsRandomArguments:
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
     recipe_overrides: str = field(default="", metadata={"help": "extra `logllm train` flags, one string (tests)"})
     output: str = field(default=str(RESULTS / "pretrained_vs_random"), metadata={"help": "writes <output>.json and .md"})
+    keep_other_sections: bool = field(default=True, metadata={"help": "keep the sections of an existing <output>.json "
+                                                                     "that this run does not measure"})
+    logllm_rows_only: bool = field(default=False, metadata={"help": "synthetic: re-read the LogLLM rows from the "
+                                                                    "quickstart seed reports, keep the stored baselines"})
 
 
 # ----------------------------------------------------------------------------- work done in a fresh process
@@ -197,7 +201,7 @@ def thunderbird_section(args: PretrainedVsRandomArguments, payload: dict[str, An
     _, info = _thunderbird(args.window_size, args.max_train_windows)
     section = payload["sections"]["thunderbird"] = {"data": info, "seeds": args.seeds, "rows": {}}
     with tempfile.TemporaryDirectory(prefix="logllm_pvr_") as tmp:
-        for preset in [m for m in ("default", "small") if m in args.models]:
+        for preset in [m for m in ("small", "default") if m in args.models]:
             runs, failed = [], []
             for seed in args.seeds:
                 try:
@@ -225,6 +229,7 @@ def baseline_section(section: dict[str, Any], name: str, seeds: list[int], args:
 
 
 def synthetic_section(args: PretrainedVsRandomArguments, payload: dict[str, Any], save: Any) -> None:
+    stored_rows = (payload["sections"].get("synthetic") or {}).get("rows", {})
     section = payload["sections"]["synthetic"] = {"seeds": args.synthetic_seeds, "rows": {}}
     for preset, report in (("default", "quickstart_seeds.default.json"), ("small", "quickstart_seeds.json")):
         path = RESULTS / report
@@ -245,6 +250,10 @@ def synthetic_section(args: PretrainedVsRandomArguments, payload: dict[str, Any]
         section["rows"][preset] = _row(ROW_NAMES[preset], runs, source=f"bench/results/{report}",
                                        source_created=stored.get("created"), recipe=stored.get("recipe"))
     save()
+    if args.logllm_rows_only:
+        section["rows"].update({k: v for k, v in stored_rows.items() if k not in ("default", "small")})
+        save()
+        return
     baseline_section(section, "synthetic", args.synthetic_seeds, args, save)
 
 
@@ -257,6 +266,12 @@ def run(args: PretrainedVsRandomArguments) -> dict[str, Any]:
         "command": "python bench/pretrained_vs_random.py " + " ".join(sys.argv[1:]), "sections": {},
         "not_run": [{"row": row, "why": why} for row, why in NOT_RUN],
     }
+
+    existing = Path(f"{args.output}.json")
+    if args.keep_other_sections and existing.is_file():  # sections measured by an earlier invocation
+        earlier = json.loads(existing.read_text(encoding="utf-8"))
+        payload["sections"] = earlier.get("sections", {})
+        payload["command"] = f"{earlier.get('command')}; then {payload['command']}"
 
     def save() -> None:
         write_report(payload, args.output, render_markdown)

