@@ -323,7 +323,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
             sizes = " / ".join(f"{k} {v['windows']} ({v['anomalous']} anomalous)" for k, v in data["sizes"].items())
             lines += [f"{data['source']}; {data['windowing']}, {data['split']}; {sizes}"
                       + (f"; training capped to the first {data['train_capped_to']} windows" if data.get("train_capped_to") else
-                         "; all windows used (no cap needed: a small-preset run fits in 8 minutes)")
+                         "; all windows used (no cap)")
                       + f". Training seeds {section['seeds']}.", ""]
         else:
             lines += [f"Seeds {section['seeds']}: each builds its own data and split; LogLLM rows come from the quickstart "
