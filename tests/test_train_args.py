@@ -316,9 +316,9 @@ def test_paper_model_config_gives_per_part_lora_and_the_official_qlora_setting()
 def test_model_config_switches_and_overrides_reach_the_configs():
     from logllm.training.setup import lora_config_for, quantization_config_for
 
-    _, _, off = parse_arguments(["--config", "quickstart"])
+    _, _, off = parse_arguments(["--config", "quickstart-random"])
     assert lora_config_for(off) is None and quantization_config_for(off) is None
-    _, _, mine = parse_arguments(["--config", "quickstart", "--use_peft", "--lora_r", "16", "--lora_target_modules",
+    _, _, mine = parse_arguments(["--config", "quickstart-random", "--use_peft", "--lora_r", "16", "--lora_target_modules",
                                   "q_proj", "k_proj", "--encoder_lora_r", "0", "--load_in_8bit", "true"])
     lora = lora_config_for(mine)
     assert lora.r == 16 and set(lora.target_modules) == {"q_proj", "k_proj"}
