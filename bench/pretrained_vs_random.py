@@ -56,18 +56,22 @@ ROW_NAMES = {
 # What issue 14 item 4 asks for that this report does not run, with what kept it out (estimates from the measured
 # per-window costs in this report and bench/results/quickstart_seeds.md; never a number for a run not made).
 NOT_RUN = [
-    ("pretrained preset with QLoRA (NF4)", "bitsandbytes' CPU 4-bit path de-quantises every projection at each step: "
-     "slower than float32 LoRA here, not faster; 3 seeds x 2 data sets at >= the LoRA cost (~2 x 3 x 10 min) did not fit "
-     "next to the LoRA rows; tests/test_model_qlora_cpu.py covers a QLoRA training step"),
-    ("BGL_2k", "20-line windows give 72 train / 8 validation (0 anomalous) / 20 test windows: no anomaly to choose a "
-     "threshold on (bench/train_real.py measured it); not a meaningful comparison at any cost"),
-    ("DeepLog HDFS with template_id", "the preprocessed HDFS sessions with template ids (~575k sessions) need a "
-     "template-id-to-text mapping for the encoder and hours of CPU for one small-preset epoch at ~0.15 s per window"),
-    ("bench/generalization.py settings (held-out templates, 10% labels, normal-only, ...)", "each setting is a "
-     "separate training; 6 settings x 3 seeds x ~10 min of small-preset training is ~3 h of both cores"),
-    ("decoder_prompt_completion with SmolLM2", "the baseline reads raw masked window text (~20-40 lines, several "
-     "hundred tokens per window) with the full 135M decoder: ~5-10x the tokens of LogLLM's one position per line, "
-     "i.e. roughly an hour per seed on these cores"),
+    ("pretrained preset with QLoRA (NF4)", "not measured. On a CPU, 4-bit weights save memory, not time: bitsandbytes "
+     "de-quantises each projection for its matmul, so a QLoRA run costs at least the LoRA row's training time "
+     "(7-8 min per Thunderbird run at this load, ~18-21 min per quickstart run); 3 seeds x 2 data sets is >= 1.5 h of "
+     "both cores, which did not fit next to the LoRA rows. tests/test_model_qlora_cpu.py covers a QLoRA training step"),
+    ("BGL_2k", "20-line windows give 72 train / 8 validation (0 anomalous) / 20 test windows (bench/train_real.py): "
+     "no validation anomaly to choose a threshold on, and 20 test windows; not a meaningful comparison at any cost"),
+    ("DeepLog HDFS with template_id", "11,416 training sessions (bench/baselines.py's hdfs_deeplog split), many far "
+     "longer than the quickstart's windows: 2 epochs are >= 22,800 window passes, at the small preset's ~6 windows/s "
+     "on free cores (quickstart: 2,592 passes in ~440 CPU-s per thread) >= 1 h per seed, >= 3 h for 3 seeds"),
+    ("bench/generalization.py settings", "12 settings (unseen types, label fractions, cross-system, combined, "
+     "normal-only) x 3 seeds = 36 small-preset trainings; each is small (<= 80 training windows) but builds the 157M "
+     "model and scores its validation and test windows: ~1.5-2 min on free cores, 1-1.2 h in all, 2-3 h at this load"),
+    ("decoder_prompt_completion with SmolLM2", "the baseline feeds the decoder the raw masked text: a 20-line "
+     "Thunderbird window is ~640 SmolLM2 tokens (median of 200 training windows) against LogLLM's ~50 positions (one "
+     "per line plus the prompt), so >= 10x the small preset's decoder cost per window: >= 1 h per seed on free cores "
+     "(estimate from the token counts, not a measured run)"),
 ]
 
 
