@@ -62,6 +62,17 @@ def kind_recall(run_dir: Path, script_args: Any, seed: int) -> dict[str, float]:
     return per_category_recall(rows, np.array([by_id[row["window_id"]] for row in rows]))
 
 
+def metrics_at(run_dir: Path, threshold: float = 0.5) -> dict[str, Any]:
+    """Test metrics at a fixed threshold (0.5: the model's own rule, P(anomalous) >= P(normal)), from the run's
+    predictions.jsonl: shows how much of a seed's F1 the validation-chosen threshold costs or gains. Not the
+    headline, which keeps the threshold chosen on validation."""
+    from logllm.report.metrics import compute_metrics
+
+    rows = [json.loads(line) for line in (run_dir / "eval" / "predictions.jsonl").read_text().splitlines()]
+    metrics = compute_metrics([int(r["label"]) for r in rows], [float(r["score"]) for r in rows], threshold)
+    return {k: metrics[k] for k in ("precision", "recall", "f1", "threshold")}
+
+
 def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False, recipe: str | None = None) -> dict[str, Any]:
     import resource
 
@@ -87,6 +98,7 @@ def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False, recipe:
         # CPU seconds of the whole run (all threads): / threads ~ its wall time on free cores (passive OpenMP waits)
         "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
         "kind_recall": kind_recall(Path(args.output), script_args, seed),
+        "at_threshold_0.5": metrics_at(Path(args.output)),
     }
 
 
@@ -155,10 +167,9 @@ def run(args: QuickstartSeedsArguments) -> dict[str, Any]:
 
 def render_markdown(payload: dict[str, Any]) -> str:
     from logllm.logs.synthetic import GENERATED_KINDS
-    from logllm.baselines import format_mean_std, summarize
+    from logllm.report.summary import format_mean_std as mean_std_text
 
     hw, runs = payload["hardware"], payload["runs"]
-    summary = payload.get("summary") or summarize([])
     reached = sum(1 for r in runs if (r["metrics"].get("f1") or 0) >= F1_GOAL)
     seconds = [r["seconds"] for r in runs if r.get("seconds") is not None]
     lines = [
@@ -167,23 +178,31 @@ def render_markdown(payload: dict[str, Any]) -> str:
         "initialisation and training all follow the seed. Threshold chosen on validation, applied to the held-out "
         f"test windows. Hardware: {hw.get('usable_cpus')}-core CPU ({hw.get('cpu')}), no GPU, torch "
         f"{hw.get('torch')}, {payload['torch_threads']} threads. Created {payload.get('created')}.", "",
-        f"F1 ≥ {F1_GOAL}: **{reached} of {len(runs)} seeds**; F1 {format_mean_std(summary, 'f1')}, "
-        f"ROC-AUC {format_mean_std(summary, 'roc_auc')}; wall time {min(seconds, default=0):.0f}-"
+        f"F1 ≥ {F1_GOAL}: **{reached} of {len(runs)} seeds**; F1 {mean_std_text(r['metrics'].get('f1') for r in runs)}, "
+        f"ROC-AUC {mean_std_text(r['metrics'].get('roc_auc') for r in runs)} (mean ± sample std); wall time {min(seconds, default=0):.0f}-"
         f"{max(seconds, default=0):.0f} s per run. The 2 cores were shared with other work: `load` is the 1-minute "
         "load average sampled every 10 s during the run (mean / max); above 2, the run waited for a core.", "",
-        "| seed | precision | recall | F1 | ROC-AUC | threshold | seconds | train s | CPU s / thread | peak RSS MB | load | "
-        + " | ".join(GENERATED_KINDS) + " |",
-        "|---" * (11 + len(GENERATED_KINDS)) + "|",
+        "| seed | precision | recall | F1 | ROC-AUC | threshold | F1 at 0.5 | seconds | train s | CPU s / thread | "
+        "peak RSS MB | load | " + " | ".join(GENERATED_KINDS) + " |",
+        "|---" * (12 + len(GENERATED_KINDS)) + "|",
     ]
     for r in runs:
         m, kinds = r["metrics"], r["kind_recall"]
         cells = [f"{m[k]:.3f}" for k in ("precision", "recall", "f1", "roc_auc")]
         lines.append(
-            f"| {r['seed']} | " + " | ".join(cells) + f" | {r['threshold']:.3f} | {r['seconds']:.0f} | "
+            f"| {r['seed']} | " + " | ".join(cells) + f" | {r['threshold']:.3f} | "
+            + f"{_number((r.get('at_threshold_0.5') or {}).get('f1'), '.3f')} | {r['seconds']:.0f} | "
             + f"{_number(r.get('train_seconds'), '.0f')} | {_per_thread(r, payload)} | {_number(r.get('peak_rss_mb'), '.0f')} | "
             + f"{_load(r)} | "
             + " | ".join(f"{kinds[k]:.2f}" if k in kinds else "—" for k in GENERATED_KINDS) + " |"
         )
+    at_half = [r["at_threshold_0.5"]["f1"] for r in runs if r.get("at_threshold_0.5")]
+    if at_half:
+        lines += ["", f"`F1 at 0.5`: the same test scores at the model's own rule, P(anomalous) ≥ 0.5, instead of the "
+                  f"threshold chosen on the 120 validation windows: {mean_std_text(at_half)}, "
+                  f"≥ {F1_GOAL} in {sum(f >= F1_GOAL for f in at_half)} of {len(at_half)} seeds. Shown to say where the "
+                  "misses come from (ranking vs threshold); the headline keeps the validation-chosen threshold, since "
+                  "picking the rule after seeing test would inflate it."]
     lines += ["", "Kind columns: recall of the test windows with that injected anomaly kind. `CPU s / thread`: the run's "
               "CPU time (all threads) divided by the torch threads, about its wall time on free cores (OpenMP threads "
               "wait passively, so waiting costs no CPU time)."]
