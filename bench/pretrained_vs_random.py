@@ -294,14 +294,16 @@ def _cell(row: dict[str, Any], key: str, digits: int = 3) -> str:
     return format_mean_std((r.get(key) for r in row.get("runs", [])), digits)
 
 
-def _cost(row: dict[str, Any]) -> str:
+def _cost(row: dict[str, Any], threads: int) -> str:
     runs = row.get("runs", [])
     seconds = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
     minutes = f"{sum(seconds) / len(seconds) / 60:.2f}" if seconds else "—"
     rss = [r["peak_rss_mb"] for r in runs if r.get("peak_rss_mb")] or ([row["peak_rss_mb"]] if row.get("peak_rss_mb") else [])
     wps = [r["windows_per_second"] for r in runs if r.get("windows_per_second")]
+    cpu = [r["cpu_seconds"] / threads / 60 for r in runs if r.get("cpu_seconds")]
+    cpu_cell = f"{sum(cpu) / len(cpu):.2f} | " if cpu else "— | "
     loads = [r["load_1min"]["mean"] for r in runs if r.get("load_1min")] or ([row["load_1min"]["mean"]] if row.get("load_1min") else [])
-    return (f"{minutes} | {max(rss):.0f} | " if rss else f"{minutes} | — | ") + (
+    return (f"{minutes} | {cpu_cell}{max(rss):.0f} | " if rss else f"{minutes} | {cpu_cell}— | ") + (
         f"{sum(wps) / len(wps):.1f} | " if wps else "— | ") + (f"{sum(loads) / len(loads):.1f} |" if loads else "— |")
 
 
@@ -312,7 +314,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"Hardware: {hw.get('usable_cpus')}-core CPU ({hw.get('cpu')}), no GPU, torch {hw.get('torch')}, "
         f"{payload['torch_threads']} threads, OMP_WAIT_POLICY={payload.get('omp_wait_policy')}. Mean ± sample std over "
         "seeds; threshold chosen on validation (best F1), applied to test. Cost columns: training minutes per run "
-        "(mean), peak RSS of the run's process (MB; a baseline family shares one process), training windows per second "
+        "(mean, wall), CPU minutes of the whole run (data, model build, training, scoring; all threads) divided by the "
+        "threads, about its wall time on free cores (LogLLM runs only), peak RSS of the run's process (MB; a baseline "
+        "family shares one process), training windows per second "
         "(windows x epochs / training seconds; LogLLM only), and the 1-minute load average while it ran (the 2 cores "
         f"were shared: above 2, runs waited for a core and took longer). Created {payload.get('created')}.", "",
     ]
@@ -332,14 +336,14 @@ def render_markdown(payload: dict[str, Any]) -> str:
         else:
             lines += [f"Seeds {section['seeds']}: each builds its own data and split; LogLLM rows come from the quickstart "
                       "seed reports named in the row (not re-run here), the baselines ran on the same seeds' data.", ""]
-        lines += ["| model | precision | recall | F1 | ROC-AUC | train min | peak RSS MB | windows/s | load |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| model | precision | recall | F1 | ROC-AUC | train min | CPU min / thread | peak RSS MB | windows/s | load |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for row in section["rows"].values():
             if row.get("skipped") or row.get("missing"):
-                lines.append(f"| {row['name']} | skipped: {row.get('skipped') or row.get('missing')} ||||||||")
+                lines.append(f"| {row['name']} | skipped: {row.get('skipped') or row.get('missing')} |||||||||")
                 continue
             lines.append(f"| {row['name']} | {_cell(row, 'precision')} | {_cell(row, 'recall')} | {_cell(row, 'f1')} | "
-                         f"{_cell(row, 'roc_auc')} | {_cost(row)}")
+                         f"{_cell(row, 'roc_auc')} | {_cost(row, payload['torch_threads'])}")
         notes = [f"- {row['name']}: from {row['source']} (created {row.get('source_created')}, recipe {row.get('recipe')})"
                  for row in section["rows"].values() if row.get("source")]
         failed = [f"- {row['name']}: seed {f['seed']} failed: {f['reason']}" for row in section["rows"].values()
