@@ -206,6 +206,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     lines += ["", "Kind columns: recall of the test windows with that injected anomaly kind. `CPU s / thread`: the run's "
               "CPU time (all threads) divided by the torch threads, about its wall time on free cores (OpenMP threads "
               "wait passively, so waiting costs no CPU time)."]
+    lines += [f"- Note: {note}" for note in payload.get("notes", [])]
     for item in payload["failed"]:
         lines.append(f"- Failed: seed {item['seed']}: {item['reason']}")
     lines += ["", f"Command: `{payload['command']}`", ""]
