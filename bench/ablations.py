@@ -8,7 +8,7 @@
 
 Each run trains LogLLM with `logllm.training.stages.run_training` and a training recipe (default
 train/recipes/tiny/bench.yaml: the paper's stage schedule at 20x its rates, one epoch per stage; `--recipe
-default/bench` is the quickstart's training) on the benchmark windows of bench/baselines.py (same windows and
+default/bench` is the quickstart's training) on the benchmark windows of `logllm.dataset.benchmarks` (same windows and
 splits as the baselines), picks the threshold on validation, scores test with
 `logllm.report.evaluate.evaluate_model`, and lands in
 bench/results/ablations.json. Variants share the main configuration (re preprocessing, stages
@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from logllm.dataset.benchmarks import bench_datasets, load_bench_dataset
+from logllm.report.summary import write_report
 
-from baselines import RESULTS, bench_datasets, load_bench_dataset  # noqa: E402  (bench/baselines.py)
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+LOGHUB = ROOT.parent / "shared" / "loghub"
 
 logger = logging.getLogger("bench.ablations")
 
@@ -44,7 +44,8 @@ STAGE_VARIANTS = ("1,2a,2b,3", "2a,2b,3", "1,3", "3", "1,2a,2b")
 
 @dataclass
 class AblationArguments:
-    datasets: list[str] = field(default_factory=lambda: ["synthetic_hdfs", "thunderbird_12k"], metadata={"help": "benchmark datasets (bench/baselines.py)"})
+    datasets: list[str] = field(default_factory=lambda: ["synthetic_hdfs", "thunderbird_12k"], metadata={"help": "benchmark datasets (logllm.dataset.benchmarks)"})
+    loghub_dir: str = field(default=str(LOGHUB), metadata={"help": "the real Loghub samples"})
     studies: list[str] = field(default_factory=lambda: list(STUDIES), metadata={"help": "studies on synthetic datasets: preprocessing, stages, beta"})
     real_studies: list[str] = field(default_factory=lambda: ["preprocessing"], metadata={"help": "studies on real-data datasets (CPU budget)"})
     preprocessings: list[str] = field(default_factory=lambda: ["re", "raw", "template", "template_id"], metadata={"help": "Table IV variants"})
@@ -65,7 +66,7 @@ class AblationArguments:
 
 def planned_configs(args: AblationArguments, dataset: str) -> list[dict[str, Any]]:
     """The distinct (preprocessing, stages, beta) settings the chosen studies need, main first."""
-    spec = bench_datasets()[dataset]
+    spec = bench_datasets(args.loghub_dir)[dataset]
     allowed = spec.preprocessings
     studies = args.real_studies if spec.real else args.studies
     configs = [dict(MAIN)]
@@ -119,10 +120,8 @@ def save(payload: dict[str, Any], output: str) -> None:
     """Write the JSON (after every run, so an interrupted benchmark keeps what it measured) and the Markdown."""
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     payload["plots"] = [p.name for p in write_plots(payload, out.parent, out.name)]  # next to the JSON
-    with_suffix(out, ".json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    with_suffix(out, ".md").write_text(render_markdown(payload), encoding="utf-8")
+    write_report(payload, out, render_markdown)
 
 
 def with_suffix(out: Path, suffix: str) -> Path:
@@ -168,7 +167,7 @@ def run(args: AblationArguments) -> dict[str, Any]:
             planned += [p for p in ({**c, "seed": seed} for c in planned_configs(args, name) for seed in args.seeds) if p not in planned]
             for config in planned_configs(args, name):
                 if config["preprocessing"] not in built:
-                    built[config["preprocessing"]] = load_bench_dataset(name, config["preprocessing"])
+                    built[config["preprocessing"]] = load_bench_dataset(name, args.loghub_dir, config["preprocessing"])
                     if "source" not in payload["datasets"][name]:  # the first build (main config: re) describes the data
                         payload["datasets"][name].update(built[config["preprocessing"]][1])
                 dataset, _ = built[config["preprocessing"]]
@@ -184,7 +183,7 @@ def run(args: AblationArguments) -> dict[str, Any]:
                     except Exception as err:  # a failed variant is reported, never dropped silently
                         logger.exception("%s %s seed %d failed", name, config, seed)
                         payload["not_run"].append({"dataset": name, "what": f"{config} seed {seed}", "reason": f"failed: {err}"})
-            skipped = [p for p in args.preprocessings if p not in bench_datasets()[name].preprocessings]
+            skipped = [p for p in args.preprocessings if p not in bench_datasets(args.loghub_dir)[name].preprocessings]
             for p in skipped:
                 payload["not_run"].append({"dataset": name, "what": f"preprocessing {p}", "reason": "the data has no text (event keys only)"})
     return payload
@@ -256,7 +255,7 @@ def write_plots(payload: dict[str, Any], out_dir: Path, stem: str = "ablations")
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
-    from report import ablation_sections  # bench/report.py: one renderer for both files
+    from logllm.report.results import ablation_sections  # one renderer for this file and RESULTS.md
 
     return "\n".join(["# LogLLM ablations", "", f"Hardware: {payload['hardware']['summary']}. Generated by bench/ablations.py.", "",
                       *ablation_sections(payload)]).replace("](results/", "](")
@@ -267,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
     (args,) = HfArgumentParser(AblationArguments).parse_args_into_dataclasses(args=argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    unknown = set(args.datasets) - set(bench_datasets())
+    unknown = set(args.datasets) - set(bench_datasets(args.loghub_dir))
     if unknown or set(args.studies) - set(STUDIES):
         raise SystemExit(f"unknown datasets/studies {sorted(unknown | (set(args.studies) - set(STUDIES)))}")
     payload = run(args)

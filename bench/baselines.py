@@ -18,117 +18,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from logllm.dataset.benchmarks import bench_datasets, load_bench_dataset
+from logllm.report.summary import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 RESULTS = ROOT / "bench" / "results"
 LOGHUB = ROOT.parent / "shared" / "loghub"
-SPLIT_SEED = 42
 
 logger = logging.getLogger("bench.baselines")
-
-
-# ----------------------------------------------------------------------------- benchmark datasets
-
-
-@dataclass
-class BenchDataset:
-    """How one benchmark dataset is built; `describe` goes into every result row."""
-
-    name: str
-    build: Callable[[str], Any]  # preprocessing -> DatasetDict
-    source: str
-    windowing: str
-    split: str
-    real: bool
-    preprocessings: tuple[str, ...] = ("re", "raw", "template", "template_id")
-    notes: str = ""
-
-    def describe(self, dataset: Any, preprocessing: str = "re") -> dict[str, Any]:
-        return {
-            "dataset": self.name, "source": self.source, "real_data": self.real, "windowing": self.windowing,
-            "split": self.split, "split_seed": SPLIT_SEED, "preprocessing": preprocessing, "notes": self.notes,
-            "sizes": {k: {"windows": len(v), "anomalous": int(sum(v["label"]))} for k, v in dataset.items()},
-        }
-
-
-def _loghub_dataset(kind: str, inputs: list[str], preprocessing: str, **settings: Any) -> Any:
-    from logllm.dataset.build import BuildSettings, build_dataset
-
-    missing = [p for p in inputs + ([settings["labels"]] if settings.get("labels") else []) if not Path(p).is_file()]
-    if missing:
-        raise FileNotFoundError(f"real Loghub sample missing: {missing[0]} (expected ../shared/loghub next to the repo)")
-    return build_dataset(BuildSettings(dataset=kind, inputs=inputs, preprocessing=preprocessing, seed=SPLIT_SEED, **settings))
-
-
-def _synthetic(kind: str, preprocessing: str, **sizes: Any) -> Any:
-    from logllm.dataset.build import build_synthetic_dataset
-
-    return build_synthetic_dataset(kind, seed=0, preprocessing=preprocessing, **sizes)
-
-
-def _deeplog_hdfs(preprocessing: str) -> Any:
-    """DeepLog's HDFS sessions (event keys, no text) as template-id windows, seeded random split."""
-    from datasets import Dataset, DatasetDict
-
-    from logllm.dataset.features import WINDOW_FEATURES
-    from logllm.dataset.splits import split_windows
-
-    if preprocessing != "template_id":
-        raise ValueError("deeplog_hdfs holds event keys only: preprocessing must be template_id")
-    windows = []
-    for name, label in (("hdfs_train_normal_3855", 0), ("hdfs_abnormal_12000", 1)):
-        path = LOGHUB / "deeplog_hdfs" / name
-        if not path.is_file():
-            raise FileNotFoundError(f"real Loghub sample missing: {path}")
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            keys = text.split()
-            if not keys:
-                continue
-            windows.append({
-                "window_id": f"{name}:{number}", "source": name, "lines": [f"E{k}" for k in keys], "raw_lines": keys,
-                "line_numbers": [number] * len(keys), "line_labels": [label] * len(keys), "label": label,
-                "categories": [], "start_time": None, "end_time": None,
-            })
-    splits = split_windows(windows, "random", test_size=0.2, validation_size=0.1, seed=SPLIT_SEED)
-    return DatasetDict({k: Dataset.from_list(v, features=WINDOW_FEATURES) for k, v in splits.items()})
-
-
-def bench_datasets() -> dict[str, BenchDataset]:
-    bgl = str(LOGHUB / "loghub" / "BGL" / "BGL_2k.log")
-    thunderbird = str(LOGHUB / "thunderbird_subset" / "Thunderbird_part1_12000lines.log")
-    hdfs = str(LOGHUB / "hdfs_raw_head" / "HDFS_head_2000lines.log")
-    hdfs_labels = str(LOGHUB / "hdfs_raw_head" / "block_labels_in_sample.csv")
-    return {d.name: d for d in (
-        BenchDataset("synthetic_hdfs", lambda p: _synthetic("hdfs", p, n_sessions=1000), "generate_hdfs_like(1000 sessions, seed 0)",
-                     "session", "random 7.2:0.8:2 (seed 42)", False),
-        BenchDataset("synthetic_bgl", lambda p: _synthetic("bgl", p, n_lines=20000, window_size=100), "generate_bgl_like(20,000 lines, seed 0)",
-                     "sliding 100/100", "chronological 7.2:0.8:2", False),
-        BenchDataset("bgl_2k", lambda p: _loghub_dataset("bgl", [bgl], p), "loghub BGL_2k.log (2,000 real lines)",
-                     "sliding 100/100", "chronological 7.2:0.8:2", True, notes="20 windows: far too few for stable numbers"),
-        BenchDataset("thunderbird_12k", lambda p: _loghub_dataset("thunderbird", [thunderbird], p, split_method="random"),
-                     "Thunderbird_part1_12000lines.log (12,000 real lines)", "sliding 100/100", "random 7.2:0.8:2 (seed 42)", True,
-                     notes="random split: the slice is not in time order, and a chronological split leaves no anomaly in test"),
-        BenchDataset("thunderbird_12k_w20", lambda p: _loghub_dataset("thunderbird", [thunderbird], p, window_size=20, step=20, split_method="random"),
-                     "Thunderbird_part1_12000lines.log (12,000 real lines)", "sliding 20/20", "random 7.2:0.8:2 (seed 42)", True,
-                     notes="20-line windows give ~600 windows (bench/train_real.py's windows); ~40% are anomalous"),
-        BenchDataset("hdfs_head", lambda p: _loghub_dataset("hdfs", [hdfs], p, labels=hdfs_labels), "HDFS_head_2000lines.log + block labels",
-                     "session", "random 7.2:0.8:2 (seed 42)", True, notes="head of the log: sessions cut short, 8 anomalous blocks"),
-        BenchDataset("hdfs_deeplog", _deeplog_hdfs, "DeepLog HDFS sessions (3,855 normal + 12,000 abnormal, event keys)",
-                     "session", "random 7.2:0.8:2 (seed 42)", True, preprocessings=("template_id",),
-                     notes="event keys only; anomalous sessions are the majority, unlike full HDFS (2.9%)"),
-    )}
-
-
-def load_bench_dataset(name: str, preprocessing: str = "re") -> tuple[Any, dict[str, Any]]:
-    spec = bench_datasets()[name]
-    if preprocessing not in spec.preprocessings:
-        preprocessing = spec.preprocessings[0]
-    dataset = spec.build(preprocessing)
-    return dataset, spec.describe(dataset, preprocessing)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -136,7 +35,8 @@ def load_bench_dataset(name: str, preprocessing: str = "re") -> tuple[Any, dict[
 
 @dataclass
 class BaselineBenchArguments:
-    datasets: list[str] = field(default_factory=lambda: list(bench_datasets()), metadata={"help": "benchmark datasets"})
+    datasets: list[str] = field(default_factory=lambda: list(bench_datasets(LOGHUB)), metadata={"help": "benchmark datasets"})
+    loghub_dir: str = field(default=str(LOGHUB), metadata={"help": "the real Loghub samples"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "model seeds (at least 3 for mean ± std)"})
     neural: bool = field(default=True, metadata={"help": "also run the BERT and decoder classifiers"})
     neural_max_train_windows: int = field(default=150, metadata={"help": "larger training splits: neural baselines use the capped training windows (or are skipped)"})
@@ -161,7 +61,7 @@ def run(args: BaselineBenchArguments) -> dict[str, Any]:
     payload: dict[str, Any] = {"benchmark": "baselines", "hardware": hardware_info(), "seeds": args.seeds, "datasets": {}}
     for name in args.datasets:
         started = time.perf_counter()
-        dataset, info = load_bench_dataset(name)
+        dataset, info = load_bench_dataset(name, args.loghub_dir)
         train, validation, test = dataset["train"], dataset.get("validation"), dataset["test"]
         results = run_count_baselines(train, test, args.seeds, validation_ds=validation)
         capped = None
@@ -220,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
     (args,) = HfArgumentParser(BaselineBenchArguments).parse_args_into_dataclasses(args=argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    unknown = set(args.datasets) - set(bench_datasets())
+    unknown = set(args.datasets) - set(bench_datasets(args.loghub_dir))
     if unknown:
-        raise SystemExit(f"unknown datasets {sorted(unknown)}; choose from {sorted(bench_datasets())}")
+        raise SystemExit(f"unknown datasets {sorted(unknown)}; choose from {sorted(bench_datasets(args.loghub_dir))}")
     if len(args.seeds) < 3:
         logger.warning("fewer than 3 seeds: the std is not meaningful")
     out = Path(args.output)
@@ -233,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = run(args)
     if previous is not None:  # measured datasets replace their old entries; the others stay as they were
         payload["datasets"] = {**previous["datasets"], **payload["datasets"]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    md_path.write_text(render_markdown(payload), encoding="utf-8")
+    write_report(payload, out, render_markdown)
     print(f"wrote {json_path} and {md_path}")
     return 0
 

@@ -220,7 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     args = parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     rows = []
     plan = ([(s, False, False) for s in args.sizes_mb] + [(s, True, False) for s in args.raw_sizes_mb]
             + [(s, False, True) for s in args.build_sizes_mb])

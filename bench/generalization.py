@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import platform
 import statistics
 import sys
@@ -31,13 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from logllm.dataset.generalization import (  # noqa: E402
+from logllm.dataset.generalization import (
     categorize_by_anomaly_templates,
     category_counts,
     combine_systems,
@@ -45,6 +40,10 @@ from logllm.dataset.generalization import (  # noqa: E402
     subsample_labels,
     unseen_type_split,
 )
+from logllm.report.metrics import per_category_recall
+from logllm.report.summary import format_spread, mean_std
+
+ROOT = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger("bench.generalization")
 
@@ -325,15 +324,6 @@ RUNNERS: dict[str, Callable[[Task, GeneralizationArguments], dict[str, tuple[np.
 
 
 # ============================================================================ scoring
-def per_category_recall(rows: Sequence[dict[str, Any]], predicted: np.ndarray) -> dict[str, float]:
-    hits: dict[str, list[int]] = defaultdict(list)
-    for row, flag in zip(rows, predicted):
-        if int(row["label"]) == 1:
-            for cat in row["categories"] or ["(none)"]:
-                hits[cat].append(int(flag))
-    return {cat: float(np.mean(v)) for cat, v in sorted(hits.items())}
-
-
 def score_method(task: Task, val: np.ndarray, test: np.ndarray) -> dict[str, Any]:
     from logllm.report.evaluate import choose_threshold
     from logllm.report.metrics import compute_metrics
@@ -384,13 +374,6 @@ def run_task(task: Task, args: GeneralizationArguments, missing: dict[str, str],
 
 
 # ============================================================================ report
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -402,21 +385,17 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                "n_train": rs[0]["n_train"], "n_test": rs[0]["n_test"], "n_test_anomalous": rs[0]["n_test_anomalous"],
                "flag_all_f1": statistics.fmean(2 * r["n_test_anomalous"] / (r["n_test"] + r["n_test_anomalous"]) for r in rs)}
         for key in ("f1", "precision", "recall", "roc_auc", "pr_auc", "seconds"):
-            agg[f"{key}_mean"], agg[f"{key}_std"] = _mean_std([r[key] for r in rs])
+            agg[f"{key}_mean"], agg[f"{key}_std"] = mean_std([r[key] for r in rs])
         cats = defaultdict(list)
         for r in rs:
             for c, v in r["per_category_recall"].items():
                 cats[c].append(v)
-        agg["per_category_recall"] = {c: _mean_std(v)[0] for c, v in sorted(cats.items())}
+        agg["per_category_recall"] = {c: mean_std(v)[0] for c, v in sorted(cats.items())}
         if rs[0].get("per_system"):
-            agg["per_system_f1"] = {s: _mean_std([r["per_system"][s]["f1"] for r in rs])
+            agg["per_system_f1"] = {s: mean_std([r["per_system"][s]["f1"] for r in rs])
                                     for s in rs[0]["per_system"]}
         out.append(agg)
     return sorted(out, key=lambda a: (a["setting"], a["variant"], a["family"], a["method"]))
-
-
-def _fmt(mean: float | None, std: float | None) -> str:
-    return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}"
 
 
 def headline_table(summary: list[dict[str, Any]]) -> list[str]:
@@ -428,10 +407,10 @@ def headline_table(summary: list[dict[str, Any]]) -> list[str]:
         aggs = [a for a in summary if a["variant"] == variant]
         def cell(method: str) -> str:
             found = [a for a in aggs if a["method"] == method]
-            return f"{_fmt(found[0]['f1_mean'], found[0]['f1_std'])} (n={len(found[0]['seeds'])})" if found else "not run"
+            return f"{format_spread(found[0]['f1_mean'], found[0]['f1_std'])} (n={len(found[0]['seeds'])})" if found else "not run"
         counts = [a for a in aggs if a["family"] == "count" and a["f1_mean"] is not None]
         best = max(counts, key=lambda a: a["f1_mean"]) if counts else None
-        best_cell = f"{_fmt(best['f1_mean'], best['f1_std'])} ({best['method']})" if best else "not run"
+        best_cell = f"{format_spread(best['f1_mean'], best['f1_std'])} ({best['method']})" if best else "not run"
         lines.append(f"| {setting} | {variant} | {cell('logllm')} | {cell('bert_classifier')} | {best_cell} | "
                      f"{aggs[0]['flag_all_f1']:.3f} |")
     return lines + [""]
@@ -457,8 +436,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for a in aggs:
             lines.append(f"| {a['variant']} | {a['method']} | {len(a['seeds'])} | {a['n_train']} | {a['n_test']} ({a['n_test_anomalous']}) | "
-                         f"{_fmt(a['f1_mean'], a['f1_std'])} | {_fmt(a['precision_mean'], a['precision_std'])} | "
-                         f"{_fmt(a['recall_mean'], a['recall_std'])} | {_fmt(a['roc_auc_mean'], a['roc_auc_std'])} | {a['flag_all_f1']:.3f} |")
+                         f"{format_spread(a['f1_mean'], a['f1_std'])} | {format_spread(a['precision_mean'], a['precision_std'])} | "
+                         f"{format_spread(a['recall_mean'], a['recall_std'])} | {format_spread(a['roc_auc_mean'], a['roc_auc_std'])} | {a['flag_all_f1']:.3f} |")
         lines.append("")
         if setting == "unseen_type":
             for variant, info in payload["splits"].items():
@@ -469,7 +448,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         if multi:
             lines += ["Per-system F1 of the multi-system models:", ""]
             for a in multi:
-                lines.append(f"- {a['method']}: " + ", ".join(f"{s} {_fmt(*v)}" for s, v in a["per_system_f1"].items()))
+                lines.append(f"- {a['method']}: " + ", ".join(f"{s} {format_spread(*v)}" for s, v in a["per_system_f1"].items()))
             lines.append("")
     lines += ["## What would move these numbers", "",
               "The LogLLM rows use the offline default model (a random-initialised 11M-parameter decoder that knows no "

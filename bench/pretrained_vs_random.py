@@ -41,9 +41,10 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from baselines import RESULTS  # noqa: E402  (bench/baselines.py)
+from logllm.report.summary import write_report  # noqa: E402
 from quickstart_seeds import LoadSampler  # noqa: E402  (bench/quickstart_seeds.py)
-from report import write_report  # noqa: E402  (bench/report.py)
+
+RESULTS = ROOT / "bench" / "results"
 
 logger = logging.getLogger("bench.pretrained_vs_random")
 METRICS = ("precision", "recall", "f1", "roc_auc")

@@ -27,13 +27,11 @@ from typing import Any
 import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `logllm quickstart` does (logllm/cli.py): before torch loads
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
-from generalization import per_category_recall  # noqa: E402  (bench/generalization.py)
-from report import write_report  # noqa: E402  (bench/report.py)
+from logllm.report.metrics import per_category_recall  # noqa: E402
+from logllm.report.summary import write_report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger("bench.quickstart_seeds")
 RESULTS = ROOT / "bench" / "results"

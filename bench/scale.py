@@ -403,7 +403,8 @@ def _extrapolated(run: dict, full: int) -> float | None:
 def render(payload: dict) -> str:
     runs, inputs = payload["runs"], payload["inputs"]
     lines = ["# Full-size logs: `logllm detect` end to end", "",
-             f"Hardware: {payload['hardware']}. Every number is one `logllm detect FILE --output rows.jsonl --threads 2` "
+             f"Hardware: {payload['hardware']}. Every number is one `logllm detect FILE --output rows.jsonl --threads "
+             f"{payload['args'].get('threads', 2)}` "
              "in its own process (reading, windowing, scoring, line evidence for flagged windows, writing every row), "
              "wall time and the child's peak RSS; the load average (`uptime`, 1/5/15 min) before each run is given "
              "next to it: the 2 cores are shared with other jobs, so absolute times move with it.", ""]
@@ -472,7 +473,7 @@ def render(payload: dict) -> str:
                   "variable fields are random, so masked windows almost never repeat and the window cache finds little "
                   "to reuse; real BGL, with long runs of one message, repeats far more.", "", *bgl]
     lines += ["", "## How it was run", "",
-              f"Models: " + "; ".join(f"`{k}`: {v}" for k, v in payload["models"].items()) + ". Speed does not depend "
+              "Models: " + "; ".join(f"`{k}`: {v}" for k, v in payload["models"].items()) + ". Speed does not depend "
               "on what a model learned (a trained one runs the same arithmetic), so untrained models are timed. What "
               "training changes is how many windows cross the threshold, and flagged windows pay for line evidence "
               "(a forward pass per distinct line): every run uses the threshold that flags "

@@ -1,6 +1,6 @@
 """Load test for the Space: N concurrent gradio_client users against ``logllm serve`` on 127.0.0.1.
 
-Each client uploads its own small synthetic log (plain lines, seeded) and waits for the result.
+Each client uploads its own small synthetic BGL-like log (seeded) and waits for the result.
 Reports requests sent / answered / failed and the latency distribution. Bounded: one request per
 client, a per-request timeout, the server killed at the end.
 
@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from transformers import HfArgumentParser
 
-from transformers import HfArgumentParser  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -53,17 +53,53 @@ def one_request(url: str, path: Path, model: str, args: LoadArguments) -> dict:
         return {"ok": False, "seconds": time.monotonic() - started, "error": f"{type(err).__name__}: {err}"[:200]}
 
 
+def untrained_tiny_model(folder: Path, seed: int) -> str:
+    """An untrained `build_tiny` saved to ``folder`` (load, not accuracy, is measured)."""
+    from logllm.modeling.presets import build_tiny
+
+    model, processor = build_tiny(seed=seed)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return str(folder)
+
+
+def client_log(path: Path, n_lines: int, seed: int) -> Path:
+    """A BGL-like log of ``n_lines`` lines with the synthetic generator's anomalies (one file per client)."""
+    from logllm.logs.synthetic import bgl_like_lines
+
+    path.write_text("".join(line.text + "\n" for line in bgl_like_lines(n_lines, seed=seed, anomaly_rate=0.05)))
+    return path
+
+
+def start_server(model: str, log_path: Path, timeout_s: float = 180.0) -> tuple[subprocess.Popen, str]:
+    """`logllm serve` on a free 127.0.0.1 port in its own process; returns once the page answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "logllm", "serve", "--model", model, "--host", "127.0.0.1",
+                                 "--port", str(port), "--concurrency", "1"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"logllm serve exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise TimeoutError(f"logllm serve did not answer at {url} within {timeout_s:.0f} s (log: {log_path})")
+
+
 def main(argv: list[str] | None = None) -> int:
     (args,) = HfArgumentParser(LoadArguments).parse_args_into_dataclasses(args=argv)
-    from detect_support import planted_log, start_server, untrained_tiny_model_dir
-
-    model = args.model or str(untrained_tiny_model_dir(args.seed))
     work = Path(tempfile.mkdtemp(prefix="logllm-bench-load-"))
-    files = []
-    for i in range(args.clients):
-        path = work / f"client_{i:02d}.log"
-        path.write_text(planted_log(args.lines_per_file, planted_at=(7 + i % 40,), seed=args.seed + i))
-        files.append(path)
+    model = args.model or untrained_tiny_model(work / "model", args.seed)
+    files = [client_log(work / f"client_{i:02d}.log", args.lines_per_file, args.seed + i) for i in range(args.clients)]
     proc, url = start_server(model, work / "server.log")
     try:
         started = time.monotonic()

@@ -3,7 +3,7 @@
     python bench/train_real.py                                   # Thunderbird 12k, 3 seeds, ~10 min on a free 2-core CPU
     python bench/train_real.py --datasets thunderbird_12k bgl_2k # + BGL_2k (100 windows: far too few)
 
-Each dataset is built by bench/baselines.py's `_loghub_dataset` (the project's Loghub parser, `re`
+Each dataset is built by `logllm.dataset.benchmarks.loghub_dataset` (the project's Loghub parser, `re`
 preprocessing, sliding windows) with smaller windows than the other benches (20 lines, step 20) so the
 12,000-line Thunderbird slice gives ~600 windows. The split is random 7.2:0.8:2 with the benchmarks'
 split seed, as in bench/ablations.py and bench/baselines.py: the slice is not in time order and a
@@ -25,22 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from logllm.dataset.benchmarks import SPLIT_SEED, loghub_dataset
+from logllm.report.results import PAPER_TABLE_II
+from logllm.report.summary import write_report
 
-from baselines import LOGHUB, RESULTS, SPLIT_SEED, _loghub_dataset  # noqa: E402  (bench/baselines.py)
-from report import write_report  # noqa: E402  (bench/report.py)
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+LOGHUB = ROOT.parent / "shared" / "loghub"
 
 logger = logging.getLogger("bench.train_real")
 METRICS = ("precision", "recall", "f1", "roc_auc", "accuracy")
 
-# Paper Table II (precision / recall / F1), /work/shared/reference/method.md.
-PAPER = {
-    "thunderbird_12k": {"paper_dataset": "Thunderbird", "precision": 0.966, "recall": 0.966, "f1": 0.966},
-    "bgl_2k": {"paper_dataset": "BGL", "precision": 0.861, "recall": 0.979, "f1": 0.916},
-}
+# Paper Table II (precision / recall / F1) for the dataset each sample comes from.
+PAPER = {name: {"paper_dataset": family, **dict(zip(("precision", "recall", "f1"), PAPER_TABLE_II["LogLLM"][family]))}
+         for name, family in (("thunderbird_12k", "Thunderbird"), ("bgl_2k", "BGL"))}
 SOURCES = {
     "thunderbird_12k": ("thunderbird", LOGHUB / "thunderbird_subset" / "Thunderbird_part1_12000lines.log",
                         "Thunderbird_part1_12000lines.log (12,000 real labeled lines)"),
@@ -75,9 +73,9 @@ class TrainRealArguments:
 
 
 def build_real_dataset(name: str, window_size: int) -> tuple[Any, dict[str, Any]]:
-    """Real Loghub windows through bench/baselines.py's builder; random split (see module docstring)."""
+    """Real Loghub windows through the benchmarks' builder; random split (see module docstring)."""
     kind, path, source = SOURCES[name]
-    dataset = _loghub_dataset(kind, [str(path)], "re", window_size=window_size, step=window_size, split_method="random")
+    dataset = loghub_dataset(kind, [str(path)], "re", window_size=window_size, step=window_size, split_method="random")
     info = {
         "source": source, "windowing": f"sliding {window_size}/{window_size}", "preprocessing": "re",
         "split": f"random 7.2:0.8:2 (split seed {SPLIT_SEED})",

@@ -70,6 +70,10 @@ def test_threshold_chosen_on_validation_not_test(windows, tmp_path):
     for key in ("dataset", "split", "seed", "model", "hardware", "wall_time_s", "n_windows"):
         assert on_disk[key] not in (None, "")
     assert on_disk["n_windows"] == 5 and on_disk["seed"] == 3 and on_disk["hardware"]["cpu_count"] >= 1
+    from logllm.report.metrics_file import EvaluationRecord, read_evaluation
+
+    assert read_evaluation(tmp_path / "metrics.json") == on_disk  # what is written follows the schema it is read with
+    assert set(on_disk) <= set(EvaluationRecord.__annotations__)  # and the schema names every key written
     for name in ("confusion_matrix.png", "roc_curve.png", "pr_curve.png", "score_histogram.png", "cost.md", "error_analysis.html"):
         assert (tmp_path / name).stat().st_size > 0
 

@@ -77,3 +77,13 @@ def test_plots_written_and_non_empty(tmp_path):
 def test_plots_survive_one_class(tmp_path):
     paths = save_plots([0, 0, 0], [0.1, 0.2, 0.3], tmp_path, 0.5)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_per_category_recall_counts_each_category_of_anomalous_windows_only():
+    from logllm.report.metrics import per_category_recall
+
+    rows = [{"label": 1, "categories": ["disk"]}, {"label": 1, "categories": ["disk", "net"]},
+            {"label": 1, "categories": []}, {"label": 0, "categories": []}]
+    assert per_category_recall(rows, [True, False, True, True]) == {"(none)": 1.0, "disk": 0.5, "net": 0.0}
+    with pytest.raises(ValueError):
+        per_category_recall(rows, [True])  # predictions must align with the windows

@@ -78,6 +78,43 @@ def test_bad_metrics_files_are_named_in_the_error(tmp_path, content):
         read_metrics(path)
 
 
+def _record(**changes):
+    metrics = {"precision": 0.9, "recall": 0.9375, "f1": 0.9184, "accuracy": 0.93, "specificity": 0.93, "roc_auc": None,
+               "pr_auc": None, "threshold": 0.5, "tp": 45, "fp": 5, "tn": 67, "fn": 3, "n": 120}
+    record = {"dataset": "d", "split": "test", "model": "m", "threshold": 0.31, "threshold_source": "given",
+              "n_windows": 120, "n_lines": 2400, "n_anomalous": 48, "metrics": metrics, "decoder_metrics": None}
+    for key, value in changes.items():
+        if "." in key:
+            outer, inner = key.split(".")
+            record[outer] = {k: v for k, v in record[outer].items() if k != inner} if value is ... else {**record[outer], inner: value}
+        elif value is ...:
+            del record[key]
+        else:
+            record[key] = value
+    return record
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"n_windows": ...}, "missing key 'n_windows'"),
+    ({"metrics.f1": ...}, "missing key 'metrics.f1'"),
+    ({"metrics.f1": "0.9"}, "'metrics.f1' should be a number"),
+    ({"decoder_metrics": {"f1": 0.5}}, "missing key 'decoder_metrics.precision'"),
+    ({"threshold": True}, "'threshold' should be int or float"),
+    ({"metrics": [0.9]}, "'metrics' should be dict"),
+])
+def test_a_malformed_metrics_file_is_named_with_the_key_it_lacks(tmp_path, changes, message):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(_record(**changes)), encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{path}: .*{message}".replace("(", r"\(").replace(")", r"\)")):
+        read_metrics(path)
+
+
+def test_a_metrics_file_with_extra_headline_keys_reads(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({**_record(), "f1": 0.9184, "seconds": 12.5}), encoding="utf-8")  # quickstart's flat keys
+    assert read_metrics(path)["metrics"]["n"] == 120
+
+
 def test_validation_rejects_a_card_without_license():
     with pytest.raises(ValueError, match="no license"):
         validate_model_card("---\npipeline_tag: text-classification\n---\nfrom_pretrained(x, trust_remote_code=True)")

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -144,12 +143,16 @@ def _run_fresh_process(model_dir: Path, tmp_path: Path) -> dict:
 
 
 def test_trained_lora_model_saves_merged_for_automodel_and_adapters_alone(tmp_path):
-    from logllm.training.setup import save_final_model
+    from logllm.training.artifact import save_model_artifact
 
     peft_model, processor = _small_lora()
     _train(peft_model, processor)
     trained = _scores(peft_model, processor)
-    final = save_final_model(peft_model, processor, tmp_path / "final_model", SimpleNamespace(merge_lora=True))
+    base = peft_model.get_base_model()  # what training adds after the stages: the index and the operating point
+    index = torch.randn(3, base.config.encoder_config.hidden_size)
+    base.set_novelty_index(index)
+    base.config.operating_point = {"threshold": 0.3, "threshold_source": "best F1 on validation (test)"}
+    final = save_model_artifact(peft_model, processor, tmp_path / "final_model", merge_lora=True)
 
     loaded = _run_fresh_process(final, tmp_path)
     assert (loaded["cls"], loaded["decoder"], loaded["tied"]) == ("LogLLMForAnomalyDetection", "LlamaForCausalLM", True)
@@ -162,6 +165,8 @@ def test_trained_lora_model_saves_merged_for_automodel_and_adapters_alone(tmp_pa
     assert size < 0.2 * (final / "model.safetensors").stat().st_size
     reloaded, reloaded_processor = load_adapters(adapters)
     assert _scores(reloaded, reloaded_processor) == pytest.approx(trained, abs=1e-5)
+    assert reloaded.config.operating_point["threshold"] == 0.3
+    assert torch.allclose(reloaded.get_base_model().novelty_index, base.novelty_index)  # saved beside the adapters
     from logllm.modeling.loading import load_model  # what detect, watch and the Space load with
 
     merged, merged_processor, _ = load_model(adapters)

@@ -205,20 +205,20 @@ def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_pat
 def test_truncated_lines_are_reported_once_per_stage_with_a_total(tmp_path, caplog):
     """Lines longer than max_tokens_per_line: one warning per stage and one per evaluation, with the total
     (the processor's per-batch count stays at debug level)."""
-    script_args, training_args = tiny_args(tmp_path, "--stages", "1,2a", "--max_tokens_per_line", "8")
+    args = tiny_args(tmp_path, "--run_stages", "1,2a", "--max_tokens_per_line", "8")
     # both loggers: CLI tests may have raised logllm.modeling's own level
     with caplog.at_level(logging.DEBUG, logger="logllm"), caplog.at_level(logging.DEBUG, logger="logllm.modeling"):
-        result = train_logllm(script_args, training_args, dataset=tiny_dataset())
+        result = run_training(*args, dataset=tiny_dataset())
     about_truncation = [r for r in caplog.records if "longer than max_tokens_per_line=8" in r.getMessage()]
     warnings = [r.getMessage() for r in about_truncation if r.levelno >= logging.WARNING]
     per_batch = [int(r.getMessage().split()[0]) for r in about_truncation if r.levelno == logging.DEBUG]
     assert len(per_batch) > len(warnings)  # every training and validation batch cut lines
-    assert [m.split(":")[0] for m in warnings] == ["stage 1", "stage 2a", "evaluation on test"]
+    assert [m.split(":")[0] for m in warnings] == ["stage 1", "stage 2a", "novelty index", "evaluation on test"]
     for stage, message in zip(result.stages, warnings):
         assert stage["lines_truncated"] > 0
         assert message.startswith(f"stage {stage['stage']}: {stage['lines_truncated']} line(s) longer than")
-    evaluation = int(warnings[2].split(": ", 1)[1].split()[0])
-    assert sum(s["lines_truncated"] for s in result.stages) + evaluation == sum(per_batch)
+    index, evaluation = (int(m.split(": ", 1)[1].split()[0]) for m in warnings[2:])
+    assert sum(s["lines_truncated"] for s in result.stages) + index + evaluation == sum(per_batch)
 
 
 def test_one_class_training_set_is_refused(tmp_path):
@@ -252,12 +252,11 @@ def test_unknown_or_wrong_model_type_is_refused(tmp_path, config, message):
         run_training(*tiny_args(tmp_path / "out", "--decoder_name_or_path", str(decoder)), dataset=tiny_dataset())
 
 
-def test_push_to_hub_uploads_model_code_processor_card_and_eval(uninterrupted, monkeypatch):
-    from huggingface_hub import HfApi
+def test_push_to_hub_uploads_the_saved_folder_with_its_card_and_eval(tmp_path, monkeypatch):
+    """`--push_to_hub`: the model folder as saved (README.md card naming the repo, config with the operating point,
+    safetensors only, eval/ files) goes up in one `upload_folder` commit."""
+    from huggingface_hub import HfApi, constants
 
-    from logllm.training.hub import push_trained_model
-
-    out, _, _ = uninterrupted
     calls = {}
 
     def fake_create_repo(self, repo_id, **kwargs):
@@ -267,15 +266,23 @@ def test_push_to_hub_uploads_model_code_processor_card_and_eval(uninterrupted, m
         calls["files"] = {op.path_in_repo: Path(op.path_or_fileobj).read_bytes() for op in operations}
         return "commit"
 
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # the one-commit path, no Xet upload
     monkeypatch.setattr(HfApi, "create_repo", fake_create_repo)
     monkeypatch.setattr(HfApi, "create_commit", fake_create_commit)
-    push_trained_model(out / "final_model", "me/logllm-tiny", eval_dir=out / "eval", token="hf_fake")
+    monkeypatch.setattr(HfApi, "_validate_yaml", lambda self, *args, **kwargs: None)  # the Hub's check; ours is offline
+    out = tmp_path / "run"
+    run_training(*tiny_args(out, "--stages", "3", "--push_to_hub", "true", "--hub_model_id", "me/logllm-tiny",
+                            "--hub_token", "hf_fake"), dataset=tiny_dataset())
     files = set(calls["files"])
     assert calls["repo"][0] == "me/logllm-tiny"
-    expected_model = {p.name for p in (out / "final_model").iterdir() if p.is_file()}
-    assert expected_model <= files, expected_model - files
-    assert {"config.json", "README.md", "eval/metrics.json", "eval/confusion_matrix.png", "eval/roc_curve.png", "eval/pr_curve.png"} <= files
+    folder = out / "final_model"
+    expected = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert expected == files, expected ^ files
+    assert {"config.json", "README.md", "eval/metrics.json", "eval/confusion_matrix.png", "eval/roc_curve.png",
+            "eval/pr_curve.png"} <= files
     assert any(f.endswith(".safetensors") for f in files) and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
     card = calls["files"]["README.md"].decode()
-    f1 = json.loads((out / "eval" / "metrics.json").read_text())["metrics"]["f1"]
-    assert f"{f1:.3f}" in card and "me/logllm-tiny" in card
+    metrics = json.loads(calls["files"]["eval/metrics.json"])
+    assert f"{metrics['metrics']['f1']:.3f}" in card and "me/logllm-tiny" in card
+    config = json.loads(calls["files"]["config.json"])
+    assert config["operating_point"]["threshold"] == pytest.approx(metrics["threshold"])

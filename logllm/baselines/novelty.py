@@ -26,18 +26,11 @@ import numpy as np
 
 from logllm.baselines.protocol import SplitData, result, skipped, split_data
 from logllm.report.metrics import compute_metrics
+from logllm.scoring.novelty import normal_lines
 
 logger = logging.getLogger(__name__)
 
 NOVELTY_BASELINES = ("new_masked_line", "new_drain_template", "embedding_knn")
-
-
-def _normal_lines(windows: Sequence[Sequence[str]], labels: np.ndarray) -> list[str]:
-    seen: dict[str, None] = {}
-    for lines, label in zip(windows, labels):
-        if int(label) == 0:
-            seen.update(dict.fromkeys(lines))
-    return list(seen)
 
 
 class NewLineRule:
@@ -159,7 +152,7 @@ class EmbeddingKNN:
 def _fit_and_score(rule: Any, data: SplitData, seed: int, config: EmbeddingKNNConfig) -> dict[str, Any]:
     (train_w, train_y), (test_w, test_y) = data.train, data.test
     started = time.perf_counter()
-    rule.fit(_normal_lines(train_w, train_y))
+    rule.fit(normal_lines(train_w, train_y))
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     scores = rule.score(test_w)

@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="fmt", default="auto", choices=INPUT_FORMATS, help="log format (default: auto)")
     parser.add_argument("--window", default=None,
                         help=f"session | sliding:SIZE[:STEP] | time:SECONDS (defaults: {defaults})")
-    parser.add_argument("--threshold", type=float, default=0.5, help="P(anomalous) at or above which a window is flagged")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="P(anomalous) at or above which a window is flagged (default: the model's operating "
+                             "point, chosen on validation when it was trained; else 0.5)")
+    parser.add_argument("--no-novelty", dest="novelty", action="store_false",
+                        help="decide on the decoder's P(anomalous) alone: lines unlike anything in training do not "
+                             "flag a window")
     parser.add_argument("--top-k", type=int, default=3, help="suspicious lines shown per flagged window")
     parser.add_argument("--batch-size", type=int, default=8, help="windows scored per forward pass")
     parser.add_argument("--output", default=None, help="write every window's result to a .jsonl or .csv file")
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from logllm.report.detection import DetectionTally, ResultWriter, format_table
     from logllm.scoring.detector import DetectionReport, Detector, processor_notes
 
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
     if args.top_k < 0 or args.batch_size < 1:
         raise DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
@@ -162,16 +167,16 @@ def run(args: argparse.Namespace) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        detector = Detector.load(args.model, batch_size=args.batch_size)
+        detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
+                                 use_novelty=args.novelty)
         if not args.window_cache:
             detector.cache = WindowScoreCache(max_entries=0)
         if not args.line_cache:
             detector.line_cache = LineVectorCache(max_entries=0)
-        threshold = args.threshold
-        source = detector.threshold_source if threshold == detector.threshold else "given"
+        threshold, source = detector.threshold, detector.threshold_source
         if args.output:
             try:
-                writer = ResultWriter(args.output, top_k=args.top_k)
+                writer = ResultWriter(args.output, top_k=args.top_k, novelty_threshold=detector.novelty_threshold)
             except OSError as err:
                 raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
         tally = DetectionTally(max_rows=args.max_rows, novelty_threshold=detector.novelty_threshold)

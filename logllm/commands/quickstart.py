@@ -103,7 +103,11 @@ def run_quickstart(args: QuickstartArguments) -> tuple[dict[str, Any], Any]:
     if result.eval_metrics is None:
         raise RuntimeError("the quickstart run produced no test evaluation")
     metrics_path = Path(args.output) / "eval" / "metrics.json"
-    metrics = write_quickstart_metrics(metrics_path, result.eval_metrics, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    metrics = write_quickstart_metrics(metrics_path, result.eval_metrics, seconds)
+    in_model = result.final_model_dir / "eval" / "metrics.json" if result.final_model_dir else None
+    if in_model is not None and in_model.is_file():  # the model folder's copy says the same
+        write_quickstart_metrics(in_model, result.eval_metrics, seconds)
     return metrics, result
 
 

@@ -115,7 +115,7 @@ class Watcher:
         fmt: str = "plain",
         size: int = 50,
         step: int = 50,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         flush_after: float | None = None,
         from_start: bool = False,
         top_k: int = 3,
@@ -200,7 +200,9 @@ class Watcher:
         done = 0
         while self.pending and (limit is None or done < limit):
             batch = self.pending[: min(batch_size, len(self.pending) if limit is None else limit - done)]
-            results = self.detector.score([p.window for p in batch], threshold=self.threshold, line_scores=False)
+            # threshold None: the detector's own (the model's operating point)
+            given = {} if self.threshold is None else {"threshold": self.threshold}
+            results = self.detector.score([p.window for p in batch], line_scores=False, **given)
             del self.pending[: len(batch)]
             done += len(batch)
             flagged = [r for r in results if r.anomalous]
@@ -276,7 +278,7 @@ def watch(
     fmt: str = "plain",
     size: int = 50,
     step: int = 50,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     flush_after: float | None = None,
     from_start: bool = False,
     duration: float | None = None,
@@ -338,7 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="fmt", default="plain", choices=LINE_FORMATS,
                         help="line format (default plain: every line is a message)")
     parser.add_argument("--window", default=str(WATCH_WINDOW), help=f"sliding:SIZE[:STEP] (default {WATCH_WINDOW})")
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="P(anomalous) at or above which a window alerts (default: the model's operating point, "
+                             "chosen on validation when it was trained; else 0.5)")
+    parser.add_argument("--no-novelty", dest="novelty", action="store_false",
+                        help="decide on the decoder's P(anomalous) alone: lines unlike anything in training do not "
+                             "alert")
     parser.add_argument("--flush-after", type=float, default=None,
                         help="score a partial window after this many idle seconds")
     parser.add_argument("--from-start", action="store_true", help="score the existing content first")
@@ -369,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = WindowSpec.parse(args.window)
         if spec.kind != "sliding":
             raise DetectionInputError("logllm watch supports sliding:SIZE[:STEP] windows only")
-        if not 0.0 <= args.threshold <= 1.0:
+        if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
             raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
         if args.evidence_per_batch < 0:
             raise DetectionInputError(f"--evidence-per-batch {args.evidence_per_batch} must be >= 0")
@@ -382,11 +389,14 @@ def main(argv: list[str] | None = None) -> int:
                 alerts_file = open(args.alerts, "a", encoding="utf-8")  # noqa: SIM115 - closed below
             except OSError as err:
                 raise DetectionInputError(f"cannot write --alerts {args.alerts}: {err.strerror or err}") from None
-        detector = Detector.load(args.model, batch_size=args.batch_size)
-        print(f"watching {args.file} ({args.fmt}, {spec}, threshold {args.threshold:g}); Ctrl-C to stop",
-              file=sys.stderr)
+        detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
+                                 use_novelty=args.novelty)
+        novelty = (f", novelty threshold {detector.novelty_threshold:g}" if detector.novelty_threshold is not None
+                   else ", novelty off")
+        print(f"watching {args.file} ({args.fmt}, {spec}, threshold {detector.threshold:g} "
+              f"({detector.threshold_source}){novelty}); Ctrl-C to stop", file=sys.stderr)
         stats = watch(
-            args.file, detector, fmt=args.fmt, size=spec.size, step=spec.step, threshold=args.threshold,
+            args.file, detector, fmt=args.fmt, size=spec.size, step=spec.step, threshold=None,
             flush_after=args.flush_after, from_start=args.from_start, duration=args.duration, top_k=args.top_k,
             alerts_file=alerts_file, show_all=args.show_all, evidence_per_batch=args.evidence_per_batch,
         )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from logllm.logs.errors import BuildReport, LogFormatError
+from logllm.dataset.labels import session_labels
 from logllm.logs.records import LogRecord
 from logllm.windows.spec import DEFAULT_TIME, PAPER_SLIDING, WINDOWINGS, WindowSpec, default_window
 from logllm.windows.windowing import Window
@@ -132,42 +133,6 @@ def _parse_inputs(settings: BuildSettings, report: BuildReport) -> Iterator[LogR
                               bad_labels=settings.missing_labels)
 
 
-def _block_labels(settings: BuildSettings, report: BuildReport) -> dict[str, int] | None:
-    from logllm.logs.formats import read_block_labels
-
-    if settings.dataset == "hdfs":
-        if settings.labels is None:
-            settings.labels = _labels_in_archive(settings.inputs)
-            if settings.labels is not None:
-                report.note(f"using block labels from {settings.labels}")
-        if settings.labels is None:
-            if settings.missing_labels == "error":
-                raise LogFormatError("HDFS blocks need labels", path=settings.inputs[0] if settings.inputs else None,
-                                     expected="--labels anomaly_label.csv (or --missing-labels unknown for unlabeled logs)")
-            return None
-        return read_block_labels(settings.labels, report)
-    return None
-
-
-def _labels_in_archive(inputs: list[str]) -> str | None:
-    """``HDFS_v1.zip`` from Zenodo ships ``preprocessed/anomaly_label.csv``: use it when no --labels.
-
-    Only ``.zip`` inputs are looked into, so a plain log is not opened a second time for this.
-    """
-    import zipfile
-
-    from logllm.logs.reader import split_member
-
-    for path in inputs:
-        archive, _ = split_member(path)
-        if archive.lower().endswith(".zip") and zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                found = [n for n in zf.namelist() if n.endswith("anomaly_label.csv")]
-            if found:
-                return f"{archive}:{found[0]}"
-    return None
-
-
 def build_windows(settings: BuildSettings, report: BuildReport | None = None, *, with_groups: bool = False,
                   records: Iterable[LogRecord] | None = None, num_proc: int = 1) -> Iterator[Window]:
     """Parse -> preprocess -> window, streaming (sessions are grouped in compact arrays first).
@@ -190,8 +155,7 @@ def build_windows(settings: BuildSettings, report: BuildReport | None = None, *,
     preprocess = make_preprocessor(settings.preprocessing)
     records = iter_records(settings, report, records)
     if settings.windowing == "session":
-        labels = _block_labels(settings, report)
-        missing = settings.missing_labels if labels is not None or settings.dataset != "hdfs" else "unknown"
+        labels, missing = session_labels(settings, report)
         return session_windows(records, preprocess, block_labels=labels, missing_labels=missing, report=report,
                                keep_raw=settings.keep_raw, with_groups=with_groups)
     if settings.windowing == "sliding":

@@ -16,9 +16,10 @@ config folder and card as they were.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import yaml
 from logllm.logs.errors import BuildReport
 from logllm.dataset.features import SPLITS, WINDOW_FEATURES
 
-__all__ = ["export_dataset_repo", "write_info", "write_card", "prepare_output", "nonempty_splits",
+__all__ = ["export_dataset_repo", "config_folder", "write_info", "write_card", "prepare_output", "nonempty_splits",
            "split_statistics", "render_dataset_card", "push_dataset_repo",
            "LOGHUB_LICENSE", "LOGHUB_CITATION", "LOGLLM_CITATION"]
 
@@ -100,6 +101,27 @@ def prepare_output(output_dir: str | Path) -> tuple[Path, bool]:
     return out, created
 
 
+@contextlib.contextmanager
+def config_folder(output_dir: str | Path, config_name: str) -> Iterator[Path]:
+    """A temporary folder to fill with one config's files; it takes the place of ``output_dir/config_name`` and the
+    repo card is rewritten only when the block succeeds (``logllm.atomic``).
+
+    A failed build leaves the previous config loadable, and removes ``output_dir`` again if it made it and left it
+    empty.
+    """
+    from logllm.atomic import atomic_folder
+
+    out, created = prepare_output(output_dir)
+    try:
+        with atomic_folder(out / config_name) as folder:
+            yield folder
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    write_card(out)
+
+
 def nonempty_splits(sizes: Mapping[str, int], report: BuildReport | None = None) -> list[str]:
     """The splits (by window count) to write: an empty validation/test split is left out with a note,
     an empty train split is an error.
@@ -135,28 +157,19 @@ def export_dataset_repo(
     folder is written beside its place and swapped in at the end (``logllm.atomic``): a build that
     fails leaves the previous one loadable. Empty splits are left out (``drop_empty_splits``).
     """
-    from logllm.atomic import atomic_folder
-
-    out, created = prepare_output(output_dir)
-    try:
+    with config_folder(output_dir, config_name) as folder:
         keep = nonempty_splits({name: len(rows) for name, rows in splits.items()}, report)
         splits = {name: splits[name] for name in keep}
-        with atomic_folder(out / config_name) as folder:
-            written = []
-            for name in SPLITS:
-                if name not in splits:
-                    continue
-                dataset = _to_dataset(splits[name])
-                dataset.to_parquet(str(folder / f"{name}.parquet"))
-                written.append(name)
-                logger.info("wrote %s/%s.parquet (%d windows)", config_name, name, len(dataset))
-            write_info(folder, config_name, written, split_statistics(splits), info=info, report=report, default=default)
-    except BaseException:
-        if created and not any(out.iterdir()):
-            out.rmdir()
-        raise
-    write_card(out)
-    return out
+        written = []
+        for name in SPLITS:
+            if name not in splits:
+                continue
+            dataset = _to_dataset(splits[name])
+            dataset.to_parquet(str(folder / f"{name}.parquet"))
+            written.append(name)
+            logger.info("wrote %s/%s.parquet (%d windows)", config_name, name, len(dataset))
+        write_info(folder, config_name, written, split_statistics(splits), info=info, report=report, default=default)
+    return Path(output_dir)
 
 
 def write_info(folder: str | Path, config_name: str, splits: Sequence[str], statistics: Mapping[str, Any], *,

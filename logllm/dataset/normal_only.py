@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logllm.logs.anomaly_kinds import parse_kinds
+from logllm.windows.preprocessing import make_preprocessor
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +50,7 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
 def _default_preprocess() -> Callable[[str], str]:
     """The project's ``re`` masking (shipped with the model), so visibility is judged as trained."""
-    try:
-        from logllm.windows.preprocessing import make_preprocessor
-
-        return make_preprocessor("re")
-    except (ImportError, AttributeError, ValueError, TypeError):  # pragma: no cover - before DATA lands
-        try:
-            from logllm.modeling.masking_logllm import mask_line
-
-            return mask_line
-        except ImportError:
-            logger.warning("no project masker importable yet; judging synthetic anomalies on raw text")
-            return lambda line: line
+    return make_preprocessor("re")
 
 
 @dataclass

@@ -31,6 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from logllm.dataset.labels import session_labels
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
 from logllm.windows.windowing import Window
@@ -205,11 +206,9 @@ def _per_file(results, report: BuildReport) -> Iterator[tuple[Piece, Any]]:
 
 
 def _session_windows(pieces, work, settings, report: BuildReport, num_proc: int, with_groups: bool) -> Iterator[Window]:
-    from logllm.dataset.build import _block_labels
     from logllm.windows.windowing import emit_sessions
 
-    labels = _block_labels(settings, report)
-    missing = settings.missing_labels if labels is not None or settings.dataset != "hdfs" else "unknown"
+    labels, missing = session_labels(settings, report)
     store, links = None, []
     for _, (piece_store, piece_links) in _per_file(_results(pieces, work, num_proc), report):
         if store is None:

@@ -140,36 +140,28 @@ def build_streaming(settings: BuildSettings, output_dir: str | Path, config_name
     The config folder is filled beside its place and swapped in at the end (``logllm.atomic``), so
     a failed build leaves the previous one loadable; empty splits are left out with a note.
     """
-    from logllm.atomic import atomic_folder
-    from logllm.dataset.hub import nonempty_splits, prepare_output, write_card, write_info
+    from logllm.dataset.hub import config_folder, nonempty_splits, write_info
 
     if settings.beta:
         raise ValueError("--beta needs the in-memory build (oversampling sees all training windows); "
                          "drop --streaming or oversample at training time")
     assign = _random_assigner(settings) if settings.split_method == "random" else _chronological_assigner(settings, report)
-    out, created = prepare_output(output_dir)
-    try:
-        with atomic_folder(out / config_name) as folder:
-            writer = _SplitWriter(folder, batch_size)
-            try:
-                for window in build_windows(settings, report, with_groups=settings.split_method == "random",
-                                            num_proc=num_proc):
-                    split = assign(window)
-                    window.pop("_group", None)
-                    if split is not None:
-                        writer.add(split, window)
-            finally:
-                written = writer.close()
-            nonempty_splits({name: writer.stats[name]["windows"] for name in SPLITS}, report)
-            stats = {name: writer.stats[name] for name in written}
-            for name, s in stats.items():
-                report.add(f"{name}_windows", s["windows"])
-            record = dict(info or {})
-            record.update(streaming=True, log_lines=report["log_lines"])
-            write_info(folder, config_name, written, stats, info=record, report=report)
-    except BaseException:
-        if created and not any(out.iterdir()):
-            out.rmdir()
-        raise
-    write_card(out)
+    with config_folder(output_dir, config_name) as folder:
+        writer = _SplitWriter(folder, batch_size)
+        try:
+            for window in build_windows(settings, report, with_groups=settings.split_method == "random",
+                                        num_proc=num_proc):
+                split = assign(window)
+                window.pop("_group", None)
+                if split is not None:
+                    writer.add(split, window)
+        finally:
+            written = writer.close()
+        nonempty_splits({name: writer.stats[name]["windows"] for name in SPLITS}, report)
+        stats = {name: writer.stats[name] for name in written}
+        for name, s in stats.items():
+            report.add(f"{name}_windows", s["windows"])
+        record = dict(info or {})
+        record.update(streaming=True, log_lines=report["log_lines"])
+        write_info(folder, config_name, written, stats, info=record, report=report)
     return stats

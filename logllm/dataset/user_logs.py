@@ -144,7 +144,6 @@ class InputReader:
     def units(self) -> Iterator[InputUnit]:
         """The input's files and archive members, in a stable order, each opened when the previous is done."""
         from logllm.dataset.build import BuildSettings, build_windows, window_fields
-        from logllm.logs.formats import open_records
 
         fmt, report = self.fmt, self.report
         for file in input_files(self.path):

@@ -308,9 +308,13 @@ def merge_to_full_precision(peft_model):
         return PeftModel.from_pretrained(base, adapters).merge_and_unload()
 
 
+NOVELTY_INDEX_FILE = "novelty_index.safetensors"
+
+
 def save_adapters(peft_model, processor, directory: str | Path) -> Path:
     """The adapters alone (LoRA weights + the fully trained projector), the processor and the LogLLM config, whose
-    `base_components` name the pretrained base they belong on: a few MB for `push_to_hub`; `load_adapters` reads it.
+    `base_components` name the pretrained base they belong on (and whose `operating_point` says how it decides), plus
+    the novelty index in `novelty_index.safetensors`: a few MB for `push_to_hub`; `load_adapters` reads it.
     """
     config = peft_model.get_base_model().config
     if not config.base_components:
@@ -322,6 +326,11 @@ def save_adapters(peft_model, processor, directory: str | Path) -> Path:
     peft_model.save_pretrained(str(directory))
     processor.save_pretrained(str(directory))
     config.save_pretrained(str(directory))
+    index = getattr(peft_model.get_base_model(), "novelty_index", None)
+    if index is not None:  # a buffer of the base model, not an adapter weight: saved beside them
+        from safetensors.torch import save_file
+
+        save_file({"novelty_index": index.detach().contiguous().cpu()}, str(directory / NOVELTY_INDEX_FILE))
     logger.info("saved the LoRA adapters + projector to %s (base: %s)", directory, config.base_components)
     return directory
 
@@ -360,6 +369,11 @@ def load_adapters(directory: str | Path, is_trainable: bool = False, load_in_4bi
     else:
         raise ValueError(f"{directory}/config.json: base_components {base!r} names no pretrained base to rebuild")
     processor.check_config(model.config)
+    model.config.operating_point = getattr(config, "operating_point", None)  # how the trained model decides
+    if (directory / NOVELTY_INDEX_FILE).is_file():
+        from safetensors.torch import load_file
+
+        model.set_novelty_index(load_file(str(directory / NOVELTY_INDEX_FILE))["novelty_index"])
     return PeftModel.from_pretrained(model, str(directory), is_trainable=is_trainable), processor
 
 

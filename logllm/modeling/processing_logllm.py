@@ -183,9 +183,11 @@ class LogLLMProcessor(ProcessorMixin):
         return [masked[line] for line in lines]
 
     def split_long_window(self, window: Sequence[str]) -> list[list[str]]:
-        """Cut a window into consecutive chunks of at most `max_lines_per_window` lines."""
-        step = self.max_lines_per_window
-        return [list(window[i : i + step]) for i in range(0, len(window), step)]
+        """Cut a window into consecutive chunks of at most `max_lines_per_window` lines (`chunk_spans`, the one
+        long-window policy)."""
+        from .detection_logllm import chunk_spans
+
+        return [list(window[span.start : span.stop]) for span in chunk_spans(len(window), self.max_lines_per_window)]
 
     def validate_windows(self, windows) -> None:
         """Raise a clear error for anything that is not a non-empty list of windows of non-blank lines."""

@@ -59,7 +59,7 @@ def training_times(training_dir: str | Path | None) -> list[dict[str, Any]]:
             "train_samples_per_second": summary.get("train_samples_per_second"),
             "global_step": state.get("global_step"),
             "epochs": state.get("epoch"),
-            "source": str(state_file),
+            "source": str(state_file.relative_to(root)),  # no local path in a file that is pushed
         })
     # a stage's final state and its checkpoints both carry the summary: keep one per stage, the longest run
     best: dict[str, dict[str, Any]] = {}
@@ -69,10 +69,20 @@ def training_times(training_dir: str | Path | None) -> list[dict[str, Any]]:
     return [best[k] for k in sorted(best)]
 
 
+def count_parameters(model: Any) -> dict[str, int]:
+    """Total and trainable parameters (4-bit weights count as stored elements x 2, as bitsandbytes packs two per byte)."""
+    total = trainable = 0
+    for param in model.parameters():
+        n = param.numel()
+        if getattr(param, "quant_state", None) is not None or param.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        trainable += n if param.requires_grad else 0
+    return {"total": total, "trainable": trainable}
+
+
 def build_cost_report(model: Any, evaluation: dict[str, Any], training_dir: str | Path | None = None) -> dict[str, Any]:
     """Cost facts for one evaluated model: parameters, stage times, inference speed, memory."""
-    from logllm.report.evaluate import count_parameters
-
     stages = training_times(training_dir)
     total_train_s = sum(r["train_runtime_s"] for r in stages) if stages else None
     return {

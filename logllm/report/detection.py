@@ -168,8 +168,6 @@ class DetectionTally:
         return tally
 
     def add(self, result: WindowResult) -> None:
-        import heapq
-
         seq = self.windows
         self.windows += 1
         self.labeled += result.label in (0, 1)
@@ -177,42 +175,40 @@ class DetectionTally:
             self.unfamiliar_count += 1
         if result.anomalous:
             self.flagged_count += 1
-            item = (result.ranking or result.score, -seq, result)
-            if len(self._top) < self.max_rows:
-                heapq.heappush(self._top, item)
-            elif self.max_rows and item[:2] > self._top[0][:2]:
-                heapq.heapreplace(self._top, item)
+            self._keep((result.ranking or result.score, -seq, result))
         if self.novelty_threshold is not None and result.line_novelty:
-            novelty_of = self.novelty_of
-            for line, value in zip(result.model_lines or result.lines, result.line_novelty):
-                if line not in novelty_of:
-                    if len(novelty_of) >= MAX_TALLIED_LINES:
-                        self.lines_not_tallied = True
-                        break
-                    novelty_of[line] = value
+            self._note_novelty(zip(result.model_lines or result.lines, result.line_novelty))
 
     def merge(self, other: DetectionTally) -> None:
         """Fold in a later part of the run (e.g. one file, once it was read completely)."""
-        import heapq
-
         base = self.windows
         self.windows += other.windows
         self.labeled += other.labeled
         self.flagged_count += other.flagged_count
         self.unfamiliar_count += other.unfamiliar_count
         for key, seq, result in other._top:
-            item = (key, seq - base, result)
-            if len(self._top) < self.max_rows:
-                heapq.heappush(self._top, item)
-            elif self.max_rows and item[:2] > self._top[0][:2]:
-                heapq.heapreplace(self._top, item)
-        for line, value in other.novelty_of.items():
-            if line not in self.novelty_of:
-                if len(self.novelty_of) >= MAX_TALLIED_LINES:
+            self._keep((key, seq - base, result))
+        self._note_novelty(other.novelty_of.items())
+        self.lines_not_tallied |= other.lines_not_tallied
+
+    def _keep(self, item: tuple[float, int, WindowResult]) -> None:
+        """Keep ``item`` among the ``max_rows`` highest (key, earlier first) flagged windows (a bounded min-heap)."""
+        import heapq
+
+        if len(self._top) < self.max_rows:
+            heapq.heappush(self._top, item)
+        elif self.max_rows and item[:2] > self._top[0][:2]:
+            heapq.heapreplace(self._top, item)
+
+    def _note_novelty(self, pairs: Iterable[tuple[str, float]]) -> None:
+        """Remember each new line's novelty, up to ``MAX_TALLIED_LINES`` distinct lines (past that: said so)."""
+        novelty_of = self.novelty_of
+        for line, value in pairs:
+            if line not in novelty_of:
+                if len(novelty_of) >= MAX_TALLIED_LINES:
                     self.lines_not_tallied = True
                     break
-                self.novelty_of[line] = value
-        self.lines_not_tallied |= other.lines_not_tallied
+                novelty_of[line] = value
 
     @property
     def flagged(self) -> list[WindowResult]:

@@ -105,18 +105,6 @@ def peak_memory_mb() -> dict[str, float | None]:
     return {"peak_cpu_memory_mb": round(peak_cpu, 1), "peak_gpu_memory_mb": None if peak_gpu is None else round(peak_gpu, 1)}
 
 
-def count_parameters(model: Any) -> dict[str, int]:
-    """Total and trainable parameters (4-bit weights count as stored elements x 2, as bitsandbytes packs two per byte)."""
-    total = trainable = 0
-    for param in model.parameters():
-        n = param.numel()
-        if getattr(param, "quant_state", None) is not None or param.__class__.__name__ == "Params4bit":
-            n *= 2
-        total += n
-        trainable += n if param.requires_grad else 0
-    return {"total": total, "trainable": trainable}
-
-
 # ----------------------------------------------------------------------------- writing
 
 
@@ -159,6 +147,7 @@ def evaluate_model(
     max_attributed_mistakes: int = 50,
     training_dir: str | Path | None = None,
     extra: dict[str, Any] | None = None,
+    window: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score `split` the way `logllm detect` decides, write metrics.json + plots; return the metrics.json payload.
 
@@ -171,11 +160,11 @@ def evaluate_model(
     `model` is a LogLLM model (with its `processor`) or anything that scores like `logllm.scoring.Detector`
     (`scores(windows, preprocessed=True, progress=...)`, `line_evidence(...)`, `batch_size`), e.g. a stand-in in tests.
     With `error_analysis`, false positives/negatives (at most `max_attributed_mistakes` of each get per-line evidence)
-    go to error_analysis.md/.html; a cost report to cost.json/.md.
+    go to error_analysis.md/.html; a cost report to cost.json/.md. `window` (the window kind/size/step the data was
+    cut with, as a dict) is recorded in an operating point chosen here.
     """
     from logllm.modeling.processing_logllm import truncation_note
     from logllm.scoring.detector import Detector
-    from logllm.scoring.operating_point import choose_operating_point
 
     if split not in dataset_dict:
         raise KeyError(f"split {split!r} not in dataset; it has {sorted(dataset_dict.keys())}")
@@ -204,13 +193,8 @@ def evaluate_model(
         val = dataset_dict["validation"]
         val_labels = split_labels(val, "validation")
         if full:
-            signals = _signals(detector, val["lines"], "validation", novelty=True)
-            with_index = getattr(detector.model, "novelty_index", None) is not None and use_novelty
-            detector.point = choose_operating_point(
-                signals["score"], val_labels, signals["novelty"] if with_index else None, dataset=dataset_name or None,
-                preprocessing=getattr(detector.processor, "preprocessing", None),
-                max_lines_per_window=getattr(detector.processor, "max_lines_per_window", None))
-            detector.use_novelty = with_index and detector.point.novelty_threshold is not None
+            choose_on_validation_split(detector, val, use_novelty=use_novelty, dataset=dataset_name or None,
+                                       window=window)
             threshold, threshold_source = detector.point.threshold, detector.point.threshold_source
         else:
             val_scores = score_windows(detector, val["lines"], desc="validation")
@@ -232,15 +216,15 @@ def evaluate_model(
         signals, scores, decision_threshold = None, score_windows(detector, windows, desc=split), threshold
     inference_s = time.perf_counter() - test_started
     n_lines = int(sum(len(w) for w in windows))
-    note = truncation_note(processor, stats_before)
-    if note:  # once per evaluation (the processor counts per batch)
-        logger.warning("evaluation on %s: %s", split, note)
 
     metrics = compute_metrics(labels, scores, decision_threshold)
     decoder_metrics = compute_metrics(labels, signals["score"], threshold) if full else None
     if full and has_validation and choose:
         val_signals = _signals(detector, dataset_dict["validation"]["lines"], "validation", novelty=detector.use_novelty)
         val_metrics = compute_metrics(val_labels, val_signals["ranking"], 0.5 if detector.use_novelty else threshold)
+    note = truncation_note(processor, stats_before)
+    if note:  # once per evaluation, validation included (the processor counts per batch)
+        logger.warning("evaluation on %s: %s", split, note)
     plots = save_plots(labels, scores, out, decision_threshold, title=model_name or "LogLLM")
 
     attributed: dict[int, list[float]] = {}
@@ -292,6 +276,25 @@ def evaluate_model(
         threshold_source, out,
     )
     return payload
+
+
+def choose_on_validation_split(detector: Any, validation: Any, *, use_novelty: bool = True, **facts: Any) -> Any:
+    """Choose `detector`'s operating point on the labeled `validation` windows and switch novelty on when the model
+    has an index (`logllm.scoring.operating_point.choose_operating_point`); returns the point, also set on the detector.
+
+    `facts` (dataset, window) are recorded in the point with the processor's preprocessing and max lines per window.
+    """
+    from logllm.scoring.operating_point import choose_operating_point
+
+    labels = split_labels(validation, "validation")
+    with_index = bool(use_novelty and getattr(detector.model, "novelty_index", None) is not None)
+    signals = _signals(detector, validation["lines"], "validation", novelty=with_index)
+    detector.point = choose_operating_point(
+        signals["score"], labels, signals["novelty"] if with_index else None,
+        preprocessing=getattr(detector.processor, "preprocessing", None),
+        max_lines_per_window=getattr(detector.processor, "max_lines_per_window", None), **facts)
+    detector.use_novelty = with_index and detector.point.novelty_threshold is not None
+    return detector.point
 
 
 def _signals(detector: Any, windows: Sequence[Sequence[str]], desc: str, novelty: bool) -> dict[str, np.ndarray]:

@@ -8,12 +8,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from logllm.report.metrics_file import MetricValues
+
 logger = logging.getLogger(__name__)
 
-METRIC_KEYS = (
-    "precision", "recall", "f1", "accuracy", "specificity", "roc_auc", "pr_auc",
-    "threshold", "tp", "fp", "tn", "fn", "n",
-)
+METRIC_KEYS = tuple(MetricValues.__annotations__)  # what compute_metrics returns (metrics.json schema)
 
 
 def validate_labels_and_scores(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +37,7 @@ def validate_labels_and_scores(labels: Sequence[int], scores: Sequence[float]) -
     return y.astype(int), s
 
 
-def compute_metrics(labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5) -> dict[str, Any]:
+def compute_metrics(labels: Sequence[int], scores: Sequence[float], threshold: float = 0.5) -> MetricValues:
     """Precision, recall, F1, accuracy, specificity at `threshold` (score >= threshold is anomalous),
     ROC-AUC and PR-AUC (None when only one class is present), and the confusion counts."""
     if not math.isfinite(threshold):
@@ -85,3 +84,18 @@ def best_f1_threshold(labels: Sequence[int], scores: Sequence[float]) -> float:
     threshold = (chosen + float(lower.max())) / 2 if len(lower) else chosen
     logger.info("best-F1 threshold %.6g (F1 %.4f on %d windows)", threshold, float(f1.max()), len(y))
     return threshold
+
+
+def per_category_recall(rows: Sequence[dict[str, Any]], predicted: Sequence[bool]) -> dict[str, float]:
+    """Recall of each anomaly category: the share of anomalous windows of that category flagged in ``predicted``.
+
+    ``rows`` are windows (contract 2: ``label``, ``categories``); an anomalous window without a category counts
+    under ``(none)``; a window with several categories counts for each.
+    """
+    hits: dict[str, list[int]] = {}
+    for row, flag in zip(rows, predicted, strict=True):
+        if int(row["label"]) == 1:
+            for category in row["categories"] or ["(none)"]:
+                hits.setdefault(category, []).append(int(flag))
+    return {category: float(np.mean(flags)) for category, flags in sorted(hits.items())}
+

@@ -9,7 +9,6 @@ reproduces it. The metadata (model-index) is checked offline with huggingface_hu
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from logllm.report.metrics_file import EvaluationRecord
+from logllm.report.metrics_file import read_evaluation as read_metrics  # the card's input: metrics.json, validated
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class CardFacts:
     """What a card says about one saved model (see the module docstring)."""
 
     model_name: str
-    evaluation: dict[str, Any] | None = None
+    evaluation: EvaluationRecord | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
     dataset_name: str = ""
     data_description: str = ""
@@ -230,18 +232,6 @@ def validate_model_card(text: str) -> ModelCard:
     if problems:
         raise ValueError("model card metadata invalid: " + "; ".join(problems))
     return card
-
-
-def read_metrics(path: str | Path) -> dict[str, Any]:
-    """A metrics.json written by `evaluate_model`, with a clear error naming the file."""
-    path = Path(path)
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read metrics JSON ({err})") from err
-    if not isinstance(payload, dict) or not isinstance(payload.get("metrics"), dict) or "f1" not in payload["metrics"]:
-        raise ValueError(f"{path}: not a metrics.json of `logllm evaluate` (needs a 'metrics' object with 'f1')")
-    return payload
 
 
 __all__ = ["CardFacts", "architecture_of", "data_origin", "read_metrics", "render_model_card", "validate_model_card"]

@@ -30,7 +30,11 @@ def mean_std(values: Iterable[Any]) -> tuple[float | None, float | None]:
 
 def format_mean_std(values: Iterable[Any], digits: int = 3) -> str:
     """`0.912 ± 0.034` (sample std over seeds), `0.912` for one value, `n/a` for none."""
-    mean, std = mean_std(values)
+    return format_spread(*mean_std(values), digits=digits)
+
+
+def format_spread(mean: float | None, std: float | None, digits: int = 3) -> str:
+    """`format_mean_std` for a mean and std computed earlier (e.g. read back from a results file)."""
     if mean is None:
         return "n/a"
     return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
@@ -57,4 +61,4 @@ def write_report(payload: dict[str, Any], output: str | Path, render: Callable[[
     (out.parent / f"{out.name}.md").write_text(render(payload), encoding="utf-8")
 
 
-__all__ = ["format_mean_std", "mean_std", "summarize_runs", "write_report"]
+__all__ = ["format_mean_std", "format_spread", "mean_std", "summarize_runs", "write_report"]

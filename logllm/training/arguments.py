@@ -201,6 +201,15 @@ class ScriptArguments:
     eval_dir: str | None = field(
         default=None, metadata={"help": "where the test evaluation goes (default <output_dir>/eval)"}
     )
+    novelty_index_max_lines: int = field(
+        default=20_000,
+        metadata={"help": "keep at most this many distinct lines of the normal training windows as the model's novelty "
+                          "index (flags lines unlike anything in training; 0: no index)"},
+    )
+    command: str | None = field(
+        default=None, init=False,
+        metadata={"help": "set by the parser: the command line of the run (the model card's reproduce command)"},
+    )
 
 
 @dataclass
@@ -248,6 +257,8 @@ def validate_arguments(script_args: ScriptArguments, model_args: LogLLMModelConf
             f"dedup_batch needs lora_dropout 0 (got {model_args.lora_dropout}): with dropout, the copies of a window in a "
             "batch see different masks, and running one copy would change the gradient"
         )
+    if script_args.novelty_index_max_lines < 0:
+        raise ValueError(f"novelty_index_max_lines must be >= 0 (0: no index), got {script_args.novelty_index_max_lines}")
     if not 0 <= script_args.oversample_beta < 1:
         raise ValueError(f"oversample_beta must be in [0, 1), got {script_args.oversample_beta}")
     if not 0 < script_args.normal_only_anomaly_ratio < 1:

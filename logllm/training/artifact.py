@@ -22,8 +22,10 @@ MODEL_FILE_PATTERNS = [
     "README.md", "config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json",
     "adapter_config.json", "*.py", "processor_config.json", "preprocessor_config.json", "tokenizer*",
     "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.*",
-    "encoder_tokenizer/*", "decoder_tokenizer/*", "adapters/*", "adapters/*/*",
+    "encoder_tokenizer/*", "decoder_tokenizer/*", "adapters/*", "adapters/*/*", "eval/*",
 ]
+# The evaluation files copied into the folder's eval/ (the numbers the card reports, and their plots).
+EVAL_FILE_PATTERNS = ("metrics.json", "*.png", "cost.json", "cost.md")
 
 
 def _umask() -> int:
@@ -46,13 +48,15 @@ def save_model_artifact(
     *,
     card: Any | None = None,
     merge_lora: bool = True,
+    eval_dir: str | Path | None = None,
 ) -> Path:
     """Save `model` + `processor` (+ the card from `card`, a `CardFacts`) into `directory`, atomically.
 
     LoRA/QLoRA: the adapters merged into full-precision weights (a QLoRA base is de-quantised first) so
     `AutoModel.from_pretrained(directory, trust_remote_code=True)` loads it; on a pretrained base the adapters alone
     also go to `directory/adapters` (`logllm.modeling.adapters.load_adapters` and `logllm detect --model` read them).
-    With `merge_lora` false the folder holds the adapters alone.
+    With `merge_lora` false the folder holds the adapters alone. `eval_dir`: the evaluation of this model, whose
+    metrics.json, plots and cost report are copied under `directory/eval/`.
     """
     from logllm.atomic import atomic_folder
 
@@ -83,9 +87,23 @@ def save_model_artifact(
             text = render_model_card(card)
             validate_model_card(text)
             (tmp / "README.md").write_text(text, encoding="utf-8")
+        if eval_dir is not None:
+            copy_evaluation(Path(eval_dir), tmp / "eval")
         normalize_permissions(tmp)
     logger.info("saved the model folder %s", directory)
     return directory
+
+
+def copy_evaluation(eval_dir: Path, target: Path) -> list[Path]:
+    """Copy an evaluation's metrics.json, plots and cost report into `target` (nothing if `eval_dir` is absent)."""
+    import shutil
+
+    copied = []
+    for pattern in EVAL_FILE_PATTERNS:
+        for path in sorted(eval_dir.glob(pattern)) if eval_dir.is_dir() else []:
+            target.mkdir(parents=True, exist_ok=True)
+            copied.append(Path(shutil.copyfile(path, target / path.name)))
+    return copied
 
 
 def push_model_folder(
@@ -116,4 +134,5 @@ def push_model_folder(
     )
 
 
-__all__ = ["MODEL_FILE_PATTERNS", "normalize_permissions", "push_model_folder", "save_model_artifact"]
+__all__ = ["EVAL_FILE_PATTERNS", "MODEL_FILE_PATTERNS", "copy_evaluation", "normalize_permissions", "push_model_folder",
+           "save_model_artifact"]

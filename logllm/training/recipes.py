@@ -162,6 +162,7 @@ class RecipeParser(TrlParser):
     def parse_args_and_config(self, args: Iterable[str] | None = None) -> tuple[Any, ...]:  # type: ignore[override]
         """Parse recipe + command line into the dataclasses (in the parser's order), with the typed stage list."""
         args = translate_old_flags(sys.argv[1:] if args is None else args)
+        command = portable_command(["logllm", "train", *args])
         source, recipe = "the command line", {}
         config = _pop_option(args, "--config")
         if config is not None:
@@ -188,8 +189,30 @@ class RecipeParser(TrlParser):
             raise RecipeError("no training stages: pass --config <recipe> (e.g. --config quickstart); its stages: list "
                               "says what each stage trains")
         script_args.stages = select_stages(parse_stages(stages, source), script_args.run_stages, source)
+        script_args.command = command
         validate_arguments(script_args, model_args)
         return outputs
+
+
+def portable_command(argv: Iterable[str]) -> str:
+    """The command line as a shell string that names no place on this machine: absolute paths under the working
+    folder become relative, others keep only their last part (`<local>/name`); the model card prints it."""
+    import shlex
+
+    cwd = Path.cwd().resolve()
+
+    def portable(token: str) -> str:
+        name, sep, value = token.partition("=") if token.startswith("--") else ("", "", token)
+        if not os.path.isabs(value):
+            return token
+        path = Path(value)
+        try:
+            value = str(path.resolve().relative_to(cwd))
+        except ValueError:
+            value = f"<local>/{path.name}"
+        return f"{name}{sep}{value}"
+
+    return shlex.join(portable(token) for token in argv)
 
 
 def _pop_option(args: list[str], option: str) -> str | None:

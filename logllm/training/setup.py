@@ -1,5 +1,5 @@
-"""Build the model to train from the model arguments (`LogLLMModelConfig`), and save the trained one for
-`from_pretrained`.
+"""Build the model to train from the model arguments (`LogLLMModelConfig`); the trained one is saved by
+`logllm.training.artifact.save_model_artifact`.
 
 Presets come from `logllm.modeling.presets`; this module only picks one, checks user-named components
 before downloading anything heavy (an unknown or wrong model type fails with the path and the reason),
@@ -167,31 +167,3 @@ def quantization_kwargs(args: Any) -> dict[str, Any]:
     """`from_pretrained` kwargs of a quantized part (QLoRA); empty unless asked for."""
     config = quantization_config_for(args)
     return {"quantization_config": config} if config is not None else {}
-
-
-def save_final_model(model: Any, processor: Any, directory: Path, args: Any) -> Path:
-    """save_pretrained model + processor, safetensors only.
-
-    LoRA/QLoRA: the adapters merged into full-precision weights (a QLoRA base is de-quantised first), so
-    `AutoModel.from_pretrained(directory, trust_remote_code=True)` loads it; on a pretrained base the adapters alone
-    also go to `directory/adapters` (for push_to_hub; `logllm.modeling.adapters.load_adapters` reads them back).
-    With `merge_lora` false the directory holds the adapters alone instead.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    to_save = model
-    if hasattr(model, "merge_and_unload"):
-        from logllm.modeling.adapters import merge_to_full_precision, save_adapters
-
-        on_pretrained_base = bool(model.get_base_model().config.base_components)
-        if not args.merge_lora:
-            if on_pretrained_base:
-                return save_adapters(model, processor, directory)
-        else:
-            if on_pretrained_base:
-                save_adapters(model, processor, directory / "adapters")  # before merging: merging changes the modules
-            to_save = merge_to_full_precision(model)
-    to_save.save_pretrained(str(directory))
-    processor.save_pretrained(str(directory))
-    logger.info("saved the trained model and processor to %s", directory)
-    return directory

@@ -6,9 +6,15 @@ Layout of `<output_dir>`:
                               load_best_model_at_end the stage ends on its best-on-validation one), runs/ (TensorBoard),
         final/                the trainable parameters the stage ended with: its "done" marker
     train_log.jsonl           every log record of every stage
-    final_model/              save_pretrained model + processor (loads with AutoModel, trust_remote_code)
+    final_model/              the model folder (logllm.training.artifact): weights with the novelty index, config with
+                              the operating point chosen on validation, processor, remote code, README.md (card),
+                              eval/ (a copy of the test evaluation); loads with AutoModel, trust_remote_code
     eval/                     test-split metrics.json and plots (logllm.report.evaluate.evaluate_model)
-    training_summary.json     stages, hyperparameters, times, data sizes, seed
+    training_summary.json     stages, hyperparameters, times, data sizes, seed, novelty index, operating point, warnings
+
+After the stages: the novelty index is built from the distinct lines of the normal training windows (before
+oversampling), then the operating point is chosen on validation (by the test evaluation when there is one) and saved
+in the model's config, so `logllm detect` decides as the evaluation did.
 
 Resuming replays finished stages from their `final/` snapshots (in order, so the model is exactly where
 the interrupted stage started), then lets the Trainer resume the interrupted stage from its last checkpoint
@@ -22,6 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -291,6 +298,9 @@ def train_stages(
         raise ValueError("no training stages: the recipe's stages: list is empty")
     resume, explicit = resolve_resume(training_args.resume_from_checkpoint, output_dir, stages)
     guard_existing_run(output_dir, stages, resume, script_args.overwrite_output_dir)
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()  # every rank checks before any rank makes a stage folder
     accumulation = gradient_accumulation_for(script_args.effective_batch_size, training_args)
     records = []
     for stage in stages:
@@ -351,11 +361,12 @@ def run_training(
     model_and_processor: tuple[Any, Any] | None = None,
     callbacks: Iterable[Any] = (),
 ) -> TrainResult:
-    """The whole run: data -> model -> stages -> final model -> test evaluation -> summary JSON (+ Hub push)."""
+    """The whole run: data -> model -> stages -> novelty index -> operating point on validation (+ test evaluation)
+    -> the model folder with its card (logllm.training.artifact) -> summary JSON (+ Hub push)."""
     from transformers import set_seed
 
-    from logllm.training.setup import build_model_and_processor, save_final_model
     from logllm.training.data import load_training_dataset
+    from logllm.training.setup import build_model_and_processor
 
     started = time.perf_counter()
     seed = int(training_args.seed)
@@ -375,24 +386,217 @@ def run_training(
 
     result = TrainResult(output_dir=output_dir, model=model, processor=processor, stages=records)
     if training_args.should_save:
-        final_dir = Path(script_args.final_model_dir or output_dir / "final_model")
-        result.final_model_dir = save_final_model(model, processor, final_dir, model_args)
-    if script_args.evaluate_test and "test" in dataset and training_args.should_save:
-        result.eval_metrics = evaluate_test_split(
-            model, processor, dataset, script_args, training_args, output_dir, label, model_args.model_preset
-        )
-    result.seconds = time.perf_counter() - started
-    if training_args.should_save:
-        write_summary(result, script_args, training_args, model_args, sizes)
-    if training_args.push_to_hub and training_args.should_save:
-        from logllm.training.hub import push_trained_model
+        finished = finish_model(model, processor, dataset, records, script_args, training_args, model_args, label)
+        result.eval_metrics, result.final_model_dir = finished["evaluation"], finished["final_model_dir"]
+        result.seconds = time.perf_counter() - started
+        write_summary(result, script_args, training_args, model_args, sizes, novelty_index=finished["novelty_index"],
+                      operating_point=finished["operating_point"], warnings=finished["warnings"])
+        if training_args.push_to_hub:
+            from logllm.training.artifact import push_model_folder
 
-        push_trained_model(
-            result.final_model_dir, training_args.hub_model_id, eval_dir=eval_dir(script_args, output_dir),
-            hyperparameters=stage_hyperparameters(records), token=training_args.hub_token,
-            private=training_args.hub_private_repo,
-        )
+            push_model_folder(result.final_model_dir, training_args.hub_model_id, token=training_args.hub_token,
+                              private=training_args.hub_private_repo)
+    result.seconds = time.perf_counter() - started
     return result
+
+
+def base_model_of(model: Any) -> Any:
+    """The LogLLM inside a PeftModel (the novelty index and the operating point belong to it), else the model."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def build_training_novelty_index(model: Any, processor: Any, dataset: Any, script_args: Any, seed: int,
+                                 batch_size: int) -> Any | None:
+    """The novelty index from the distinct lines of the normal training windows, before oversampling (with
+    --normal-only: its normal windows, so that lines never seen in the quiet period stand out); None when
+    `novelty_index_max_lines` is 0. Returns the `IndexReport`."""
+    from logllm.scoring.novelty import build_novelty_index, normal_lines
+
+    base = base_model_of(model)
+    if script_args.novelty_index_max_lines <= 0:
+        base.set_novelty_index(None)
+        logger.info("no novelty index (novelty_index_max_lines 0)")
+        return None
+    train = limit_split(dataset["train"], script_args.max_train_windows)
+    lines = normal_lines(train["lines"], train["label"])
+    stats_before = dict(processor.stats)
+    report = build_novelty_index(base, processor, lines, max_lines=script_args.novelty_index_max_lines, seed=seed,
+                                 batch_size=max(1, 8 * int(batch_size)))
+    note = truncation_note(processor, stats_before)
+    if note:  # once, not per batch (the processor counts per batch)
+        logger.warning("novelty index: %s", note)
+    return report
+
+
+def dataset_window(script_args: Any) -> dict[str, Any] | None:
+    """How the training windows were cut, when the data says so: the window part of a built dataset's config name
+    (`bgl_sliding_100_100`, `hdfs_session`, `plain_time_60_60`) or the synthetic kind (HDFS-like: sessions);
+    None when unknown (a dataset passed in memory)."""
+    import re
+    from dataclasses import asdict
+
+    from logllm.windows.spec import WindowSpec
+
+    if script_args.dataset_name == "synthetic":
+        return asdict(WindowSpec.parse("session")) if (script_args.dataset_config or "hdfs") == "hdfs" else None
+    match = re.search(r"(?:^|_)(session|sliding_(\d+)_(\d+)|time_([\d.]+)_([\d.]+))(?:_|$)",
+                      script_args.dataset_config or "")
+    if not match:
+        return None
+    text = match.group(1)
+    if match.group(2):
+        text = f"sliding:{match.group(2)}:{match.group(3)}"
+    elif match.group(4):
+        text = f"time:{match.group(4)}:{match.group(5)}"
+    try:
+        return asdict(WindowSpec.parse(text))
+    except ValueError:
+        return None
+
+
+def choose_operating_point_of(model: Any, processor: Any, dataset: Any, script_args: Any, training_args: Any,
+                              label: str, model_preset: str | None, window: dict[str, Any] | None
+                              ) -> tuple[Any, dict[str, Any] | None]:
+    """(operating point, test evaluation or None): the point is chosen on the validation split — through the test
+    evaluation when there is one (`evaluate_model(..., choose_on_validation=True)`), else on validation alone."""
+    from logllm.report.evaluate import choose_on_validation_split
+    from logllm.scoring.detector import Detector
+    from logllm.scoring.operating_point import OperatingPoint
+
+    facts = {"dataset": label or None, "window": window,
+             "preprocessing": getattr(processor, "preprocessing", None),
+             "max_lines_per_window": getattr(processor, "max_lines_per_window", None)}
+    validation = None
+    if "validation" in dataset and len(dataset["validation"]):
+        validation = limit_split(dataset["validation"], script_args.max_eval_windows)
+    if script_args.evaluate_test and "test" in dataset:
+        evaluation = evaluate_test_split(model, processor, dataset, script_args, training_args,
+                                         Path(training_args.output_dir), label, model_preset, window=window)
+        point = OperatingPoint.from_dict(evaluation["operating_point"]) or OperatingPoint()
+    else:
+        evaluation = None
+        if validation is not None:
+            detector = Detector(model, processor, name=label, batch_size=int(training_args.per_device_eval_batch_size))
+            point = choose_on_validation_split(detector, validation, dataset=facts["dataset"], window=window)
+        else:
+            point = OperatingPoint()
+    for key, value in facts.items():  # also when validation could not choose
+        if getattr(point, key) is None:
+            setattr(point, key, value)
+    return point, evaluation
+
+
+def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[str, Any]], script_args: Any,
+                 training_args: Any, model_args: Any, label: str) -> dict[str, Any]:
+    """After the stages: the novelty index, the operating point (saved in the config), the model folder with its card
+    and its evaluation under eval/.
+
+    Returns {"evaluation", "final_model_dir", "novelty_index" (an IndexReport as a dict, or None), "operating_point",
+    "warnings"}.
+    """
+    from logllm.report.model_card import CardFacts
+    from logllm.training.artifact import save_model_artifact
+
+    output_dir = Path(training_args.output_dir)
+    index = build_training_novelty_index(model, processor, dataset, script_args, int(training_args.seed),
+                                         int(training_args.per_device_eval_batch_size))
+    window = dataset_window(script_args)
+    point, evaluation = choose_operating_point_of(model, processor, dataset, script_args, training_args, label,
+                                                  model_args.model_preset, window)
+    point.save_to(base_model_of(model))
+    logger.info("operating point: threshold %.4g (%s)%s", point.threshold, point.threshold_source,
+                f", novelty threshold {point.novelty_threshold:.4g} ({point.novelty_source})"
+                if point.novelty_threshold is not None else "")
+    warnings = run_warnings(dataset, script_args, evaluation)
+    for warning in warnings:
+        logger.warning(warning)
+    card = CardFacts(
+        model_name=model_name_of(training_args, label),
+        evaluation=evaluation or {"dataset": label, "operating_point": point.to_dict()},
+        stages=stage_hyperparameters(records),
+        dataset_name=label,
+        data_description=data_description(script_args, label),
+        data_origin="synthetic" if script_args.dataset_name == "synthetic" else None,
+        repo_id=training_args.hub_model_id if training_args.push_to_hub else None,
+        base_models=base_model_ids(base_model_of(model).config),
+        command=script_args.command,
+        novelty_index=index.describe() if index is not None else None,
+        warnings=warnings,
+    )
+    final_dir = save_model_artifact(
+        model, processor, Path(script_args.final_model_dir or output_dir / "final_model"), card=card,
+        merge_lora=model_args.merge_lora, eval_dir=eval_dir(script_args, output_dir) if evaluation is not None else None,
+    )
+    return {"evaluation": evaluation, "final_model_dir": final_dir,
+            "novelty_index": asdict(index) if index is not None else None,
+            "operating_point": point.to_dict(), "warnings": warnings}
+
+
+def run_warnings(dataset: Any, script_args: Any, evaluation: dict[str, Any] | None) -> list[str]:
+    """What a reader of the card must know: validation that could not choose a threshold, a test split without
+    anomalies (or without normal windows)."""
+    warnings = []
+    validation = dataset["validation"] if "validation" in dataset else None
+    if validation is None or not len(validation):
+        warnings.append("no validation split: the decision threshold is the default 0.5, not chosen on data")
+    else:
+        counts = label_counts(limit_split(validation, script_args.max_eval_windows))
+        if not counts.get(1):
+            warnings.append("the validation split has no anomalous windows: the decision threshold is the default 0.5, "
+                            "not chosen on data; build data with anomalies in validation (or check the threshold on "
+                            "labeled logs with `logllm evaluate`)")
+        if not counts.get(0):
+            warnings.append("the validation split has no normal windows: the novelty threshold is its floor, not "
+                            "chosen on data")
+    if evaluation is not None:
+        n, anomalous = int(evaluation.get("n_windows") or 0), int(evaluation.get("n_anomalous") or 0)
+        if anomalous == 0:
+            warnings.append(f"the test split ({n} windows) has no anomalous windows: recall, F1 and the curves say "
+                            "nothing about detection")
+        elif anomalous == n:
+            warnings.append(f"the test split ({n} windows) has no normal windows: precision says nothing about false "
+                            "alarms")
+    return warnings
+
+
+def model_name_of(training_args: Any, label: str) -> str:
+    """What the card calls the model: the Hub repository's name when pushing, else logllm-<data>."""
+    if getattr(training_args, "hub_model_id", None):
+        return str(training_args.hub_model_id).rsplit("/", 1)[-1]
+    import re
+
+    return "logllm-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(label).name).strip("-") or "model")
+
+
+def data_description(script_args: Any, label: str) -> str:
+    """One line on the training data for the card (the name as given, no local path)."""
+    name = Path(label).name if os.path.isabs(label) else label
+    if script_args.dataset_name == "synthetic":
+        text = (f"synthetic {script_args.dataset_config or 'hdfs'}-like logs generated offline "
+                f"({script_args.synthetic_sessions} windows, seed-controlled)")
+    else:
+        text = f"the window dataset `{name}`"
+    if getattr(script_args, "normal_only", False):
+        text += ("; --normal-only: its windows taken as normal, trained against anomalies synthesised from their own "
+                 f"lines ({script_args.normal_only_kinds})")
+    return text
+
+
+def base_model_ids(config: Any) -> list[str]:
+    """Hub ids of the pretrained parts (`base_components`, the sub-models' names); local folders are left out."""
+    import re
+
+    names = []
+    base = getattr(config, "base_components", None) or {}
+    names += [base.get("encoder"), base.get("decoder")]
+    for sub in (getattr(config, "encoder_config", None), getattr(config, "decoder_config", None)):
+        names.append(getattr(sub, "_name_or_path", None))
+    ids = []
+    for name in names:
+        if (isinstance(name, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not os.path.exists(name)
+                and name not in ids):
+            ids.append(name)
+    return ids
 
 
 def dataset_label(script_args: Any, in_memory: bool) -> str:
@@ -404,9 +608,11 @@ def dataset_label(script_args: Any, in_memory: bool) -> str:
 
 
 def evaluate_test_split(
-    model, processor, dataset, script_args, training_args, output_dir: Path, label: str, model_preset: str | None
+    model, processor, dataset, script_args, training_args, output_dir: Path, label: str, model_preset: str | None,
+    window: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score the held-out test split with logllm.report.evaluate (threshold chosen on validation, never on test)."""
+    """Score the held-out test split with logllm.report.evaluate; the operating point is chosen on validation (never
+    on test) and comes back in the payload's `operating_point`."""
     from logllm.report.evaluate import evaluate_model
 
     data = dict(dataset)
@@ -418,7 +624,7 @@ def evaluate_test_split(
         batch_size=int(training_args.per_device_eval_batch_size),
         dataset_name=label,
         model_name=f"LogLLM ({model_preset} preset)" if model_preset else "LogLLM",
-        training_dir=output_dir, error_analysis=False,
+        training_dir=output_dir, error_analysis=False, choose_on_validation=True, window=window,
     )
 
 
@@ -426,14 +632,16 @@ def eval_dir(script_args: Any, output_dir: Path) -> Path:
     return Path(script_args.eval_dir or output_dir / "eval")
 
 
-def stage_hyperparameters(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per-stage settings for the model card (what each stage trained, how), from the stage records."""
-    keys = ("trains", "learning_rate", "epochs", "windows", "steps")
-    return {str(r["stage"]): {k: r[k] for k in keys if k in r} for r in records if "stage" in r}
+def stage_hyperparameters(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-stage settings for the model card (what each stage trained, how), from the stage records, in order."""
+    keys = ("stage", "trains", "learning_rate", "epochs", "windows", "steps")
+    return [{k: r[k] for k in keys if k in r} for r in records if "stage" in r]
 
 
 def write_summary(
-    result: TrainResult, script_args: Any, training_args: Any, model_args: Any, sizes: dict[str, Any]
+    result: TrainResult, script_args: Any, training_args: Any, model_args: Any, sizes: dict[str, Any], *,
+    novelty_index: dict[str, Any] | None = None, operating_point: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
 ) -> Path:
     """training_summary.json: everything needed to say what was trained, on what, how long."""
     metrics = (result.eval_metrics or {}).get("metrics")
@@ -446,6 +654,9 @@ def write_summary(
         "data": sizes,
         "stages": result.stages,
         "test_metrics": metrics,
+        "novelty_index": novelty_index,
+        "operating_point": operating_point,
+        "warnings": list(warnings or []),
         "final_model": str(result.final_model_dir) if result.final_model_dir else None,
         "seconds": round(result.seconds, 2),
     }

@@ -29,10 +29,9 @@ from typing import TypedDict
 
 from logllm.logs.errors import BuildReport, LogFormatError
 from logllm.logs.records import LogRecord
-from logllm.modeling.detection_logllm import chunk_spans  # the one long-window policy, shipped with the model
 
 __all__ = ["Window", "SlidingWindower", "session_windows", "group_sessions", "emit_sessions", "sliding_windows",
-           "sliding_windows_of", "time_windows", "window_from_records", "window_label", "chunk_spans"]
+           "sliding_windows_of", "time_windows", "window_from_records", "window_label"]
 
 logger = logging.getLogger(__name__)
 
