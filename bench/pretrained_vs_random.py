@@ -36,15 +36,12 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `logllm train` does (logllm/cli.py): before torch loads
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
+from logllm.report.cost import LoadSampler  # noqa: E402
 from logllm.report.summary import write_report  # noqa: E402
-from quickstart_seeds import LoadSampler  # noqa: E402  (bench/quickstart_seeds.py)
 
+ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+THUNDERBIRD = ROOT.parent / "shared" / "loghub" / "thunderbird_subset" / "Thunderbird_part1_12000lines.log"
 
 logger = logging.getLogger("bench.pretrained_vs_random")
 METRICS = ("precision", "recall", "f1", "roc_auc")
@@ -98,9 +95,16 @@ class PretrainedVsRandomArguments:
 
 
 def _thunderbird(window_size: int, max_train_windows: int | None) -> tuple[Any, dict[str, Any]]:
-    from train_real import build_real_dataset
+    from logllm.dataset.benchmarks import SPLIT_SEED, loghub_dataset
 
-    dataset, info = build_real_dataset("thunderbird_12k", window_size)
+    if not THUNDERBIRD.is_file():
+        raise FileNotFoundError(f"real Loghub sample missing: {THUNDERBIRD} (expected ../shared/loghub next to the repo)")
+    # as bench/train_real.py builds it: sliding windows = step, `re` preprocessing, random 7.2:0.8:2 split
+    dataset = loghub_dataset("thunderbird", [str(THUNDERBIRD)], "re", window_size=window_size, step=window_size,
+                             split_method="random")
+    info = {"source": "Thunderbird_part1_12000lines.log (12,000 real labeled lines)",
+            "windowing": f"sliding {window_size}/{window_size}", "preprocessing": "re",
+            "split": f"random 7.2:0.8:2 (split seed {SPLIT_SEED})"}
     if max_train_windows is not None and max_train_windows < len(dataset["train"]):
         dataset["train"] = dataset["train"].select(range(max_train_windows))
         info["train_capped_to"] = max_train_windows

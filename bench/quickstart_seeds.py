@@ -18,8 +18,6 @@ import logging
 import os
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `logllm quickstart` does (logllm/cli.py): before torch loads
 
+from logllm.report.cost import LoadSampler  # noqa: E402
 from logllm.report.metrics import per_category_recall  # noqa: E402
 from logllm.report.summary import write_report  # noqa: E402
 
@@ -98,31 +97,6 @@ def run_seed(seed: int, threads: int, workdir: Path, fast: bool = False, recipe:
         "kind_recall": kind_recall(Path(args.output), script_args, seed),
         "at_threshold_0.5": metrics_at(Path(args.output)),
     }
-
-
-class LoadSampler:
-    """The 1-minute load average every `every` seconds while a run goes (the cores are shared with other jobs)."""
-
-    def __init__(self, every: float = 10.0) -> None:
-        self.every, self.samples, self._stop = every, [os.getloadavg()[0]], threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            self.samples.append(os.getloadavg()[0])
-
-    def __enter__(self) -> "LoadSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.samples.append(os.getloadavg()[0])
-
-    def summary(self) -> dict[str, float]:
-        return {"mean": round(float(np.mean(self.samples)), 2), "max": round(max(self.samples), 2),
-                "start": self.samples[0], "end": self.samples[-1]}
 
 
 def run_seed_measured(seed: int, args: "QuickstartSeedsArguments", workdir: Path) -> dict[str, Any]:

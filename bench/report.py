@@ -24,18 +24,11 @@ class ReportArguments:
 
 
 def pretrained_section(results_dir: Path) -> str:
-    """bench/pretrained_vs_random.py's report (its own renderer), headings one level down; empty when not run."""
-    import json
-
-    path = results_dir / "pretrained_vs_random.json"
+    """bench/pretrained_vs_random.py's report as that script rendered it, headings one level down; empty when not run."""
+    path = results_dir / "pretrained_vs_random.md"
     if not path.is_file():
         return ""
-    bench = str(ROOT / "bench")
-    if bench not in sys.path:
-        sys.path.insert(0, bench)
-    from pretrained_vs_random import render_markdown
-
-    text = render_markdown(json.loads(path.read_text(encoding="utf-8")))
+    text = path.read_text(encoding="utf-8")
     return "\n" + text.replace("\n## ", "\n### ").replace("# ", "## ", 1)
 
 
