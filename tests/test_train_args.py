@@ -32,11 +32,13 @@ def write(path: Path, text: str) -> Path:
 @pytest.mark.parametrize("name", ALL_RECIPES)
 def test_every_recipe_parses_into_the_dataclasses(name):
     script_args, training_args, model_args = parse_arguments(["--config", name, *ON_CPU])
-    assert [s.name for s in script_args.stages] == ["1", "2a", "2b", "3"]
+    # every recipe runs the paper's four stages, except the pretrained small preset's (stage 3 only; see its comment)
+    expected = ["3"] if model_args.model_preset == "small" else ["1", "2a", "2b", "3"]
+    assert [s.name for s in script_args.stages] == expected
     assert all(isinstance(s, StageConfig) for s in script_args.stages)
     per_step = gradient_accumulation_for(script_args.effective_batch_size, training_args)
     assert per_step * training_args.per_device_train_batch_size == script_args.effective_batch_size
-    assert model_args.model_preset in {"tiny", "default", "paper"}
+    assert model_args.model_preset in {"tiny", "default", "small", "paper"}
 
 
 @pytest.mark.parametrize("name", PAPER_RECIPES)
@@ -64,8 +66,30 @@ def test_paper_recipes_share_one_base_and_differ_in_data_and_output():
         assert {k for k in recipe if recipe[k] != base.get(k)} == {"dataset_config", "output_dir"}
 
 
-def test_quickstart_recipe_keeps_its_stage_settings():
+def test_quickstart_recipe_trains_the_pretrained_preset_through_lora_on_every_projection():
     script_args, training_args, model_args = parse_arguments(["--config", "quickstart"])
+    assert stage_table(script_args) == [("3", "projector + decoder", 1e-3, 2.0, None)]  # MiniLM frozen, lines cached
+    assert (model_args.model_preset, model_args.max_lines_per_window) == ("small", 40)
+    assert model_args.use_peft and (model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout) == (8, 16, 0.0)
+    assert sorted(model_args.lora_target_modules) == sorted(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    assert model_args.encoder_lora_r == 0 and not (model_args.load_in_4bit or model_args.load_in_8bit)
+    assert script_args.dedup_batch  # exact because lora_dropout is 0
+    assert (script_args.dataset_name, script_args.dataset_config, script_args.synthetic_sessions) == ("synthetic", "hdfs", 1500)
+    assert training_args.per_device_train_batch_size == 16 and training_args.gradient_accumulation_steps == 1
+
+
+def test_quickstart_lora_config_targets_the_decoder_projections_only():
+    from logllm.training.setup import lora_config_for
+
+    _, _, model_args = parse_arguments(["--config", "quickstart"])
+    config = lora_config_for(model_args)
+    assert set(config.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert config.r == 8 and config.lora_dropout == 0.0 and "projector" in config.modules_to_save
+
+
+def test_random_decoder_quickstart_recipe_keeps_its_stage_settings():
+    script_args, training_args, model_args = parse_arguments(["--config", "quickstart-random"])
     assert stage_table(script_args) == [
         ("1", "decoder", 5e-4, 1.0, 480),
         ("2a", "projector", 1e-3, 1.0, 480),
@@ -130,18 +154,18 @@ def test_no_recipe_means_no_stages():
         parse_arguments(["--output_dir", "x"])
 
 
-@pytest.mark.parametrize("config", ["quickstart", "default/synthetic", "default/synthetic.yaml",
+@pytest.mark.parametrize("config", ["quickstart-random", "default/synthetic", "default/synthetic.yaml",
                                     str(RECIPES_DIR / "default" / "synthetic.yaml")])
 def test_a_recipe_is_named_by_short_name_relative_path_or_file(config):
     assert parse_arguments(["--config", config])[2].model_preset == "default"
 
 
-@pytest.mark.parametrize("old, new", [("train/recipes/quickstart.yaml", "default/synthetic.yaml"),
-                                      ("train/recipes/bgl.yaml", "paper/bgl.yaml")])
-def test_recipe_paths_of_the_flat_layout_still_work_and_say_where_they_moved(old, new, caplog):
+@pytest.mark.parametrize("old, new, n_stages", [("train/recipes/quickstart.yaml", "small/synthetic.yaml", 1),
+                                                ("train/recipes/bgl.yaml", "paper/bgl.yaml", 4)])
+def test_recipe_paths_of_the_flat_layout_still_work_and_say_where_they_moved(old, new, n_stages, caplog):
     with caplog.at_level(logging.WARNING, logger="logllm.training.recipes"):
         script_args, _, _ = parse_arguments(["--config", old, *ON_CPU])
-    assert f"moved to {RECIPES_DIR / new}" in caplog.text and len(script_args.stages) == 4
+    assert f"moved to {RECIPES_DIR / new}" in caplog.text and len(script_args.stages) == n_stages
 
 
 # ---------------------------------------------------------------- the stages: list
@@ -179,10 +203,10 @@ def test_stage_numbers_in_yaml_1_1_exponent_form_are_read(tmp_path):
 
 
 def test_stages_flag_runs_some_of_the_recipes_stages_in_recipe_order(tmp_path):
-    script_args, training_args, _ = parse_arguments(["--config", "quickstart", "--stages", "3,2a", "--output_dir", str(tmp_path)])
+    script_args, training_args, _ = parse_arguments(["--config", "quickstart-random", "--stages", "3,2a", "--output_dir", str(tmp_path)])
     assert [s.name for s in script_args.stages] == ["2a", "3"] and training_args.output_dir == str(tmp_path)
     with pytest.raises(ValueError, match=r"--stages '2': \['2'\] not among the stages of .*synthetic\.yaml \['1', '2a', '2b', '3'\]"):
-        parse_arguments(["--config", "quickstart", "--stages", "2"])
+        parse_arguments(["--config", "quickstart-random", "--stages", "2"])
 
 
 # ---------------------------------------------------------------- earlier flags and recipe keys
@@ -292,9 +316,9 @@ def test_paper_model_config_gives_per_part_lora_and_the_official_qlora_setting()
 def test_model_config_switches_and_overrides_reach_the_configs():
     from logllm.training.setup import lora_config_for, quantization_config_for
 
-    _, _, off = parse_arguments(["--config", "quickstart"])
+    _, _, off = parse_arguments(["--config", "quickstart-random"])
     assert lora_config_for(off) is None and quantization_config_for(off) is None
-    _, _, mine = parse_arguments(["--config", "quickstart", "--use_peft", "--lora_r", "16", "--lora_target_modules",
+    _, _, mine = parse_arguments(["--config", "quickstart-random", "--use_peft", "--lora_r", "16", "--lora_target_modules",
                                   "q_proj", "k_proj", "--encoder_lora_r", "0", "--load_in_8bit", "true"])
     lora = lora_config_for(mine)
     assert lora.r == 16 and set(lora.target_modules) == {"q_proj", "k_proj"}

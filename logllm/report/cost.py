@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +162,28 @@ def write_cost_report(model: Any, evaluation: dict[str, Any], out_dir: str | Pat
     (out / "cost.json").write_text(json.dumps(cost, indent=2, default=str) + "\n", encoding="utf-8")
     (out / "cost.md").write_text(render_cost_markdown(cost), encoding="utf-8")
     return cost
+
+
+class LoadSampler:
+    """The 1-minute load average every `every` seconds while a run goes (the cores are shared with other jobs)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every, self.samples, self._stop = every, [os.getloadavg()[0]], threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> "LoadSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, float]:
+        return {"mean": round(float(sum(self.samples) / len(self.samples)), 2), "max": round(max(self.samples), 2),
+                "start": self.samples[0], "end": self.samples[-1]}

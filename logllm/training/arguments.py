@@ -187,6 +187,11 @@ class ScriptArguments:
     effective_batch_size: int | None = field(
         default=16, metadata={"help": "windows per optimizer step; sets gradient_accumulation_steps (None: keep it)"}
     )
+    dedup_batch: bool = field(
+        default=False,
+        metadata={"help": "run identical windows of a training batch once, their loss weighted by the count: the same "
+                          "loss and gradients at less cost (needs lora_dropout 0; the model's own dropout off)"},
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "start over even if output_dir has a run"})
     # After training
     evaluate_test: bool = field(default=True, metadata={"help": "score the test split, write <output_dir>/eval/"})
@@ -247,6 +252,11 @@ def validate_arguments(script_args: ScriptArguments, model_args: LogLLMModelConf
     if (model_args.load_in_4bit or model_args.load_in_8bit) and not model_args.use_peft:
         logger.info("quantized decoder weights train through LoRA adapters: use_peft on")
         model_args.use_peft = True
+    if script_args.dedup_batch and model_args.use_peft and model_args.lora_dropout > 0:
+        raise ValueError(
+            f"dedup_batch needs lora_dropout 0 (got {model_args.lora_dropout}): with dropout, the copies of a window in a "
+            "batch see different masks, and running one copy would change the gradient"
+        )
     if script_args.novelty_index_max_lines < 0:
         raise ValueError(f"novelty_index_max_lines must be >= 0 (0: no index), got {script_args.novelty_index_max_lines}")
     if not 0 <= script_args.oversample_beta < 1:

@@ -7,7 +7,7 @@ A recipe is flat YAML whose keys are the dataclasses' field names, plus two keys
 - `stages:` the list of training stages (name, trains, learning_rate, epochs, max_samples; see StageConfig).
 
 Command-line flags override the recipe. `--config` takes a path, a path under train/recipes/ without `.yaml`
-(`paper/bgl`, `tiny/synthetic`) or a short name (`quickstart`, `fast`, `hdfs`, `bgl`, `thunderbird`, `liberty`).
+(`paper/bgl`, `tiny/synthetic`) or a short name (`quickstart`, `quickstart-random`, `fast`, `hdfs`, `bgl`, `thunderbird`, `liberty`).
 Flags of the earlier per-stage form either still work (renamed ones, with a warning) or fail naming the new form.
 """
 
@@ -44,7 +44,8 @@ def _recipes_dir() -> Path:
 RECIPES_DIR = _recipes_dir()
 # Short names of the recipes typed most often (also the file names of the earlier flat train/recipes/ layout).
 RECIPE_NAMES = {
-    "quickstart": "default/synthetic.yaml",
+    "quickstart": "small/synthetic.yaml",
+    "quickstart-random": "default/synthetic.yaml",
     "fast": "tiny/synthetic.yaml",
     "hdfs": "paper/hdfs.yaml",
     "bgl": "paper/bgl.yaml",

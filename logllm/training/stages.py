@@ -203,6 +203,7 @@ def run_stage(
     resume_from: str | None,
     max_lines_per_window: int | None,
     callbacks: Iterable[Any] = (),
+    dedup_batch: bool = False,
 ) -> dict[str, Any]:
     """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record."""
     model.set_training_stage(stage.trains)
@@ -226,6 +227,7 @@ def run_stage(
         callbacks=[JsonlLoggingCallback(output_dir / "train_log.jsonl", stage.name), *callbacks],
         stage_name=stage.name,
         encoder_learning_rate=stage.encoder_learning_rate,
+        dedup_batch=dedup_batch,
     )
     started = time.perf_counter()
     stats_before = dict(processor.stats)
@@ -314,6 +316,7 @@ def train_stages(
                 stage, model, processor, train_split, eval_split, args,
                 output_dir=output_dir, seed=training_args.seed, resume_from=resume_from,
                 max_lines_per_window=model_args.max_lines_per_window, callbacks=callbacks,
+                dedup_batch=script_args.dedup_batch,
             )
         )
     return records

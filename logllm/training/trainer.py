@@ -13,7 +13,8 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +36,26 @@ class WindowCollator:
     """Turn dataset rows (`lines`, `label`) into model inputs with the model's own processor.
 
     Datasets hold already-preprocessed `lines` (contract 2), so the processor is called with
-    `preprocessed=True`; window labels are kept as `window_labels` for validation metrics.
+    `preprocessed=True`; window labels are kept as `window_labels` for validation metrics. With `dedup`, identical
+    (lines, label) rows go to the model once with their count as `window_weights` (training only: the loss is the
+    same, evaluation needs one score per row).
     """
 
     processor: Any
     max_lines_per_window: int | None = None
+    dedup: bool = False
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         windows = [self._lines(row) for row in rows]
         labels = [int(row["label"]) for row in rows]
+        counts: dict[tuple[tuple[str, ...], int], int] | None = None
+        if self.dedup:  # oversampling and repetitive logs put the same window in a batch several times
+            counts = Counter((tuple(lines), label) for lines, label in zip(windows, labels))
+            windows, labels = [list(lines) for lines, _ in counts], [label for _, label in counts]
         batch = self.processor(windows, labels=labels, preprocessed=True)
         batch["window_labels"] = torch.tensor(labels, dtype=torch.long)
+        if counts is not None:
+            batch["window_weights"] = torch.tensor(list(counts.values()), dtype=torch.float32)
         return batch
 
     def _lines(self, row: dict[str, Any]) -> list[str]:
@@ -61,16 +71,32 @@ class WindowCollator:
 class LogLLMTrainer(Trainer):
     """`Trainer` with LogLLM's loss, a NaN guard and window-level scores in evaluation.
 
-    `stage_name` only labels messages and logs (e.g. "2b").
+    `stage_name` only labels messages and logs (e.g. "2b"). `dedup_batch`: training batches run each distinct
+    window once, its loss weighted by its count (`WindowCollator.dedup`); the loss and gradients are those of the
+    full batch when nothing in a step is random (no dropout), so only the cost changes.
     """
 
     # compute_loss returns a per-batch mean: let the Trainer divide it by the accumulation steps.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args: Any, stage_name: str = "?", encoder_learning_rate: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, stage_name: str = "?", encoder_learning_rate: float | None = None, dedup_batch: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stage_name = stage_name
         self.encoder_learning_rate = encoder_learning_rate
+        self.dedup_batch = dedup_batch
+
+    def get_train_dataloader(self):
+        if not self.dedup_batch or not isinstance(self.data_collator, WindowCollator):
+            return super().get_train_dataloader()
+        collator = self.data_collator
+        self.data_collator = replace(collator, dedup=True)  # the training loader only; evaluation scores every row
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.data_collator = collator
 
     def create_optimizer(self, model=None):
         """Give the pretrained encoder its own (smaller) learning rate: a randomly initialised decoder needs a
