@@ -220,3 +220,16 @@ def test_watch_threshold_defaults_to_the_model_and_novelty_can_be_turned_off():
     args = build_parser().parse_args(["app.log"])
     assert args.threshold is None and args.novelty
     assert not build_parser().parse_args(["app.log", "--no-novelty"]).novelty
+
+
+def test_unlabeled_test_split_is_not_evaluated_and_says_so(tmp_path):
+    """Own logs built without labels carry -1 in test: training saves the model and warns instead of failing at the
+    end in the evaluation."""
+    dataset = tiny_dataset()
+    dataset["test"] = dataset["test"].map(lambda row: {"label": -1})
+    run_training(*tiny_args(tmp_path / "run", "--stages", "3"), dataset=dataset)
+    summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
+    assert any("without a 0/1 label: no test evaluation" in w for w in summary["warnings"])
+    assert (tmp_path / "run" / "final_model" / "model.safetensors").is_file()
+    assert not (tmp_path / "run" / "final_model" / "eval").exists()
+    assert "without a 0/1 label" in (tmp_path / "run" / "final_model" / "README.md").read_text()

@@ -469,7 +469,7 @@ def choose_operating_point_of(model: Any, processor: Any, dataset: Any, script_a
     validation = None
     if "validation" in dataset and len(dataset["validation"]):
         validation = limit_split(dataset["validation"], script_args.max_eval_windows)
-    if script_args.evaluate_test and "test" in dataset:
+    if script_args.evaluate_test and "test" in dataset and not unlabeled_windows(dataset["test"]):
         evaluation = evaluate_test_split(model, processor, dataset, script_args, training_args,
                                          Path(training_args.output_dir), label, model_preset, window=window)
         point = OperatingPoint.from_dict(evaluation["operating_point"]) or OperatingPoint()
@@ -532,10 +532,19 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
             "operating_point": point.to_dict(), "warnings": warnings}
 
 
+def unlabeled_windows(split: Any) -> int:
+    """Windows without a 0/1 label (own logs built without labels carry -1): such a test split cannot be scored."""
+    return sum(1 for label in split["label"] if int(label) not in (0, 1)) if "label" in split.column_names else len(split)
+
+
 def run_warnings(dataset: Any, script_args: Any, evaluation: dict[str, Any] | None) -> list[str]:
     """What a reader of the card must know: validation that could not choose a threshold, a test split without
-    anomalies (or without normal windows)."""
+    anomalies (or without normal windows), a test split that could not be evaluated for want of labels."""
     warnings = []
+    if script_args.evaluate_test and "test" in dataset and unlabeled_windows(dataset["test"]):
+        warnings.append(f"the test split has {unlabeled_windows(dataset['test'])} of {len(dataset['test'])} windows "
+                        "without a 0/1 label: no test evaluation (check the model on labeled logs with "
+                        "`logllm evaluate`)")
     validation = dataset["validation"] if "validation" in dataset else None
     if validation is None or not len(validation):
         warnings.append("no validation split: the decision threshold is the default 0.5, not chosen on data")
