@@ -57,8 +57,38 @@ def cli(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"logllm train: error: {err}", file=sys.stderr)
         return 2
-    main(script_args, training_args, model_args)
+    try:
+        main(script_args, training_args, model_args)
+    except Exception as err:  # noqa: BLE001 - predictable failures become one line; anything else is re-raised
+        message = predictable_failure(err, script_args, training_args)
+        if message is None:
+            raise
+        print(f"logllm train: error: {message}", file=sys.stderr)
+        return 2
     return 0
+
+
+def predictable_failure(err: Exception, script_args, training_args) -> str | None:
+    """One line with what to do for failures a user can cause (missing data, offline push, Hub refusal); None for a
+    bug, which keeps its traceback."""
+    from datasets.exceptions import DatasetNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    from logllm.training.data import TrainingDataError
+
+    saved = script_args.final_model_dir or f"{training_args.output_dir}/final_model"
+    push_again = f"`python -m logllm.training.hub --model_dir {saved} --repo_id {training_args.hub_model_id}`"
+    if isinstance(err, OfflineModeIsEnabled):
+        return f"cannot push: HF_HUB_OFFLINE is set. The trained model is saved in {saved}; push it later with {push_again}"
+    if isinstance(err, HfHubHTTPError):
+        return (f"the Hub refused the push of {training_args.hub_model_id} ({str(err).splitlines()[0]}). The trained "
+                f"model is saved in {saved}; check the repo id and token (`hf auth login`), then {push_again}")
+    if isinstance(err, (FileNotFoundError, DatasetNotFoundError)):
+        return (f"{err} (--dataset_name is a folder written by `logllm data build`, a Hub dataset id, or 'synthetic'; "
+                "--dataset_config one of its configs)")
+    if isinstance(err, TrainingDataError):
+        return str(err)
+    return None
 
 
 if __name__ == "__main__":
