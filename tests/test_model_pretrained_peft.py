@@ -297,3 +297,36 @@ def test_paper_preset_loads_with_device_map_auto_and_the_official_qlora_config(m
     for part in ("encoder_kwargs", "decoder_kwargs"):
         assert calls[part]["device_map"] == "auto"
         assert calls[part]["quantization_config"].to_dict() == cfg.to_dict()
+
+
+def test_adapters_push_through_the_hub_protocol_and_load_back(tmp_path, monkeypatch):
+    """An adapter-only folder pushed with `push_model_folder` to a local server speaking the Hub's upload protocol
+    (preupload, LFS batch + PUT for safetensors, NDJSON commit; Xet off) arrives byte for byte, and the files the
+    server holds load and score like the trained model."""
+    from huggingface_hub import HfApi
+
+    from hub_server import HubServer
+    from logllm.training.artifact import push_model_folder, save_model_artifact
+
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True, raising=False)
+    peft_model, processor = _small_lora()
+    _train(peft_model, processor, steps=2)
+    trained = _scores(peft_model, processor)
+    folder = save_model_artifact(peft_model, processor, tmp_path / "adapters_only", merge_lora=False)
+    with HubServer() as hub:
+        push_model_folder(folder, "user/logllm-adapters", api=HfApi(endpoint=hub.url, token="hf_fake"))
+    assert not hub.unknown, hub.unknown
+    local = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert hub.repos["user/logllm-adapters"] == local and "adapter_model.safetensors" in local
+    assert hub.lfs_uploads >= 1  # the safetensors went through LFS
+    pulled = tmp_path / "pulled"
+    for name, data in hub.repos["user/logllm-adapters"].items():
+        (pulled / name).parent.mkdir(parents=True, exist_ok=True)
+        (pulled / name).write_bytes(data)
+    reloaded, reloaded_processor = load_adapters(pulled)
+    assert _scores(reloaded, reloaded_processor) == pytest.approx(trained, abs=1e-5)
