@@ -30,6 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from logllm.commands import add_decision_arguments, check_threshold
+
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_UNFAMILIAR = 0, 1, 2, 3
 DEFAULT_MAX_MB = 500.0
 STREAM_BLOCK = 1024  # windows scored per block: results held at once, besides the table's top rows
@@ -55,12 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="fmt", default="auto", choices=INPUT_FORMATS, help="log format (default: auto)")
     parser.add_argument("--window", default=None,
                         help=f"session | sliding:SIZE[:STEP] | time:SECONDS (defaults: {defaults})")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="P(anomalous) at or above which a window is flagged (default: the model's operating "
-                             "point, chosen on validation when it was trained; else 0.5)")
-    parser.add_argument("--no-novelty", dest="novelty", action="store_false",
-                        help="decide on the decoder's P(anomalous) alone: lines unlike anything in training do not "
-                             "flag a window")
+    add_decision_arguments(parser, "is flagged", "flag a window")
     parser.add_argument("--top-k", type=int, default=3, help="suspicious lines shown per flagged window")
     parser.add_argument("--batch-size", type=int, default=8, help="windows scored per forward pass")
     parser.add_argument("--output", default=None, help="write every window's result to a .jsonl or .csv file")
@@ -145,8 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from logllm.report.detection import NO_INDEX_NOTE, DetectionTally, ResultWriter, format_table
     from logllm.scoring.detector import DetectionReport, Detector, processor_notes
 
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
+    check_threshold(args.threshold)
     if args.top_k < 0 or args.batch_size < 1:
         raise DetectionInputError("--top-k must be >= 0 and --batch-size >= 1")
     if args.threads is not None and args.threads < 1:

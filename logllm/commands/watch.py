@@ -41,6 +41,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from logllm.commands import add_decision_arguments, check_threshold
 from typing import Any, TextIO
 
 from logllm.windows.windowing import Window
@@ -367,12 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", dest="fmt", default="plain", choices=LINE_FORMATS,
                         help="line format (default plain: every line is a message)")
     parser.add_argument("--window", default=str(WATCH_WINDOW), help=f"sliding:SIZE[:STEP] (default {WATCH_WINDOW})")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="P(anomalous) at or above which a window alerts (default: the model's operating point, "
-                             "chosen on validation when it was trained; else 0.5)")
-    parser.add_argument("--no-novelty", dest="novelty", action="store_false",
-                        help="decide on the decoder's P(anomalous) alone: lines unlike anything in training do not "
-                             "alert")
+    add_decision_arguments(parser, "alerts", "alert")
     parser.add_argument("--flush-after", type=float, default=None,
                         help="score a partial window after this many idle seconds")
     parser.add_argument("--from-start", action="store_true", help="score the existing content first")
@@ -403,8 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = WindowSpec.parse(args.window)
         if spec.kind != "sliding":
             raise DetectionInputError("logllm watch supports sliding:SIZE[:STEP] windows only")
-        if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-            raise DetectionInputError(f"--threshold {args.threshold} must be between 0 and 1")
+        check_threshold(args.threshold)
         if args.evidence_per_batch < 0:
             raise DetectionInputError(f"--evidence-per-batch {args.evidence_per_batch} must be >= 0")
         if args.duration is not None and not args.duration > 0:
