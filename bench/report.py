@@ -32,11 +32,22 @@ def pretrained_section(results_dir: Path) -> str:
     return "\n" + text.replace("\n## ", "\n### ").replace("# ", "## ", 1)
 
 
+def generalization_section(results_dir: Path) -> str:
+    """bench/generalization.py's report up to its per-setting tables (intro, methods, headline), one level down."""
+    path = results_dir / "generalization.md"
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8").split("\n## Data and sizes", 1)[0]
+    text = text.replace("\n## ", "\n### ").replace("# Generalization benchmark", "## Generalization: unseen kinds, few labels, other systems, normal-only, known kinds", 1)
+    return "\n" + text.rstrip("\n") + "\n\nPer-setting tables, data and plots: [results/generalization.md](results/generalization.md).\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     (args,) = HfArgumentParser(ReportArguments).parse_args_into_dataclasses(args=argv)
-    text = render(Path(args.results)).rstrip("\n") + "\n" + pretrained_section(Path(args.results))
+    text = (render(Path(args.results)).rstrip("\n") + "\n" + pretrained_section(Path(args.results))
+            + generalization_section(Path(args.results)))
     Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

@@ -57,4 +57,41 @@ def test_logllm_rows_come_from_a_recipe_training_run(loghub_dir, tmp_path):
     payload = bench.run(args)
     rows = [r for r in payload["runs"] if r["method"] == "logllm"]
     assert [r["variant"] for r in rows] == ["thunderbird_1"]
+    novelty = [r for r in payload["runs"] if r["method"] == "logllm_novelty"]  # the saved operating point, not re-tuned
+    assert len(novelty) == 1 and novelty[0]["threshold"] == 0.5 and novelty[0]["threshold_rule"].startswith("operating point")
     assert payload["missing"] == {} and rows[0]["n_train"] <= 16 and 0.0 <= rows[0]["f1"] <= 1.0
+
+
+@pytest.mark.shared
+def test_foreign_alerts_and_novelty_rows_on_real_samples(loghub_dir, tmp_path):
+    """The real unseen-kind setting: BGL alert lines placed into held-out Thunderbird windows, scored by the novelty
+    rules with their own thresholds beside the count baselines."""
+    bench = load_bench()
+    args = bench.GeneralizationArguments(
+        output_dir=str(tmp_path), loghub_dir=str(loghub_dir), seeds=[0], methods=["count", "novelty"],
+        settings=["unseen_type", "known_kind"], thunderbird_lines=1000, synthetic_sessions=120, deeplog_sessions=[60, 20],
+    )
+    data, _ = bench.load_data(args)
+    task = bench.foreign_alert_task(data, 0, args)
+    originals = {r["window_id"]: r for r in data["thunderbird"]}
+    inserted = [r for r in task.test if r["label"] == 1]
+    assert inserted and len(inserted) == len(task.test) // 2
+    bgl_lines = {line for r in data["bgl"] for line in r["lines"]}
+    for row in inserted:
+        before = originals[row["window_id"].split("+bgl@")[0]]
+        changed = [i for i, (a, b) in enumerate(zip(before["lines"], row["lines"])) if a != b]
+        assert len(changed) <= 1 and row["line_labels"][int(row["window_id"].rsplit("@", 1)[1])] == 1
+        assert row["categories"][0].startswith("BGL ") and before["label"] == 0
+    placed = {r["lines"][int(r["window_id"].rsplit("@", 1)[1])] for r in inserted}
+    assert placed <= bgl_lines and not placed & {line for r in task.train for line in r["lines"]}
+
+    payload = bench.run(args)
+    rows = {(r["variant"], r["method"]): r for r in payload["runs"]}
+    rule = rows[("thunderbird_bgl_alerts_inserted", "new_masked_line")]
+    assert rule["threshold"] == 0.5 and rule["threshold_rule"].startswith("rule")
+    assert rule["recall"] == 1.0  # every placed BGL line is a masked line no Thunderbird training window holds
+    knn = rows[("thunderbird_bgl_alerts_inserted", "embedding_knn")]
+    assert "normal validation windows" in knn["threshold_rule"] and knn["family"] == "novelty"
+    assert ("hdfs_deeplog_random", "decision_tree") in rows and ("bgl_kern_held_out", "new_drain_template") in rows
+    headline = (tmp_path / "generalization.md").read_text()
+    assert "| unseen_type | thunderbird_bgl_alerts_inserted |" in headline and "best novelty baseline" in headline
