@@ -1,7 +1,8 @@
-"""Baselines on the benchmark windows: event-count models, BERT classifier, decoder classifier.
+"""Baselines on the benchmark windows: event-count models, novelty rules, BERT classifier, decoder classifier.
 
     python bench/baselines.py                         # all datasets, seeds 0 1 2, neural on the small ones
     python bench/baselines.py --datasets synthetic_hdfs bgl_2k --seeds 0 1 2 3 4 --no_neural
+    python bench/baselines.py --families novelty --update  # add the novelty rows to the existing results
     python bench/baselines.py --bert_model bert-base-uncased --decoder_model meta-llama/Llama-3.2-1B   # with Hub access
 
 Every dataset is built once with a fixed split seed (the windows and splits every method sees,
@@ -38,7 +39,10 @@ class BaselineBenchArguments:
     datasets: list[str] = field(default_factory=lambda: list(bench_datasets(LOGHUB)), metadata={"help": "benchmark datasets"})
     loghub_dir: str = field(default=str(LOGHUB), metadata={"help": "the real Loghub samples"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "model seeds (at least 3 for mean ± std)"})
-    neural: bool = field(default=True, metadata={"help": "also run the BERT and decoder classifiers"})
+    families: list[str] = field(default_factory=lambda: ["count", "novelty", "neural"], metadata={
+        "help": "baseline families: count (event-count models), novelty (new masked line / Drain template, embedding "
+                "kNN), neural (BERT and decoder classifiers)"})
+    neural: bool = field(default=True, metadata={"help": "run the neural family when it is listed in --families"})
     neural_max_train_windows: int = field(default=150, metadata={"help": "larger training splits: neural baselines use the capped training windows (or are skipped)"})
     bert_model: str | None = field(default=None, metadata={"help": "encoder for the BERT classifier (Hub id or folder); default: offline all-MiniLM-L6-v2"})
     decoder_model: str | None = field(default=None, metadata={"help": "causal LM for the prompt-completion classifier (e.g. meta-llama/Llama-3.2-1B); default: small decoder from scratch"})
@@ -48,13 +52,15 @@ class BaselineBenchArguments:
     capped_train_windows: int = field(default=96, metadata={"help": "also run on the first N training windows (what bench/ablations.py trains LogLLM on); 0 disables"})
     torch_threads: int = field(default=1, metadata={"help": "torch threads; 1 is fastest on a shared 2-core machine"})
     output: str = field(default=str(RESULTS / "baselines"), metadata={"help": "writes <output>.json and <output>.md"})
-    update: bool = field(default=False, metadata={"help": "keep the other datasets already in <output>.json (same seeds required)"})
+    update: bool = field(default=False, metadata={"help": "keep what <output>.json already holds (same seeds required): "
+                                                          "other datasets, and on measured datasets the models not rerun"})
 
 
 def run(args: BaselineBenchArguments) -> dict[str, Any]:
     import torch
 
     from logllm.baselines import BertBaselineConfig, DecoderBaselineConfig, run_bert_baseline, run_count_baselines, run_decoder_baseline
+    from logllm.baselines.novelty import run_novelty_baselines
     from logllm.report.evaluate import hardware_info
 
     torch.set_num_threads(args.torch_threads)
@@ -63,14 +69,17 @@ def run(args: BaselineBenchArguments) -> dict[str, Any]:
         started = time.perf_counter()
         dataset, info = load_bench_dataset(name, args.loghub_dir)
         train, validation, test = dataset["train"], dataset.get("validation"), dataset["test"]
-        results = run_count_baselines(train, test, args.seeds, validation_ds=validation)
+        results = run_count_baselines(train, test, args.seeds, validation_ds=validation) if "count" in args.families else {}
+        if "novelty" in args.families:
+            results.update(run_novelty_baselines(train, test, args.seeds, validation_ds=validation))
         capped = None
         if args.capped_train_windows and len(train) > args.capped_train_windows:
             capped = train.select(range(args.capped_train_windows))
             suffix = f" (first {args.capped_train_windows} train windows)"
-            for model, result in run_count_baselines(capped, test, args.seeds, validation_ds=validation).items():
-                results[model + suffix] = {**result, "train_windows_used": args.capped_train_windows}
-        if args.neural:
+            if "count" in args.families:
+                for model, result in run_count_baselines(capped, test, args.seeds, validation_ds=validation).items():
+                    results[model + suffix] = {**result, "train_windows_used": args.capped_train_windows}
+        if args.neural and "neural" in args.families:
             neural_train = train if len(train) <= args.neural_max_train_windows else capped
             if neural_train is None:
                 reason = f"not run: {len(train)} training windows > --neural_max_train_windows {args.neural_max_train_windows} (CPU budget)"
@@ -96,7 +105,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
         "# Baselines (mean ± std over model seeds " + ", ".join(map(str, payload["seeds"])) + ")",
         "",
         f"Hardware: {payload['hardware']['summary']}. Threshold: best F1 on validation (supervised models), "
-        "the model's own rule for the isolation forest. Generated by bench/baselines.py.",
+        "the model's own rule for the isolation forest, \"at least one unseen line\" for new_masked_line and "
+        "new_drain_template, the 0.99 quantile of the normal validation windows (floor 0.05) for embedding_knn. "
+        "Generated by bench/baselines.py.",
         "",
     ]
     for name, data in payload["datasets"].items():
@@ -131,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     if previous is not None and previous.get("seeds") != args.seeds:
         raise SystemExit(f"--update: {json_path} was measured with seeds {previous.get('seeds')}, not {args.seeds}")
     payload = run(args)
-    if previous is not None:  # measured datasets replace their old entries; the others stay as they were
+    if previous is not None:  # measured models replace their old entries; everything else stays as it was
+        for name, entry in payload["datasets"].items():
+            kept = previous["datasets"].get(name, {}).get("results", {})
+            entry["results"] = {**kept, **entry["results"]}
+            if kept:
+                entry["hardware_of_new_rows"] = payload["hardware"]["summary"]
         payload["datasets"] = {**previous["datasets"], **payload["datasets"]}
     write_report(payload, out, render_markdown)
     print(f"wrote {json_path} and {md_path}")
