@@ -50,6 +50,9 @@ ROW_NAMES = {
     "default": "LogLLM, random decoder (default preset, full fine-tuning, stages 1-2a-2b-3)",
     "small": "LogLLM, pretrained SmolLM2-135M (small preset, LoRA r=8 all projections, stage 3)",
     "bert_classifier": "BERT classifier (all-MiniLM-L6-v2 fine-tuned, 2 epochs)",
+    "new_masked_line": "new_masked_line (novelty rule: a masked line no normal training window holds)",
+    "new_drain_template": "new_drain_template (novelty rule: a Drain template no normal training window holds)",
+    "embedding_knn": "embedding_knn (novelty: MiniLM distance to the nearest normal training line)",
 }
 # What issue 14 item 4 asks for that this report does not run, with what kept it out (estimates from the measured
 # per-window costs in this report and bench/results/quickstart_seeds.md; never a number for a run not made).
@@ -78,8 +81,8 @@ class PretrainedVsRandomArguments:
     sections: list[str] = field(default_factory=lambda: ["thunderbird", "synthetic"], metadata={"help": "thunderbird, synthetic"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Thunderbird training seeds"})
     synthetic_seeds: list[int] = field(default_factory=lambda: [42, 43, 44], metadata={"help": "quickstart seeds"})
-    models: list[str] = field(default_factory=lambda: ["default", "small", "bert_classifier", "count"],
-                              metadata={"help": "rows to run: default, small, bert_classifier, count"})
+    models: list[str] = field(default_factory=lambda: ["default", "small", "bert_classifier", "count", "novelty"],
+                              metadata={"help": "rows to run: default, small, bert_classifier, count, novelty"})
     max_train_windows: int | None = field(default=None, metadata={"help": "cap Thunderbird training windows (cost)"})
     window_size: int = field(default=20, metadata={"help": "Thunderbird sliding window = step (lines)"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
@@ -158,11 +161,12 @@ def train_logllm(preset: str, seed: int, args: PretrainedVsRandomArguments, work
 
 
 def run_baselines(kind: str, section: str, seeds: list[int], args: PretrainedVsRandomArguments) -> dict[str, Any]:
-    """The count baselines or the BERT classifier on a section's windows (in its own process). On Thunderbird the
-    data is fixed and each seed is a model seed; on synthetic data each seed builds its own quickstart data."""
+    """The count baselines, the novelty rules or the BERT classifier on a section's windows (in its own process). On
+    Thunderbird the data is fixed and each seed is a model seed; on synthetic data each seed builds its own data."""
     import torch
 
     from logllm.baselines import run_bert_baseline, run_count_baselines
+    from logllm.baselines.novelty import run_novelty_baselines
 
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -171,6 +175,8 @@ def run_baselines(kind: str, section: str, seeds: list[int], args: PretrainedVsR
         splits = (dataset["train"], dataset["test"])
         if kind == "count":
             return run_count_baselines(*splits, run_seeds, validation_ds=dataset["validation"])
+        if kind == "novelty":
+            return run_novelty_baselines(*splits, run_seeds, validation_ds=dataset["validation"])
         return {"bert_classifier": run_bert_baseline(*splits, run_seeds, validation_ds=dataset["validation"])}
 
     if section == "thunderbird":
@@ -208,7 +214,8 @@ def _row(name: str, runs: list[dict[str, Any]], **facts: Any) -> dict[str, Any]:
 
 def thunderbird_section(args: PretrainedVsRandomArguments, payload: dict[str, Any], save: Any) -> None:
     _, info = _thunderbird(args.window_size, args.max_train_windows)
-    section = payload["sections"]["thunderbird"] = {"data": info, "seeds": args.seeds, "rows": {}}
+    earlier = (payload["sections"].get("thunderbird") or {}).get("rows", {})  # rows this run does not measure stay
+    section = payload["sections"]["thunderbird"] = {"data": info, "seeds": args.seeds, "rows": dict(earlier)}
     with tempfile.TemporaryDirectory(prefix="logllm_pvr_") as tmp:
         for preset in [m for m in ("small", "default") if m in args.models]:
             runs, failed = [], []
@@ -226,11 +233,12 @@ def thunderbird_section(args: PretrainedVsRandomArguments, payload: dict[str, An
 
 
 def baseline_section(section: dict[str, Any], name: str, seeds: list[int], args: PretrainedVsRandomArguments, save: Any) -> None:
-    for kind in [m for m in ("bert_classifier", "count") if m in args.models]:
+    for kind in [m for m in ("bert_classifier", "count", "novelty") if m in args.models]:
         with LoadSampler() as load:
             out = _in_fresh_process(run_baselines, kind, name, seeds, args)
         for model, res in out["rows"].items():
-            section["rows"][model] = _row(ROW_NAMES.get(model, f"{model} (event counts)"), res["runs"],
+            family = "novelty" if kind == "novelty" else "event counts"
+            section["rows"][model] = _row(ROW_NAMES.get(model, f"{model} ({family})"), res["runs"],
                                           skipped=res["skipped"], process=f"{kind} family",
                                           peak_rss_mb=out["peak_rss_mb"], family_wall_seconds=out["wall_seconds"],
                                           load_1min=load.summary())
@@ -263,6 +271,7 @@ def synthetic_section(args: PretrainedVsRandomArguments, payload: dict[str, Any]
         section["rows"].update({k: v for k, v in stored_rows.items() if k not in ("default", "small")})
         save()
         return
+    section["rows"].update({k: v for k, v in stored_rows.items() if k not in section["rows"]})
     baseline_section(section, "synthetic", args.synthetic_seeds, args, save)
 
 
