@@ -280,3 +280,24 @@ def test_evidence_goes_to_the_most_anomalous_alerts_while_keeping_up(tmp_path):
         handle.write("FATAL x\ninfo\n")
     watcher.step()
     assert len(detector.explained) == 2 and watcher.finish().alerts_without_evidence == 3 + 11 + 1
+
+
+def test_watch_guesses_the_line_format_like_detect(tmp_path):
+    """An HDFS or BGL file is read in its own format (as plain text its lines look unfamiliar to a model trained on
+    it); an empty or missing file starts plain."""
+    from logllm.commands.watch import build_parser, guess_line_format
+
+    hdfs = tmp_path / "hdfs.log"
+    hdfs.write_text("".join(f"081109 2035{i:02d} 143 INFO dfs.DataNode$DataXceiver: Receiving block blk_{i} src: "
+                            f"/10.250.19.102:54106 dest: /10.250.19.102:50010\n" for i in range(20)))
+    bgl = tmp_path / "bgl.log"
+    bgl.write_text("".join(f"- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.{i:06d} "
+                           f"R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected\n"
+                           for i in range(20)))
+    plain = tmp_path / "app.log"
+    plain.write_text("service started\nrequest served in 3 ms\n")
+    assert guess_line_format(hdfs)[0] == "hdfs" and guess_line_format(bgl)[0] == "bgl"
+    assert guess_line_format(plain)[0] == "plain"
+    fmt, why = guess_line_format(tmp_path / "not-yet.log")
+    assert fmt == "plain" and "does not exist yet" in why
+    assert build_parser().parse_args([str(hdfs)]).fmt == "auto"

@@ -359,6 +359,25 @@ def _install(handlers: dict) -> dict:
             for signum, handler in handlers.items()}
 
 
+def guess_line_format(path: str | Path) -> tuple[str, str]:
+    """(format, why) for a followed file: its first lines decide, as for `detect`, so a model trained on HDFS or BGL
+    lines reads their message the way training did (read as plain text they look unfamiliar); plain while there is
+    nothing to look at yet or no line format fits."""
+    from logllm.logs.errors import LogFormatError
+    from logllm.logs.formats import LINE_FORMATS, detect_format
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return "plain", "plain: the file is empty or does not exist yet (--format sets it)"
+    try:
+        fmt = detect_format(str(path))
+    except LogFormatError as err:
+        return "plain", f"plain: the first lines fit no format ({err})"
+    if fmt not in LINE_FORMATS:
+        return "plain", f"plain: {fmt} is not a one-record-per-line format"
+    return fmt, f"{fmt}, guessed from the first lines (--format sets it)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from logllm.logs.formats import LINE_FORMATS
     from logllm.windows.spec import WATCH_WINDOW
@@ -366,8 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logllm watch", description="Follow a growing log and alert on anomalous windows.")
     parser.add_argument("file", help="log file to follow (may not exist yet; rotation and truncation are handled)")
     parser.add_argument("--model", default=None, help="saved model folder or Hub id (default: the quickstart model)")
-    parser.add_argument("--format", dest="fmt", default="plain", choices=LINE_FORMATS,
-                        help="line format (default plain: every line is a message)")
+    parser.add_argument("--format", dest="fmt", default="auto", choices=("auto", *LINE_FORMATS),
+                        help="line format (default auto: guessed from the file's first lines as detect does; plain, "
+                             "every line a message, while the file is empty or does not exist yet)")
     parser.add_argument("--window", default=str(WATCH_WINDOW), help=f"sliding:SIZE[:STEP] (default {WATCH_WINDOW})")
     add_decision_arguments(parser, "alerts", "alert")
     parser.add_argument("--flush-after", type=float, default=None,
@@ -412,18 +432,19 @@ def main(argv: list[str] | None = None) -> int:
                 alerts_file = open(args.alerts, "a", encoding="utf-8")  # noqa: SIM115 - closed below
             except OSError as err:
                 raise DetectionInputError(f"cannot write --alerts {args.alerts}: {err.strerror or err}") from None
+        fmt, fmt_note = (args.fmt, args.fmt) if args.fmt != "auto" else guess_line_format(args.file)
         detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
                                  use_novelty=args.novelty)
         novelty = (f", novelty threshold {detector.novelty_threshold:g}" if detector.novelty_threshold is not None
                    else ", novelty off")
-        print(f"watching {args.file} ({args.fmt}, {spec}, threshold {detector.threshold:g} "
+        print(f"watching {args.file} ({fmt_note}; {spec}, threshold {detector.threshold:g} "
               f"({detector.threshold_source}){novelty}); Ctrl-C to stop", file=sys.stderr)
         if getattr(detector.model, "novelty_index", None) is None:
             from logllm.report.detection import NO_INDEX_NOTE
 
             print(f"logllm watch: note: {NO_INDEX_NOTE}", file=sys.stderr)
         stats = watch(
-            args.file, detector, fmt=args.fmt, size=spec.size, step=spec.step, threshold=None,
+            args.file, detector, fmt=fmt, size=spec.size, step=spec.step, threshold=None,
             flush_after=args.flush_after, from_start=args.from_start, duration=args.duration, top_k=args.top_k,
             alerts_file=alerts_file, show_all=args.show_all, evidence_per_batch=args.evidence_per_batch,
         )
