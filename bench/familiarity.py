@@ -134,30 +134,17 @@ def bgl_splits(loghub: Path, seed: int) -> Any:
 
 def line_level(detector: Any, test: list[dict], top_k: int) -> dict[str, Any]:
     """Top-1 hit and line P/R/F1 of the highlighted lines (top-k suspicious lines of flagged windows)."""
+    from logllm.report.metrics import line_level_metrics
+
     results = detector.score(test, preprocessed=True, line_scores="flagged")
-    tau = detector.novelty_threshold
-    tp = fp = fn = hits = anomalous_windows = 0
-    for result in results:
-        labels = dict(zip(result.line_numbers, result.line_labels or [0] * len(result.line_numbers)))
-        highlighted = {number for number, _, _ in result.suspicious_lines(top_k, tau)} if result.anomalous else set()
-        positives = {n for n, y in labels.items() if y == 1}
-        tp += len(highlighted & positives)
-        fp += len(highlighted - positives)
-        fn += len(positives - highlighted)
-        if positives:
-            anomalous_windows += 1
-            first = result.suspicious_lines(1, tau)
-            hits += bool(first and first[0][0] in positives)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    found = line_level_metrics(results, [r.anomalous for r in results], top_k, detector.novelty_threshold)
     return {
         "dataset": "BGL_2k, sliding 20/20, chronological split (test windows)",
-        "test_windows": len(results), "anomalous_test_windows": anomalous_windows,
-        "flagged_windows": sum(r.anomalous for r in results),
-        "top1_hit_rate": round(hits / anomalous_windows, 4) if anomalous_windows else None,
-        "line_precision": round(precision, 4), "line_recall": round(recall, 4),
-        "line_f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
-        "top_k": top_k, "novelty_threshold": tau, "threshold": detector.threshold,
+        "test_windows": found["windows"], "anomalous_test_windows": found["windows_with_anomalous_lines"],
+        "flagged_windows": found["flagged_windows"],
+        "top1_hit_rate": None if found["top1_hit_rate"] is None else round(found["top1_hit_rate"], 4),
+        **{k: round(found[k], 4) for k in ("line_precision", "line_recall", "line_f1")},
+        "top_k": top_k, "novelty_threshold": detector.novelty_threshold, "threshold": detector.threshold,
     }
 
 

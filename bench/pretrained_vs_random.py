@@ -45,10 +45,13 @@ THUNDERBIRD = ROOT.parent / "shared" / "loghub" / "thunderbird_subset" / "Thunde
 
 logger = logging.getLogger("bench.pretrained_vs_random")
 METRICS = ("precision", "recall", "f1", "roc_auc")
-LOGLLM_RECIPES = {"default": "default/bench", "small": "small/bench"}
+LOGLLM_RECIPES = {"default": "default/bench", "small": "small/bench", "small_qlora": "small/bench_qlora"}
 ROW_NAMES = {
     "default": "LogLLM, random decoder (default preset, full fine-tuning, stages 1-2a-2b-3)",
     "small": "LogLLM, pretrained SmolLM2-135M (small preset, LoRA r=8 all projections, stage 3)",
+    "small_qlora": "LogLLM, pretrained SmolLM2-135M, QLoRA (small preset, decoder in 4-bit NF4, LoRA r=8 all projections, stage 3)",
+    "decoder_prompt_completion": "decoder_prompt_completion, random decoder (seed paper 002: raw masked text; 2-layer Llama from scratch)",
+    "decoder_prompt_completion_smollm2": "decoder_prompt_completion, pretrained SmolLM2-135M (seed paper 002: raw masked text; LoRA r=8 all projections)",
     "bert_classifier": "BERT classifier (all-MiniLM-L6-v2 fine-tuned, 2 epochs)",
     "new_masked_line": "new_masked_line (novelty rule: a masked line no normal training window holds)",
     "new_drain_template": "new_drain_template (novelty rule: a Drain template no normal training window holds)",
@@ -81,8 +84,14 @@ class PretrainedVsRandomArguments:
     sections: list[str] = field(default_factory=lambda: ["thunderbird", "synthetic"], metadata={"help": "thunderbird, synthetic"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Thunderbird training seeds"})
     synthetic_seeds: list[int] = field(default_factory=lambda: [42, 43, 44], metadata={"help": "quickstart seeds"})
-    models: list[str] = field(default_factory=lambda: ["default", "small", "bert_classifier", "count", "novelty"],
-                              metadata={"help": "rows to run: default, small, bert_classifier, count, novelty"})
+    models: list[str] = field(default_factory=lambda: ["default", "small", "small_qlora", "bert_classifier", "count",
+                                                       "novelty", "decoder"],
+                              metadata={"help": "rows to run: default, small, small_qlora (LogLLM presets), bert_classifier, "
+                                                "count, novelty, decoder (prompt-completion, random and SmolLM2)"})
+    decoder_max_train_windows: int = field(default=96, metadata={
+        "help": "decoder_prompt_completion trains on the first N training windows (raw text is ~10x LogLLM's positions)"})
+    decoder_max_length: int = field(default=256, metadata={
+        "help": "decoder_prompt_completion tokens per window (deduplicated lines; a 20-line Thunderbird window has a median of 400)"})
     max_train_windows: int | None = field(default=None, metadata={"help": "cap Thunderbird training windows (cost)"})
     window_size: int = field(default=20, metadata={"help": "Thunderbird sliding window = step (lines)"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
@@ -177,6 +186,8 @@ def run_baselines(kind: str, section: str, seeds: list[int], args: PretrainedVsR
             return run_count_baselines(*splits, run_seeds, validation_ds=dataset["validation"])
         if kind == "novelty":
             return run_novelty_baselines(*splits, run_seeds, validation_ds=dataset["validation"])
+        if kind == "decoder":  # seed paper 002: the decoder reads the raw masked text, from scratch and pretrained
+            return decoder_baselines(dataset, run_seeds, args)
         return {"bert_classifier": run_bert_baseline(*splits, run_seeds, validation_ds=dataset["validation"])}
 
     if section == "thunderbird":
@@ -198,6 +209,26 @@ def run_baselines(kind: str, section: str, seeds: list[int], args: PretrainedVsR
     return {"rows": rows, **_process_facts(started)}
 
 
+def decoder_baselines(dataset: Any, seeds: list[int], args: PretrainedVsRandomArguments) -> dict[str, Any]:
+    """decoder_prompt_completion with the random 2-layer Llama and with SmolLM2-135M (LoRA, the small preset's
+    adapters), on the first `decoder_max_train_windows` training windows and `decoder_max_length` tokens each."""
+    from logllm.baselines import DecoderBaselineConfig, run_decoder_baseline
+    from logllm.modeling.pretrained import smollm2_path
+
+    train = dataset["train"]
+    if args.decoder_max_train_windows and args.decoder_max_train_windows < len(train):
+        train = train.select(range(args.decoder_max_train_windows))
+    configs = {
+        "decoder_prompt_completion": DecoderBaselineConfig(max_length=args.decoder_max_length, epochs=4.0),
+        "decoder_prompt_completion_smollm2": DecoderBaselineConfig(
+            decoder=str(smollm2_path()), max_length=args.decoder_max_length, epochs=2.0, learning_rate=1e-3, lora_r=8),
+    }
+    out = {}
+    for name, config in configs.items():
+        out[name] = run_decoder_baseline(train, dataset["test"], seeds, validation_ds=dataset["validation"], config=config)
+    return out
+
+
 def _in_fresh_process(function: Any, *arguments: Any) -> Any:
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(function, *arguments).result()
@@ -217,7 +248,7 @@ def thunderbird_section(args: PretrainedVsRandomArguments, payload: dict[str, An
     earlier = (payload["sections"].get("thunderbird") or {}).get("rows", {})  # rows this run does not measure stay
     section = payload["sections"]["thunderbird"] = {"data": info, "seeds": args.seeds, "rows": dict(earlier)}
     with tempfile.TemporaryDirectory(prefix="logllm_pvr_") as tmp:
-        for preset in [m for m in ("small", "default") if m in args.models]:
+        for preset in [m for m in ("small", "small_qlora", "default") if m in args.models]:
             runs, failed = [], []
             for seed in args.seeds:
                 try:
@@ -233,7 +264,7 @@ def thunderbird_section(args: PretrainedVsRandomArguments, payload: dict[str, An
 
 
 def baseline_section(section: dict[str, Any], name: str, seeds: list[int], args: PretrainedVsRandomArguments, save: Any) -> None:
-    for kind in [m for m in ("bert_classifier", "count", "novelty") if m in args.models]:
+    for kind in [m for m in ("bert_classifier", "count", "novelty", "decoder") if m in args.models]:
         with LoadSampler() as load:
             out = _in_fresh_process(run_baselines, kind, name, seeds, args)
         for model, res in out["rows"].items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +113,36 @@ def test_decoder_prompt_completion_learns_the_answer(splits, one_thread):
     run = result["runs"][0]
     assert run["n"] == 30 and "from scratch" in result["backbone"]
     assert run["roc_auc"] > 0.5  # it learned something from 60 windows, above chance ranking
+
+
+def test_decoder_prompt_completion_on_a_pretrained_decoder_trains_lora_adapters_only(splits, one_thread):
+    """The seed-002 baseline with a pretrained decoder (here the tiny GGUF converted as SmolLM2 is) and LoRA: only the
+    adapters learn, the pretrained weights stay as loaded."""
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from gguf_support import tiny_decoder_dir
+    from transformers import AutoModelForCausalLM
+
+    from logllm.baselines.neural import train_decoder_classifier
+
+    train, validation, test = splits
+    folder = str(tiny_decoder_dir())
+    config = DecoderBaselineConfig(decoder=folder, max_length=48, epochs=2, batch_size=8, learning_rate=3e-3, lora_r=4)
+    model, _ = train_decoder_classifier(train, 0, config)
+    assert "LoRA r=4" in model.baseline_description
+    trained = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert trained and all("lora_" in n for n in trained)
+    assert any(p.abs().sum() > 0 for n, p in trained.items() if "lora_B" in n)  # B starts at zero: it moved
+    original = AutoModelForCausalLM.from_pretrained(folder, dtype="float32").state_dict()
+    base = model.get_base_model().state_dict()
+    for name, weight in original.items():
+        key = next(k for k in base if k.replace(".base_layer", "") == name)
+        assert torch.equal(base[key], weight), name
+    result = run_decoder_baseline(train, test, seeds=[0], validation_ds=validation, config=config)
+    assert result["runs"][0]["n"] == 30 and folder in result["backbone"]
 
 
 def test_novelty_baselines_flag_windows_with_lines_unseen_in_normal_training(splits):

@@ -87,3 +87,34 @@ def test_per_category_recall_counts_each_category_of_anomalous_windows_only():
     assert per_category_recall(rows, [True, False, True, True]) == {"(none)": 1.0, "disk": 0.5, "net": 0.0}
     with pytest.raises(ValueError):
         per_category_recall(rows, [True])  # predictions must align with the windows
+
+
+def test_line_level_metrics_count_highlighted_lines_against_line_labels():
+    """Highlighted = top-k suspicious lines of flagged windows: unseen lines first, then positive model evidence;
+    misses of unflagged windows count; top-1 hit is judged on every window holding an anomalous line."""
+    from logllm.report.metrics import line_level_metrics
+    from logllm.scoring.detector import WindowResult
+
+    def window(labels, evidence, novelty=None):
+        n = len(labels)
+        return WindowResult(window_id="w", source="s", line_numbers=list(range(1, n + 1)),
+                            lines=[f"line {i}" for i in range(n)], score=0.9, anomalous=True, line_scores=evidence,
+                            line_labels=labels, line_novelty=novelty)
+
+    hit = window([0, 1, 0, 0], [0.1, 2.0, -0.5, 0.0])          # the anomalous line ranks first
+    miss = window([1, 0, 0, 0], [-1.0, 0.5, 0.2, -0.1])        # two normal lines carry positive evidence
+    unseen = window([0, 0, 1, 0], [0.3, -0.2, -0.4, -0.1], novelty=[0.0, 0.0, 0.9, 0.0])
+    normal = window([0, 0, 0, 0], [0.2, -0.1, -0.1, -0.1])
+    results = [hit, miss, unseen, normal]
+
+    decoder = line_level_metrics(results, [True, True, True, False], top_k=2)
+    # highlighted: hit {2, 1}, miss {2, 3}, unseen {1} (only positive evidence); anomalous lines: 2, 1, 3
+    assert decoder["highlighted_lines"] == 5 and decoder["anomalous_lines"] == 3
+    assert decoder["line_precision"] == 1 / 5 and decoder["line_recall"] == 1 / 3
+    assert decoder["top1_hit_rate"] == 1 / 3 and decoder["windows_with_anomalous_lines"] == 3
+    with_novelty = line_level_metrics(results, [True, True, True, False], top_k=2, novelty_threshold=0.5)
+    assert with_novelty["top1_hit_rate"] == 2 / 3  # the unseen line comes first
+    assert with_novelty["line_recall"] == 2 / 3
+    nothing_flagged = line_level_metrics(results, [False] * 4, top_k=2)
+    assert nothing_flagged["line_recall"] == 0.0 and nothing_flagged["line_f1"] == 0.0
+    assert nothing_flagged["top1_hit_rate"] == 1 / 3  # ranking is judged whether or not the window was reported

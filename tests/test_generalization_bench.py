@@ -60,6 +60,12 @@ def test_logllm_rows_come_from_a_recipe_training_run(loghub_dir, tmp_path):
     novelty = [r for r in payload["runs"] if r["method"] == "logllm_novelty"]  # the saved operating point, not re-tuned
     assert len(novelty) == 1 and novelty[0]["threshold"] == 0.5 and novelty[0]["threshold_rule"].startswith("operating point")
     assert payload["missing"] == {} and rows[0]["n_train"] <= 16 and 0.0 <= rows[0]["f1"] <= 1.0
+    # Thunderbird lines carry labels: both rows say how well their highlighted lines point at the alert lines
+    for row in rows + novelty:
+        lines = row["line_level"]
+        assert lines["windows"] == row["n_test"] and lines["windows_with_anomalous_lines"] == row["n_test_anomalous"]
+        assert all(0.0 <= lines[k] <= 1.0 for k in ("top1_hit_rate", "line_precision", "line_recall", "line_f1"))
+    assert "## Line level" in (tmp_path / "generalization.md").read_text()
 
 
 @pytest.mark.shared

@@ -168,6 +168,8 @@ class DecoderBaselineConfig:
     batch_size: int = 16
     learning_rate: float = 1e-3
     dedupe_lines: bool = True
+    lora_r: int = 0  # > 0: train LoRA adapters (every projection) on a pretrained `decoder` instead of all its weights
+    lora_alpha: int = 16
 
 
 def build_decoder(config: DecoderBaselineConfig, seed: int, train_texts: Sequence[str]) -> tuple[Any, Any, str]:
@@ -183,7 +185,15 @@ def build_decoder(config: DecoderBaselineConfig, seed: int, train_texts: Sequenc
         tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.decoder)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return AutoModelForCausalLM.from_pretrained(config.decoder), tokenizer, config.decoder
+        model = AutoModelForCausalLM.from_pretrained(config.decoder, dtype="float32")
+        if config.lora_r > 0:  # the same adapters as the small preset's LoRA: rank r on every projection
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(model, LoraConfig(
+                r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+            return model, tokenizer, f"{config.decoder} with LoRA r={config.lora_r} on every projection"
+        return model, tokenizer, config.decoder
     base = AutoTokenizer.from_pretrained(config.tokenizer or minilm_path())
     corpus = [*train_texts, *(f" label: {a}" for a in ANSWERS.values())]
     tokenizer = base.train_new_from_iterator(iter([corpus]), vocab_size=config.vocab_size)

@@ -86,6 +86,41 @@ def best_f1_threshold(labels: Sequence[int], scores: Sequence[float]) -> float:
     return threshold
 
 
+def line_level_metrics(results: Sequence[Any], flagged: Sequence[bool], top_k: int = 3,
+                       novelty_threshold: float | None = None) -> dict[str, Any]:
+    """How well the highlighted lines point at the anomalous ones, against per-line labels.
+
+    `results` are scored windows (`scoring.detector.WindowResult`: `line_numbers`, `line_labels`, line evidence);
+    `flagged[i]` says whether window i was reported. Highlighted lines are the `top_k` suspicious lines of flagged
+    windows (`WindowResult.suspicious_lines`: unseen lines first when `novelty_threshold` is given, then positive model
+    evidence). Line precision/recall/F1 count highlighted vs anomalous lines over all windows (an anomalous line of an
+    unreported window is a miss); top-1 hit is the share of windows holding an anomalous line whose first suspicious
+    line is one (reported or not: it measures the ranking of lines, as a reader of any window would see it).
+    """
+    tp = fp = fn = hits = anomalous_windows = 0
+    for result, reported in zip(results, flagged, strict=True):
+        labels = dict(zip(result.line_numbers, result.line_labels or [0] * len(result.line_numbers)))
+        positives = {n for n, y in labels.items() if int(y) == 1}
+        highlighted = {n for n, _, _ in result.suspicious_lines(top_k, novelty_threshold)} if reported else set()
+        tp += len(highlighted & positives)
+        fp += len(highlighted - positives)
+        fn += len(positives - highlighted)
+        if positives:
+            anomalous_windows += 1
+            first = result.suspicious_lines(1, novelty_threshold)
+            hits += bool(first and first[0][0] in positives)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "windows": len(results), "windows_with_anomalous_lines": anomalous_windows,
+        "flagged_windows": int(sum(bool(f) for f in flagged)),
+        "top1_hit_rate": hits / anomalous_windows if anomalous_windows else None,
+        "line_precision": precision, "line_recall": recall,
+        "line_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "highlighted_lines": tp + fp, "anomalous_lines": tp + fn, "top_k": top_k,
+    }
+
+
 def per_category_recall(rows: Sequence[dict[str, Any]], predicted: Sequence[bool]) -> dict[str, float]:
     """Recall of each anomaly category: the share of anomalous windows of that category flagged in ``predicted``.
 
