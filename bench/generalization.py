@@ -787,7 +787,7 @@ def run(args: GeneralizationArguments) -> dict[str, Any]:
     jobs.sort(key=lambda j: (METHODS.index(j[0]), j[1].seed, SETTINGS.index(j[1].setting)))  # stable: keeps variant order
     if args.logllm_variants:  # a priority order: a run stopped early has all seeds of the first variants
         jobs.sort(key=lambda j: (METHODS.index(j[0]), args.logllm_variants.index(j[1].variant)
-                                 if j[0] == "logllm" and j[1].variant in args.logllm_variants else -1))
+                                 if j[0] in LOGLLM_FAMILIES and j[1].variant in args.logllm_variants else -1))
     for k, (method, task) in enumerate(jobs, 1):
         logger.info("job %d/%d: %s on %s/%s seed %d", k, len(jobs), method, task.setting, task.variant, task.seed)
         rows.extend(run_task(task, args, missing, methods=[method]))
