@@ -189,3 +189,24 @@ def test_detect_reads_big_files_on_two_processes_with_the_same_rows(tmp_path, ca
     assert [{k: v for k, v in r.items() if k != "score"} for r in rows[0]] == \
         [{k: v for k, v in r.items() if k != "score"} for r in rows[1]]
     assert [r["score"] for r in rows[0]] == pytest.approx([r["score"] for r in rows[1]], abs=1e-5)
+
+
+def test_windows_to_dataset_is_from_list_column_by_column(tmp_path):
+    """The Arrow build of a split (the serial step after a parallel build) writes what `Dataset.from_list` writes."""
+    from datasets import Dataset
+
+    from logllm.dataset.features import WINDOW_FEATURES, windows_to_dataset
+
+    settings = BuildSettings(dataset="hdfs", inputs=[str(tmp_path / "hdfs.log")], missing_labels="unknown")
+    (tmp_path / "hdfs.log").write_bytes(hdfs_text(40))
+    rows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in build_windows(settings, BuildReport())]
+    rows[0].update(raw_lines=[], start_time=None, categories=["a", "b"])   # empty list, null, several values
+    for case in (rows, rows[:1]):
+        fast, plain = windows_to_dataset(case), Dataset.from_list(case, features=WINDOW_FEATURES)
+        assert fast.features == plain.features and fast.to_list() == plain.to_list()
+        fast.to_parquet(str(tmp_path / "fast.parquet"))
+        plain.to_parquet(str(tmp_path / "plain.parquet"))
+        assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+    assert len(windows_to_dataset([])) == 0 and windows_to_dataset([]).features == WINDOW_FEATURES
+    odd = [dict(rows[0], raw_lines=None)]    # not column-wise: the from_list path, same result
+    assert windows_to_dataset(odd).to_list() == Dataset.from_list(odd, features=WINDOW_FEATURES).to_list()

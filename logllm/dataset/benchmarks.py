@@ -57,9 +57,9 @@ def _synthetic(kind: str, preprocessing: str, **sizes: Any) -> Any:
 
 def _deeplog_hdfs(loghub: Path, preprocessing: str) -> Any:
     """DeepLog's HDFS sessions (event keys, no text) as template-id windows, seeded random split."""
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
 
-    from logllm.dataset.features import WINDOW_FEATURES
+    from logllm.dataset.features import windows_to_dataset
     from logllm.dataset.splits import split_windows
 
     if preprocessing != "template_id":
@@ -79,7 +79,7 @@ def _deeplog_hdfs(loghub: Path, preprocessing: str) -> Any:
                 "categories": [], "start_time": None, "end_time": None,
             })
     splits = split_windows(windows, "random", test_size=0.2, validation_size=0.1, seed=SPLIT_SEED)
-    return DatasetDict({k: Dataset.from_list(v, features=WINDOW_FEATURES) for k, v in splits.items()})
+    return DatasetDict({k: windows_to_dataset(v) for k, v in splits.items()})
 
 
 def bench_datasets(loghub_dir: str | Path) -> dict[str, BenchDataset]:

@@ -199,12 +199,12 @@ def build_splits(settings: BuildSettings, report: BuildReport | None = None,
 
 def build_dataset(settings: BuildSettings, report: BuildReport | None = None, num_proc: int = 1):
     """A ``DatasetDict`` with ``WINDOW_FEATURES`` rows for ``settings``."""
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
 
-    from logllm.dataset.features import WINDOW_FEATURES
+    from logllm.dataset.features import windows_to_dataset
 
     splits = build_splits(settings, report, num_proc)
-    return DatasetDict({name: Dataset.from_list(rows, features=WINDOW_FEATURES) for name, rows in splits.items()})
+    return DatasetDict({name: windows_to_dataset(rows) for name, rows in splits.items()})
 
 
 def build_synthetic_dataset(

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from logllm.logs.errors import BuildReport
-from logllm.dataset.features import SPLITS, WINDOW_FEATURES
+from logllm.dataset.features import SPLITS, WINDOW_FEATURES, windows_to_dataset
 
 __all__ = ["export_dataset_repo", "config_folder", "write_info", "write_card", "prepare_output", "nonempty_splits",
            "split_statistics", "render_dataset_card", "push_dataset_repo",
@@ -81,11 +81,9 @@ def split_statistics(splits: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _to_dataset(rows: Any):
-    from datasets import Dataset
-
     if hasattr(rows, "column_names"):
         return rows.cast(WINDOW_FEATURES) if rows.features != WINDOW_FEATURES else rows
-    return Dataset.from_list(list(rows), features=WINDOW_FEATURES)
+    return windows_to_dataset(list(rows))
 
 
 def prepare_output(output_dir: str | Path) -> tuple[Path, bool]:

@@ -313,9 +313,9 @@ def normal_only_dataset_dict(
     Train and validation are re-split and get synthetic anomalies from their own lines
     (:func:`normal_only_splits`); a ``test`` split is kept unchanged for evaluation.
     """
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
 
-    from logllm.dataset.features import WINDOW_FEATURES
+    from logllm.dataset.features import windows_to_dataset
 
     kinds = parse_kinds(kinds, SYNTHESIZED_KINDS, what="normal-only kinds")
     pooled = [row for name in ("train", "validation") if name in dataset for row in dataset[name]]
@@ -329,7 +329,7 @@ def normal_only_dataset_dict(
         pooled, anomaly_ratio=anomaly_ratio, validation_fraction=validation_fraction, kinds=kinds,
         preprocess=preprocess, seed=seed,
     )
-    out = DatasetDict({name: Dataset.from_list(rows, features=WINDOW_FEATURES) for name, rows in splits.items()})
+    out = DatasetDict({name: windows_to_dataset(rows) for name, rows in splits.items()})
     if "test" in dataset:
         out["test"] = dataset["test"]
     out.synthesis_report = report.as_dict()  # type: ignore[attr-defined]
