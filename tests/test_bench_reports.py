@@ -1,0 +1,47 @@
+"""Bench report plumbing: merged generalization runs keep where each ran; the GPU bench says when it has no GPU."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.shared
+def test_merged_generalization_runs_keep_each_runs_hardware(loghub_dir, tmp_path):
+    bench = load("generalization")
+    parts = []
+    for seed in (0, 1):
+        out = tmp_path / f"part{seed}"
+        bench.run(bench.GeneralizationArguments(
+            output_dir=str(out), loghub_dir=str(loghub_dir), seeds=[seed], methods=["count"],
+            settings=["few_labels"], thunderbird_lines=1000, label_fractions=[1.0]))
+        parts.append(str(out / "generalization.json"))
+    merged = bench.merge_results(parts, bench.GeneralizationArguments(output_dir=str(tmp_path / "merged")))
+    assert {r["seed"] for r in merged["runs"]} == {0, 1}
+    assert "part0: " in merged["hardware"] and "part1: " in merged["hardware"]
+    assert merged["hardware"] in (tmp_path / "merged" / "generalization.md").read_text()
+
+
+def test_gpu_bench_without_a_gpu_reports_no_number(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible: the bench would train (minutes)")
+    bench = load("train_gpu")
+    assert bench.main(["--output", str(tmp_path / "train_gpu"), "--note", "no GPU lent"]) == 0
+    saved = json.loads((tmp_path / "train_gpu.json").read_text())
+    assert saved["runs"] == [] and "no GPU lent" in saved["not_run"]
+    assert "Not measured" in (tmp_path / "train_gpu.md").read_text()
