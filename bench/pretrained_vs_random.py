@@ -60,22 +60,21 @@ ROW_NAMES = {
 # What issue 14 item 4 asks for that this report does not run, with what kept it out (estimates from the measured
 # per-window costs in this report and bench/results/quickstart_seeds.md; never a number for a run not made).
 NOT_RUN = [
-    ("pretrained preset with QLoRA (NF4)", "not measured. On a CPU, 4-bit weights save memory, not time: bitsandbytes "
-     "de-quantises each projection for its matmul, so a QLoRA run costs at least the LoRA row's training time "
-     "(7-8 min per Thunderbird run at this load, ~18-21 min per quickstart run); 3 seeds x 2 data sets is >= 1.5 h of "
-     "both cores, which did not fit next to the LoRA rows. tests/test_model_qlora_cpu.py covers a QLoRA training step"),
-    ("BGL_2k", "20-line windows give 72 train / 8 validation (0 anomalous) / 20 test windows (bench/train_real.py): "
-     "no validation anomaly to choose a threshold on, and 20 test windows; not a meaningful comparison at any cost"),
-    ("DeepLog HDFS with template_id", "11,416 training sessions (bench/baselines.py's hdfs_deeplog split), many far "
-     "longer than the quickstart's windows: 2 epochs are >= 22,800 window passes, at the small preset's ~6 windows/s "
-     "on free cores (quickstart: 2,592 passes in ~440 CPU-s per thread) >= 1 h per seed, >= 3 h for 3 seeds"),
-    ("bench/generalization.py settings", "12 settings (unseen types, label fractions, cross-system, combined, "
-     "normal-only) x 3 seeds = 36 small-preset trainings; each is small (<= 80 training windows) but builds the 157M "
-     "model and scores its validation and test windows: ~1.5-2 min on free cores, 1-1.2 h in all, 2-3 h at this load"),
-    ("decoder_prompt_completion with SmolLM2", "the baseline feeds the decoder the raw masked text: a 20-line "
-     "Thunderbird window is ~640 SmolLM2 tokens (median of 200 training windows) against LogLLM's ~50 positions (one "
-     "per line plus the prompt), so >= 10x the small preset's decoder cost per window: >= 1 h per seed on free cores "
-     "(estimate from the token counts, not a measured run)"),
+    ("pretrained preset with QLoRA (NF4) on the synthetic quickstart data", "not measured: the Thunderbird QLoRA row "
+     "above shows its cost (6.5 min of training per run on 1 thread, no faster than LoRA: on a CPU bitsandbytes "
+     "de-quantises each projection for its matmul); 3 quickstart-sized runs (1,296 training windows, ~3x Thunderbird's "
+     "432) are >= 1 h of a core and did not fit. tests/test_model_qlora_cpu.py covers QLoRA training steps"),
+    ("BGL_2k in 20-line windows", "72 train / 8 validation (0 anomalous) / 20 test windows (bench/train_real.py): no "
+     "validation anomaly to choose a threshold on, and 20 test windows; not a meaningful comparison at any cost. "
+     "BGL_2k in 10-line windows is measured for the random decoder and the LoRA preset in "
+     "bench/results/generalization.md (known_kind bgl_random, the unseen-type and normal-only BGL rows)"),
+    ("DeepLog HDFS with template_id, full training split", "11,416 training sessions (bench/baselines.py's hdfs_deeplog "
+     "split), many far longer than the quickstart's windows: 2 epochs are >= 22,800 window passes, at the small "
+     "preset's ~2 windows/s here >= 3 h per seed. A 400/100-session subsample (<= 80 training windows, 150 test "
+     "sessions) is measured for both decoders in bench/results/generalization.md (known_kind hdfs_deeplog_random)"),
+    ("bench/generalization.py settings with QLoRA", "the random decoder and the LoRA preset ran on all 16 settings x 3 "
+     "seeds (bench/results/generalization.md); QLoRA would be 48 more trainings at >= the LoRA family's measured "
+     "169 s each (1 thread): >= 2.3 h of a core, which did not fit"),
 ]
 
 
@@ -145,6 +144,7 @@ def train_logllm(preset: str, seed: int, args: PretrainedVsRandomArguments, work
     """One LogLLM training + test evaluation on the Thunderbird windows (in its own process)."""
     import torch
 
+    from logllm.report.cost import training_throughput
     from logllm.training.recipes import parse_arguments
     from logllm.training.stages import run_training
 
@@ -157,12 +157,9 @@ def train_logllm(preset: str, seed: int, args: PretrainedVsRandomArguments, work
     result = run_training(*parse_arguments(argv), dataset=dataset)
     evaluation = result.eval_metrics or {}
     metrics = evaluation.get("metrics") or {}
-    train_s = sum(float(s.get("seconds", 0)) for s in result.stages)
-    passes = sum(float(s.get("windows", 0)) * float(s.get("epochs", 0)) for s in result.stages)
     return {
         "seed": seed, **{k: metrics.get(k) for k in METRICS}, "threshold": evaluation.get("threshold"),
-        "train_seconds": round(train_s, 1), "training_window_passes": int(passes),
-        "windows_per_second": round(passes / train_s, 2) if train_s else None,
+        **training_throughput(result.stages),
         "stages": [{k: s.get(k) for k in ("stage", "trains", "windows", "epochs", "learning_rate", "steps", "seconds")}
                    for s in result.stages],
         "argv": " ".join(argv), **_process_facts(started),
@@ -273,6 +270,9 @@ def baseline_section(section: dict[str, Any], name: str, seeds: list[int], args:
                                           skipped=res["skipped"], process=f"{kind} family",
                                           peak_rss_mb=out["peak_rss_mb"], family_wall_seconds=out["wall_seconds"],
                                           load_1min=load.summary())
+            if kind == "decoder":  # the raw text is ~10x LogLLM's positions: trained on a capped budget
+                section["rows"][model]["cap"] = (f"trained on the first {args.decoder_max_train_windows} training "
+                                                 f"windows, {args.decoder_max_length} tokens per window")
         save()
 
 
@@ -320,9 +320,11 @@ def run(args: PretrainedVsRandomArguments) -> dict[str, Any]:
     if args.keep_other_sections and existing.is_file():  # sections measured by an earlier invocation
         earlier = json.loads(existing.read_text(encoding="utf-8"))
         payload["sections"] = earlier.get("sections", {})
+        _stamp_threads(payload, earlier.get("torch_threads"))  # rows of earlier runs keep their own thread count
         payload["command"] = f"{earlier.get('command')}; then {payload['command']}"
 
     def save() -> None:
+        _stamp_threads(payload, args.threads)
         write_report(payload, args.output, render_markdown)
 
     if "thunderbird" in args.sections:
@@ -333,6 +335,21 @@ def run(args: PretrainedVsRandomArguments) -> dict[str, Any]:
     return payload
 
 
+def _stamp_threads(payload: dict[str, Any], threads: int | None) -> None:
+    """Give every row without a thread count `threads` (rows keep the count of the run that measured them)."""
+    for section in payload["sections"].values():
+        for row in section.get("rows", {}).values():
+            row.setdefault("threads", threads)
+
+
+def _ordered(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """LogLLM rows first (random decoder, LoRA, QLoRA), then the decoder and BERT baselines, then the rest as run."""
+    first = ["default", "small", "small_qlora", "decoder_prompt_completion", "decoder_prompt_completion_smollm2",
+             "bert_classifier"]
+    keys = sorted(rows, key=lambda k: first.index(k) if k in first else len(first))
+    return [rows[k] for k in keys]
+
+
 def _cell(row: dict[str, Any], key: str, digits: int = 3) -> str:
     from logllm.report.summary import format_mean_std
 
@@ -340,6 +357,7 @@ def _cell(row: dict[str, Any], key: str, digits: int = 3) -> str:
 
 
 def _cost(row: dict[str, Any], threads: int) -> str:
+    threads = row.get("threads") or threads
     runs = row.get("runs", [])
     seconds = [r["train_seconds"] for r in runs if r.get("train_seconds") is not None]
     minutes = f"{sum(seconds) / len(seconds) / 60:.2f}" if seconds else "—"
@@ -348,7 +366,7 @@ def _cost(row: dict[str, Any], threads: int) -> str:
     cpu = [r["cpu_seconds"] / threads / 60 for r in runs if r.get("cpu_seconds")]
     cpu_cell = f"{sum(cpu) / len(cpu):.2f} | " if cpu else "— | "
     loads = [r["load_1min"]["mean"] for r in runs if r.get("load_1min")] or ([row["load_1min"]["mean"]] if row.get("load_1min") else [])
-    return (f"{minutes} | {cpu_cell}{max(rss):.0f} | " if rss else f"{minutes} | {cpu_cell}— | ") + (
+    return f"{threads} | " + (f"{minutes} | {cpu_cell}{max(rss):.0f} | " if rss else f"{minutes} | {cpu_cell}— | ") + (
         f"{sum(wps) / len(wps):.1f} | " if wps else "— | ") + (f"{sum(loads) / len(loads):.1f} |" if loads else "— |")
 
 
@@ -357,7 +375,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     lines = [
         "# Pretrained vs random decoder, with the baselines (same windows and splits)", "",
         f"Hardware: {hw.get('usable_cpus')}-core CPU ({hw.get('cpu')}), no GPU, torch {hw.get('torch')}, "
-        f"{payload['torch_threads']} threads, OMP_WAIT_POLICY={payload.get('omp_wait_policy')}. Mean ± sample std over "
+        f"torch threads per row (threads column), OMP_WAIT_POLICY={payload.get('omp_wait_policy')}. Mean ± sample std over "
         "seeds; threshold chosen on validation (best F1), applied to test. Cost columns: training minutes per run "
         "(mean, wall), CPU minutes of the whole run (data, model build, training, scoring; all threads) divided by the "
         "threads, about its wall time on free cores (LogLLM runs only), peak RSS of the run's process (MB; a baseline "
@@ -381,16 +399,17 @@ def render_markdown(payload: dict[str, Any]) -> str:
         else:
             lines += [f"Seeds {section['seeds']}: each builds its own data and split; LogLLM rows come from the quickstart "
                       "seed reports named in the row (not re-run here), the baselines ran on the same seeds' data.", ""]
-        lines += ["| model | precision | recall | F1 | ROC-AUC | train min | CPU min / thread | peak RSS MB | windows/s | load |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for row in section["rows"].values():
+        lines += ["| model | precision | recall | F1 | ROC-AUC | threads | train min | CPU min / thread | peak RSS MB | windows/s | load |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for row in _ordered(section["rows"]):
             if row.get("skipped") or row.get("missing"):
-                lines.append(f"| {row['name']} | skipped: {row.get('skipped') or row.get('missing')} |||||||||")
+                lines.append(f"| {row['name']} | skipped: {row.get('skipped') or row.get('missing')} ||||||||||")
                 continue
             lines.append(f"| {row['name']} | {_cell(row, 'precision')} | {_cell(row, 'recall')} | {_cell(row, 'f1')} | "
                          f"{_cell(row, 'roc_auc')} | {_cost(row, payload['torch_threads'])}")
         notes = [f"- {row['name']}: from {row['source']} (created {row.get('source_created')}, recipe {row.get('recipe')})"
                  for row in section["rows"].values() if row.get("source")]
+        notes += [f"- {row['name']}: {row['cap']}" for row in section["rows"].values() if row.get("cap")]
         failed = [f"- {row['name']}: seed {f['seed']} failed: {f['reason']}" for row in section["rows"].values()
                   for f in row.get("failed", [])]
         if notes or failed:

@@ -45,6 +45,7 @@ def train_one(seed: int, args: TrainGpuArguments, dataset: Any, workdir: str) ->
     """One QLoRA training + test evaluation on the CUDA device; time and memory of the training."""
     import torch
 
+    from logllm.report.cost import training_throughput
     from logllm.training.recipes import parse_arguments
     from logllm.training.stages import run_training
 
@@ -55,12 +56,9 @@ def train_one(seed: int, args: TrainGpuArguments, dataset: Any, workdir: str) ->
     result = run_training(*parse_arguments(argv), dataset=dataset)
     evaluation = result.eval_metrics or {}
     metrics = evaluation.get("metrics") or {}
-    train_s = sum(float(s.get("seconds", 0)) for s in result.stages)
-    passes = sum(float(s.get("windows", 0)) * float(s.get("epochs", 0)) for s in result.stages)
     return {
-        "seed": seed, **{k: metrics.get(k) for k in METRICS}, "train_seconds": round(train_s, 1),
+        "seed": seed, **{k: metrics.get(k) for k in METRICS}, **training_throughput(result.stages),
         "run_seconds": round(time.perf_counter() - started, 1),
-        "windows_per_second": round(passes / train_s, 2) if train_s else None,
         "peak_gpu_allocated_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1),
         "peak_gpu_reserved_mb": round(torch.cuda.max_memory_reserved() / 2**20, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "argv": " ".join(argv),

@@ -3,11 +3,11 @@ off-run never queries, and the timing wrappers leave the model and module as the
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.bench_support import load_bench_script
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,11 +17,7 @@ WINDOWS = [["job 1 started", "heartbeat ok", "heartbeat ok", "job 2 started"],
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_model_throughput", ROOT / "bench" / "model_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("model_throughput")
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,15 @@ def training_times(training_dir: str | Path | None) -> list[dict[str, Any]]:
     return [best[k] for k in sorted(best)]
 
 
+def training_throughput(stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Training seconds, window passes (windows x epochs) and windows per second of a run's stage records
+    (`TrainingResult.stages`), as the benchmarks report them."""
+    seconds = sum(float(s.get("seconds", 0)) for s in stages)
+    passes = sum(float(s.get("windows", 0)) * float(s.get("epochs", 0)) for s in stages)
+    return {"train_seconds": round(seconds, 1), "training_window_passes": int(passes),
+            "windows_per_second": round(passes / seconds, 2) if seconds else None}
+
+
 def count_parameters(model: Any) -> dict[str, int]:
     """Total and trainable parameters (4-bit weights count as stored elements x 2, as bitsandbytes packs two per byte)."""
     total = trainable = 0
