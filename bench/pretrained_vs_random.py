@@ -60,10 +60,6 @@ ROW_NAMES = {
 # What issue 14 item 4 asks for that this report does not run, with what kept it out (estimates from the measured
 # per-window costs in this report and bench/results/quickstart_seeds.md; never a number for a run not made).
 NOT_RUN = [
-    ("pretrained preset with QLoRA (NF4) on the synthetic quickstart data", "not measured: the Thunderbird QLoRA row "
-     "above shows its cost (6.5 min of training per run on 1 thread, no faster than LoRA: on a CPU bitsandbytes "
-     "de-quantises each projection for its matmul); 3 quickstart-sized runs (1,296 training windows, ~3x Thunderbird's "
-     "432) are >= 1 h of a core and did not fit. tests/test_model_qlora_cpu.py covers QLoRA training steps"),
     ("BGL_2k in 20-line windows", "72 train / 8 validation (0 anomalous) / 20 test windows (bench/train_real.py): no "
      "validation anomaly to choose a threshold on, and 20 test windows; not a meaningful comparison at any cost. "
      "BGL_2k in 10-line windows is measured for the random decoder and the LoRA preset in "
@@ -279,7 +275,8 @@ def baseline_section(section: dict[str, Any], name: str, seeds: list[int], args:
 def synthetic_section(args: PretrainedVsRandomArguments, payload: dict[str, Any], save: Any) -> None:
     stored_rows = (payload["sections"].get("synthetic") or {}).get("rows", {})
     section = payload["sections"]["synthetic"] = {"seeds": args.synthetic_seeds, "rows": {}}
-    for preset, report in (("default", "quickstart_seeds.default.json"), ("small", "quickstart_seeds.json")):
+    for preset, report in (("default", "quickstart_seeds.default.json"), ("small", "quickstart_seeds.json"),
+                           ("small_qlora", "quickstart_seeds.qlora.json")):
         path = RESULTS / report
         if not path.is_file():
             section["rows"][preset] = _row(ROW_NAMES[preset], [], missing=f"{path.name} not found")
@@ -292,14 +289,15 @@ def synthetic_section(args: PretrainedVsRandomArguments, payload: dict[str, Any]
                 for r in stored["runs"] if r["seed"] in args.synthetic_seeds]
         for run in runs:
             windows = run.pop("stage_windows") or {}
-            epochs = 2 if preset == "small" else None  # recipe epochs are not stored per run in the old report
+            epochs = 2 if preset.startswith("small") else None  # recipe epochs are not stored per run in the old report
             if windows and epochs and run["train_seconds"]:
                 run["windows_per_second"] = round(sum(windows.values()) * epochs / run["train_seconds"], 2)
         section["rows"][preset] = _row(ROW_NAMES[preset], runs, source=f"bench/results/{report}",
-                                       source_created=stored.get("created"), recipe=stored.get("recipe"))
+                                       source_created=stored.get("created"), recipe=stored.get("recipe"),
+                                       threads=stored.get("torch_threads"))
     save()
     if args.logllm_rows_only:
-        section["rows"].update({k: v for k, v in stored_rows.items() if k not in ("default", "small")})
+        section["rows"].update({k: v for k, v in stored_rows.items() if k not in ("default", "small", "small_qlora")})
         save()
         return
     section["rows"].update({k: v for k, v in stored_rows.items() if k not in section["rows"]})
