@@ -646,7 +646,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
         seconds = [r["seconds"] for r in payload["runs"] if r["method"] == family and r.get("seconds")]
         if seconds:
             ran.append(f"`{family}` = preset `{preset}`, recipe `{recipe}` ({len(seconds)} runs, "
-                       f"{sum(seconds) / len(seconds):.0f} s each on average: training + scoring, 1 torch thread)")
+                       f"{sum(seconds) / len(seconds):.0f} s each on average: training + scoring, "
+                       f"{payload['arguments']['torch_threads']} torch thread(s))")
     lines += ["LogLLM families: " + "; ".join(ran) + ". Each is "
               "trained by `logllm.training.stages.run_training` and scored from the saved folder through `Detector` "
               "(what `logllm detect` runs). `<family>` = the decoder's P(anomalous) alone; `<family>_novelty` = the saved "

@@ -26,7 +26,8 @@ from typing import Any
 from logllm.report.summary import format_mean_std, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-THUNDERBIRD = ROOT.parent / "shared" / "loghub" / "thunderbird_subset" / "Thunderbird_part1_12000lines.log"
+DATASET = "thunderbird_12k_w20"  # logllm.dataset.benchmarks: the windows of bench/pretrained_vs_random.py
+WINDOW_LINES = 20
 METRICS = ("precision", "recall", "f1", "roc_auc")
 logger = logging.getLogger("bench.train_gpu")
 
@@ -35,7 +36,7 @@ logger = logging.getLogger("bench.train_gpu")
 class TrainGpuArguments:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "training seeds"})
     recipe: str = field(default="small/bench_qlora", metadata={"help": "train/recipes/ recipe (QLoRA)"})
-    window_size: int = field(default=20, metadata={"help": "sliding window = step (lines)"})
+    loghub_dir: str = field(default=str(ROOT.parent / "shared" / "loghub"), metadata={"help": "the shared Loghub samples"})
     recipe_overrides: str = field(default="", metadata={"help": "extra `logllm train` flags, one string"})
     note: str = field(default="", metadata={"help": "where no GPU was lent, say so here (printed in the report)"})
     output: str = field(default=str(ROOT / "bench" / "results" / "train_gpu"), metadata={"help": "<output>.json/.md"})
@@ -51,7 +52,7 @@ def train_one(seed: int, args: TrainGpuArguments, dataset: Any, workdir: str) ->
 
     torch.cuda.reset_peak_memory_stats()
     argv = ["--config", args.recipe, "--dataset_name", "thunderbird_12k", "--output_dir", f"{workdir}/s{seed}",
-            "--seed", str(seed), "--max_lines_per_window", str(args.window_size), *shlex.split(args.recipe_overrides)]
+            "--seed", str(seed), "--max_lines_per_window", str(WINDOW_LINES), *shlex.split(args.recipe_overrides)]
     started = time.perf_counter()
     result = run_training(*parse_arguments(argv), dataset=dataset)
     evaluation = result.eval_metrics or {}
@@ -68,7 +69,7 @@ def train_one(seed: int, args: TrainGpuArguments, dataset: Any, workdir: str) ->
 def run(args: TrainGpuArguments) -> dict[str, Any]:
     import torch
 
-    from logllm.dataset.benchmarks import loghub_dataset
+    from logllm.dataset.benchmarks import bench_datasets
     from logllm.report.evaluate import hardware_info
 
     payload: dict[str, Any] = {"benchmark": "train_gpu", "hardware": hardware_info(), "recipe": args.recipe,
@@ -79,9 +80,9 @@ def run(args: TrainGpuArguments) -> dict[str, Any]:
         return payload
     payload["gpu"] = {"name": torch.cuda.get_device_name(0), "cuda": torch.version.cuda,
                       "memory_mb": round(torch.cuda.get_device_properties(0).total_memory / 2**20)}
-    dataset = loghub_dataset("thunderbird", [str(THUNDERBIRD)], "re", window_size=args.window_size,
-                             step=args.window_size, split_method="random")
-    payload["data"] = {k: {"windows": len(v), "anomalous": int(sum(v["label"]))} for k, v in dataset.items()}
+    spec = bench_datasets(args.loghub_dir)[DATASET]
+    dataset = spec.build("re")
+    payload["data"] = spec.describe(dataset)
     with tempfile.TemporaryDirectory(prefix="logllm_gpu_") as tmp:
         for seed in args.seeds:
             payload["runs"].append(train_one(seed, args, dataset, tmp))
@@ -100,7 +101,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
                                   "rather than a CPU number in its place; the CPU QLoRA row is in "
                                   "bench/results/pretrained_vs_random.md.", ""])
     gpu = payload["gpu"]
-    lines += [f"GPU: {gpu['name']} ({gpu['memory_mb']} MiB, CUDA {gpu['cuda']}); data {payload.get('data')}.", "",
+    lines += [f"GPU: {gpu['name']} ({gpu['memory_mb']} MiB, CUDA {gpu['cuda']}); data {payload['data']['sizes']}.", "",
               "| seed | F1 | ROC-AUC | train s | windows/s | peak GPU allocated MB | peak GPU reserved MB | peak RSS MB |",
               "|---|---|---|---|---|---|---|---|"]
     for r in payload["runs"]:

@@ -9,13 +9,9 @@ import pytest
 from tests.bench_support import load_bench_script
 
 
-
-load = load_bench_script
-
-
 @pytest.mark.shared
 def test_merged_generalization_runs_keep_each_runs_hardware(loghub_dir, tmp_path):
-    bench = load("generalization")
+    bench = load_bench_script("generalization")
     parts = []
     for seed in (0, 1):
         out = tmp_path / f"part{seed}"
@@ -33,7 +29,7 @@ def test_gpu_bench_without_a_gpu_reports_no_number(tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is visible: the bench would train (minutes)")
-    bench = load("train_gpu")
+    bench = load_bench_script("train_gpu")
     assert bench.main(["--output", str(tmp_path / "train_gpu"), "--note", "no GPU lent"]) == 0
     saved = json.loads((tmp_path / "train_gpu.json").read_text())
     assert saved["runs"] == [] and "no GPU lent" in saved["not_run"]

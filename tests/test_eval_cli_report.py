@@ -9,11 +9,6 @@ import pytest
 
 from tests.bench_support import load_bench_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-_load_script = load_bench_script
-
 
 @pytest.fixture(scope="module")
 def dataset_repo(tmp_path_factory):
@@ -97,7 +92,7 @@ def _fixture_results(tmp_path: Path) -> Path:
 
 
 def test_report_renders_only_measured_and_published_numbers(tmp_path):
-    report = _load_script("report")
+    report = load_bench_script("report")
     text = report.render(_fixture_results(tmp_path))
     # recall/F1 0.5 and 0.7 over two seeds: sample std 0.141 (the population std would be 0.100)
     assert "| decision_tree | 1.000 ± 0.000 | 0.600 ± 0.141 | 0.600 ± 0.141 | 0.900 ± 0.000 | 0,1 |" in text
@@ -114,7 +109,7 @@ def test_report_renders_only_measured_and_published_numbers(tmp_path):
 
 
 def test_report_without_results_says_so(tmp_path):
-    report = _load_script("report")
+    report = load_bench_script("report")
     out = tmp_path / "RESULTS.md"
     assert report.main(["--results", str(tmp_path), "--output", str(out)]) == 0
     assert "No results yet" in out.read_text()
@@ -132,7 +127,7 @@ def test_evaluate_cli_regenerates_synthetic_data(saved_tiny_model, tmp_path):
 
 
 def test_report_adds_other_presets_main_rows(tmp_path):
-    report = _load_script("report")
+    report = load_bench_script("report")
     results = _fixture_results(tmp_path)
     other = {"hardware": {"summary": "2-core CPU, no GPU"}, "model_preset": "default", "settings": {"max_train_windows": 5},
              "datasets": {"synthetic_hdfs": {"sizes": {"train": {"windows": 10, "anomalous": 3}}, "runs": [
@@ -146,7 +141,7 @@ def test_report_adds_other_presets_main_rows(tmp_path):
 
 
 def test_report_renders_ablation_tables_of_a_recipe_results_file(tmp_path):
-    report = _load_script("report")
+    report = load_bench_script("report")
     results = _fixture_results(tmp_path)
     metrics = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "roc_auc": 0.75}
     runs = [{"preprocessing": "re", "stages": stages, "beta": 0.3, "seed": 0, "metrics": {**metrics, "f1": f1}}
@@ -160,7 +155,7 @@ def test_report_renders_ablation_tables_of_a_recipe_results_file(tmp_path):
 
 
 def test_baselines_update_keeps_the_datasets_it_did_not_rerun(tmp_path):
-    baselines = _load_script("baselines")
+    baselines = load_bench_script("baselines")
     out = tmp_path / "baselines"
     kept = {"source": "earlier run", "results": {}, "sizes": {}, "windowing": "w", "split": "s"}
     (tmp_path / "baselines.json").write_text(json.dumps({"seeds": [0, 1, 2], "datasets": {"earlier": kept}}))

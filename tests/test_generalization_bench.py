@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.bench_support import load_bench_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_bench():
-    return load_bench_script("generalization")
-
 
 @pytest.mark.shared
 def test_unseen_type_and_few_label_settings_on_real_samples(loghub_dir, tmp_path):
-    bench = load_bench()
+    bench = load_bench_script("generalization")
     args = bench.GeneralizationArguments(
         output_dir=str(tmp_path), loghub_dir=str(loghub_dir), seeds=[0, 1], methods=["count"],
         settings=["unseen_type", "few_labels"], thunderbird_lines=1000, synthetic_sessions=120,
@@ -44,7 +37,7 @@ def test_unseen_type_and_few_label_settings_on_real_samples(loghub_dir, tmp_path
 
 @pytest.mark.shared
 def test_logllm_rows_come_from_a_recipe_training_run(loghub_dir, tmp_path):
-    bench = load_bench()
+    bench = load_bench_script("generalization")
     args = bench.GeneralizationArguments(
         output_dir=str(tmp_path), loghub_dir=str(loghub_dir), seeds=[0], methods=["logllm"], settings=["few_labels"],
         thunderbird_lines=600, label_fractions=[1.0], logllm_variants=["thunderbird_1"], logllm_preset="tiny",
@@ -68,7 +61,7 @@ def test_logllm_rows_come_from_a_recipe_training_run(loghub_dir, tmp_path):
 def test_foreign_alerts_and_novelty_rows_on_real_samples(loghub_dir, tmp_path):
     """The real unseen-kind setting: BGL alert lines placed into held-out Thunderbird windows, scored by the novelty
     rules with their own thresholds beside the count baselines."""
-    bench = load_bench()
+    bench = load_bench_script("generalization")
     args = bench.GeneralizationArguments(
         output_dir=str(tmp_path), loghub_dir=str(loghub_dir), seeds=[0], methods=["count", "novelty"],
         settings=["unseen_type", "known_kind"], thunderbird_lines=1000, synthetic_sessions=120, deeplog_sessions=[60, 20],

@@ -3,21 +3,15 @@ off-run never queries, and the timing wrappers leave the model and module as the
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from tests.bench_support import load_bench_script
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 WINDOWS = [["job 1 started", "heartbeat ok", "heartbeat ok", "job 2 started"],
            ["heartbeat ok", "disk 7 full", "job 3 started"],
            ["heartbeat ok", "heartbeat ok"]]
-
-
-def load_bench():
-    return load_bench_script("model_throughput")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def tiny():
 def test_query_receives_each_distinct_line_once_and_off_never_queries(tiny):
     from logllm.modeling import detection_logllm
 
-    bench = load_bench()
+    bench = load_bench_script("model_throughput")
     model, processor, index = tiny
     model.set_novelty_index(index)
     step = detection_logllm.line_novelty
@@ -51,7 +45,7 @@ def test_query_receives_each_distinct_line_once_and_off_never_queries(tiny):
 
 
 def test_measure_novelty_reports_each_index_against_the_same_off_runs(tiny):
-    bench = load_bench()
+    bench = load_bench_script("model_throughput")
     model, processor, index = tiny
     row = bench.measure_novelty("tiny", model, processor, WINDOWS, {2: index, 1: index[:1]}, batch_size=2, repeats=2)
     assert (row["lines"], row["distinct_masked_lines"]) == (9, 3)
@@ -63,7 +57,7 @@ def test_measure_novelty_reports_each_index_against_the_same_off_runs(tiny):
 
 
 def test_score_once_refuses_novelty_the_detector_cannot_run(tiny):
-    bench = load_bench()
+    bench = load_bench_script("model_throughput")
     model, processor, _ = tiny
     model.set_novelty_index(None)
     with pytest.raises(RuntimeError, match="index or novelty threshold missing"):
