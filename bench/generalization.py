@@ -703,19 +703,21 @@ def save_plots(summary: list[dict[str, Any]], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
+    # one colour per method in both plots (the default cycle has 10 colours for ~14 methods)
+    color = dict(zip(sorted({a["method"] for a in summary}), plt.get_cmap("tab20").colors * 2))
     few = [a for a in summary if a["setting"] == "few_labels"]
     if few:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(8, 4))
         for method in sorted({a["method"] for a in few}):
             pts = sorted((a["label_fraction"], a["f1_mean"] or 0.0, a["f1_std"] or 0.0) for a in few if a["method"] == method)
             x, y, e = zip(*pts)
-            ax.errorbar([v * 100 for v in x], y, yerr=e, marker="o", capsize=3, label=method)
+            ax.errorbar([v * 100 for v in x], y, yerr=e, marker="o", capsize=3, label=method, color=color[method])
         ax.set_xscale("log")
         ax.set_xlabel("labeled training windows (%)")
         ax.set_ylabel("test F1")
         ax.set_ylim(0, 1.05)
         ax.set_title("F1 vs label fraction")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         paths.append(out / "generalization_f1_vs_labels.png")
         fig.savefig(paths[-1], dpi=120)
@@ -723,20 +725,20 @@ def save_plots(summary: list[dict[str, Any]], out: Path) -> list[Path]:
     unseen = [a for a in summary if a["setting"] in ("unseen_type", "normal_only")]
     if unseen:
         variants = sorted({a["variant"] for a in unseen})
-        fig, axes = plt.subplots(len(variants), 1, figsize=(8, 3.2 * len(variants)), squeeze=False)
+        fig, axes = plt.subplots(len(variants), 1, figsize=(10, 3.2 * len(variants)), squeeze=False)
         for ax, variant in zip(axes[:, 0], variants):
-            aggs = [a for a in unseen if a["variant"] == variant]
+            aggs = sorted((a for a in unseen if a["variant"] == variant), key=lambda a: a["method"])
             cats = sorted({c for a in aggs for c in a["per_category_recall"]})
             width = 0.8 / max(1, len(aggs))
             for k, a in enumerate(aggs):
                 ax.bar([i + k * width for i in range(len(cats))], [a["per_category_recall"].get(c) or 0 for c in cats],
-                       width=width, label=a["method"])
+                       width=width, label=a["method"], color=color[a["method"]])
             ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cats))])
             ax.set_xticklabels([c[:18] for c in cats], rotation=30, fontsize=7, ha="right")
             ax.set_ylim(0, 1.05)
             ax.set_ylabel("recall")
             ax.set_title(f"{variant}: recall per test anomaly category", fontsize=9)
-            ax.legend(fontsize=6, ncol=4)
+            ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         paths.append(out / "generalization_category_recall.png")
         fig.savefig(paths[-1], dpi=120)
