@@ -685,8 +685,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
     lines += ["## What would move these numbers", "",
               "Every LogLLM row trains on at most 80 ten-line windows on a shared 2-core CPU: the random-initialised "
               "11M-parameter decoder of the offline default, and SmolLM2-135M-Instruct (a pretrained Llama) through "
-              "LoRA in the small preset. At this size the pretrained decoder did not generalise better than the random "
-              "one (compare the two families row by row above); the novelty signal (`+ novelty`) is what moved the "
+              "LoRA, and through QLoRA (4-bit NF4), in the small preset. At this size the pretrained decoder did not "
+              "generalise better than the random one (compare the families row by row above); the novelty signal (`+ novelty`) is what moved the "
               "unseen-kind rows, and the simple never-seen-template rule stays ahead of it there. The paper's sizes "
               "(BERT-base + Llama-3-8B, QLoRA on a GPU), full-size training data and more labeled categories to "
               "generalise from are what remain untested here; the count baselines cannot use a line never seen in "

@@ -14,6 +14,9 @@ event-count baselines, all scored on the same test windows with the threshold ch
   LogLLM rows are read from the quickstart seed reports (bench/results/quickstart_seeds.json: small preset, and
   quickstart_seeds.default.json: the random decoder, measured on an earlier commit); the baselines run here on the
   same seeds' data.
+* `known_kinds`: BGL_2k (10-line windows) and the DeepLog HDFS subsample with `template_id`, random splits: every
+  row is read from bench/generalization.py's known-kind runs (bench/results/generalization.json), where all of them
+  ran on the same windows and splits; nothing is re-run here.
 
 Every LogLLM run and every baseline family runs in a fresh process, so each row has its own peak RSS; each row also
 has its training minutes, windows per second (training windows x epochs / training seconds) and the machine's load
@@ -62,21 +65,31 @@ ROW_NAMES = {
 NOT_RUN = [
     ("BGL_2k in 20-line windows", "72 train / 8 validation (0 anomalous) / 20 test windows (bench/train_real.py): no "
      "validation anomaly to choose a threshold on, and 20 test windows; not a meaningful comparison at any cost. "
-     "BGL_2k in 10-line windows is measured for the random decoder and the LoRA preset in "
-     "bench/results/generalization.md (known_kind bgl_random, the unseen-type and normal-only BGL rows)"),
+     "BGL_2k in 10-line windows is the BGL_2k section above (every row, from bench/generalization.py)"),
     ("DeepLog HDFS with template_id, full training split", "11,416 training sessions (bench/baselines.py's hdfs_deeplog "
      "split), many far longer than the quickstart's windows: 2 epochs are >= 22,800 window passes, at the small "
-     "preset's ~2 windows/s here >= 3 h per seed. A 400/100-session subsample (<= 80 training windows, 150 test "
-     "sessions) is measured for both decoders in bench/results/generalization.md (known_kind hdfs_deeplog_random)"),
-    ("bench/generalization.py settings with QLoRA", "the random decoder and the LoRA preset ran on all 16 settings x 3 "
-     "seeds (bench/results/generalization.md); QLoRA would be 48 more trainings at >= the LoRA family's measured "
-     "175 s each (1 thread): >= 2.3 h of a core, which did not fit"),
+     "preset's ~2 windows/s here >= 3 h per seed and row. The session subsample is the DeepLog section above"),
 ]
+# bench/generalization.py's known-kind variants shown here as sections, and its method families as rows
+KNOWN_KIND_SECTIONS = {
+    "bgl_2k": ("bgl_random", "BGL_2k, random split (bench/generalization.py known_kind bgl_random)"),
+    "hdfs_deeplog": ("hdfs_deeplog_random", "DeepLog HDFS with template_id, a session subsample, random split "
+                                            "(bench/generalization.py known_kind hdfs_deeplog_random)"),
+}
+GENERALIZATION_ROWS = {"logllm": "default", "logllm_small": "small", "logllm_small_qlora": "small_qlora",
+                       "logllm_novelty": "default_novelty", "logllm_small_novelty": "small_novelty",
+                       "logllm_small_qlora_novelty": "small_qlora_novelty"}
+ROW_NAMES.update({
+    "default_novelty": "LogLLM + novelty, random decoder (the model's saved operating point: decoder or unseen line)",
+    "small_novelty": "LogLLM + novelty, pretrained SmolLM2-135M, LoRA (the model's saved operating point)",
+    "small_qlora_novelty": "LogLLM + novelty, pretrained SmolLM2-135M, QLoRA (the model's saved operating point)",
+})
 
 
 @dataclass
 class PretrainedVsRandomArguments:
-    sections: list[str] = field(default_factory=lambda: ["thunderbird", "synthetic"], metadata={"help": "thunderbird, synthetic"})
+    sections: list[str] = field(default_factory=lambda: ["thunderbird", "synthetic", "known_kinds"],
+                                metadata={"help": "thunderbird, synthetic, known_kinds"})
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Thunderbird training seeds"})
     synthetic_seeds: list[int] = field(default_factory=lambda: [42, 43, 44], metadata={"help": "quickstart seeds"})
     models: list[str] = field(default_factory=lambda: ["default", "small", "small_qlora", "bert_classifier", "count",
@@ -94,6 +107,8 @@ class PretrainedVsRandomArguments:
     output: str = field(default=str(RESULTS / "pretrained_vs_random"), metadata={"help": "writes <output>.json and .md"})
     keep_other_sections: bool = field(default=True, metadata={"help": "keep the sections of an existing <output>.json "
                                                                      "that this run does not measure"})
+    generalization: str = field(default=str(RESULTS / "generalization.json"), metadata={
+        "help": "known_kinds: the bench/generalization.py report whose known-kind runs become the BGL_2k and DeepLog sections"})
     logllm_rows_only: bool = field(default=False, metadata={"help": "synthetic: re-read the LogLLM rows from the "
                                                                     "quickstart seed reports, keep the stored baselines"})
 
@@ -304,6 +319,43 @@ def synthetic_section(args: PretrainedVsRandomArguments, payload: dict[str, Any]
     baseline_section(section, "synthetic", args.synthetic_seeds, args, save)
 
 
+def known_kind_sections(args: PretrainedVsRandomArguments, payload: dict[str, Any], save: Any) -> None:
+    """BGL_2k and DeepLog HDFS rows from bench/generalization.py's known-kind runs: every LogLLM family and every
+    baseline there ran on the same windows and splits (training capped at its `max_train_windows`), so they are
+    quoted, not re-run."""
+    path = Path(args.generalization)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: run bench/generalization.py first (the known_kinds sections quote its runs)")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    arguments = report.get("arguments", {})
+    recipes = {"default": arguments.get("logllm_recipe"), "small": arguments.get("small_recipe"),
+               "small_qlora": arguments.get("small_qlora_recipe")}
+    for key, (variant, title) in KNOWN_KIND_SECTIONS.items():
+        runs = [r for r in report["runs"] if r["variant"] == variant]
+        if not runs:
+            raise ValueError(f"{path}: no runs of the known-kind variant {variant!r} (run its `known_kind` setting)")
+        first = runs[0]
+        section = payload["sections"][key] = {
+            "title": title, "seeds": sorted({r["seed"] for r in runs}), "rows": {},
+            "data": {"train": first["n_train"], "train_anomalous": first["n_train_anomalous"], "test": first["n_test"],
+                     "test_anomalous": first["n_test_anomalous"], "max_train_windows": arguments.get("max_train_windows"),
+                     "windowing": (f"one window per session (first {arguments.get('deeplog_max_lines')} lines), "
+                                   f"{'/'.join(map(str, arguments.get('deeplog_sessions') or []))} normal/anomalous sessions sampled"
+                                   if key == "hdfs_deeplog" else f"{arguments.get('window_size')}-line windows")},
+            "source": f"bench/results/{path.name} ({report.get('hardware')})",
+        }
+        for method in dict.fromkeys(r["method"] for r in runs):
+            row_key = GENERALIZATION_ROWS.get(method, method)
+            family = next(r["family"] for r in runs if r["method"] == method)
+            name = ROW_NAMES.get(row_key, f"{method} ({'event counts' if family == 'count' else family})")
+            # generalization times each run as a whole (training + scoring): shown in the train-minutes column
+            method_runs = [{**{k: r.get(k) for k in METRICS}, "seed": r["seed"], "train_seconds": r.get("seconds")}
+                           for r in runs if r["method"] == method]
+            section["rows"][row_key] = _row(name, method_runs, threads=arguments.get("torch_threads"),
+                                            recipe=recipes.get(row_key.removesuffix("_novelty")))
+    save()
+
+
 def run(args: PretrainedVsRandomArguments) -> dict[str, Any]:
     from logllm.report.evaluate import hardware_info
 
@@ -329,6 +381,8 @@ def run(args: PretrainedVsRandomArguments) -> dict[str, Any]:
         thunderbird_section(args, payload, save)
     if "synthetic" in args.sections:
         synthetic_section(args, payload, save)
+    if "known_kinds" in args.sections:
+        known_kind_sections(args, payload, save)
     save()
     return payload
 
@@ -342,8 +396,8 @@ def _stamp_threads(payload: dict[str, Any], threads: int | None) -> None:
 
 def _ordered(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """LogLLM rows first (random decoder, LoRA, QLoRA), then the decoder and BERT baselines, then the rest as run."""
-    first = ["default", "small", "small_qlora", "decoder_prompt_completion", "decoder_prompt_completion_smollm2",
-             "bert_classifier"]
+    first = ["default", "small", "small_qlora", "default_novelty", "small_novelty", "small_qlora_novelty",
+             "decoder_prompt_completion", "decoder_prompt_completion_smollm2", "bert_classifier"]
     keys = sorted(rows, key=lambda k: first.index(k) if k in first else len(first))
     return [rows[k] for k in keys]
 
@@ -386,8 +440,15 @@ def render_markdown(payload: dict[str, Any]) -> str:
         "synthetic": "Synthetic quickstart data (1,500 HDFS-like sessions; data and split follow the seed)",
     }
     for key, section in payload["sections"].items():
-        lines += [f"## {titles[key]}", ""]
-        if key == "thunderbird":
+        lines += [f"## {section.get('title') or titles[key]}", ""]
+        if key in KNOWN_KIND_SECTIONS:
+            data = section["data"]
+            lines += [f"{data['windowing']}; train {data['train']} ({data['train_anomalous']} anomalous; "
+                      f"capped at {data['max_train_windows']}) / test {data['test']} ({data['test_anomalous']} anomalous) "
+                      f"for seed {section['seeds'][0]}; split and training seeds {section['seeds']}. Every row is quoted "
+                      f"from {section['source']}: same windows and splits for all rows; the train-minutes column is "
+                      "each run's training + scoring; peak RSS and load were not recorded there.", ""]
+        elif key == "thunderbird":
             data = section["data"]
             sizes = " / ".join(f"{k} {v['windows']} ({v['anomalous']} anomalous)" for k, v in data["sizes"].items())
             lines += [f"{data['source']}; {data['windowing']}, {data['split']}; {sizes}"
@@ -408,6 +469,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
         notes = [f"- {row['name']}: from {row['source']} (created {row.get('source_created')}, recipe {row.get('recipe')})"
                  for row in section["rows"].values() if row.get("source")]
         notes += [f"- {row['name']}: {row['cap']}" for row in section["rows"].values() if row.get("cap")]
+        if key in KNOWN_KIND_SECTIONS:
+            notes += [f"- {section['rows'][k]['name']}: recipe {section['rows'][k]['recipe']}"
+                      for k in ("default", "small", "small_qlora") if k in section["rows"]]
         failed = [f"- {row['name']}: seed {f['seed']} failed: {f['reason']}" for row in section["rows"].values()
                   for f in row.get("failed", [])]
         if notes or failed:
