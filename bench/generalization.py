@@ -98,6 +98,12 @@ class GeneralizationArguments:
     bert_epochs: float = field(default=2.0)
     bert_max_length: int = field(default=128)
 
+    def family_recipes(self) -> dict[str, dict[str, str]]:
+        """Preset and training recipe of each LogLLM family (also written into generalization.json)."""
+        return {"logllm": {"preset": self.logllm_preset, "recipe": self.logllm_recipe},
+                "logllm_small": {"preset": "small", "recipe": self.small_recipe},
+                "logllm_small_qlora": {"preset": "small", "recipe": self.small_qlora_recipe}}
+
 
 # ============================================================================ data
 def _preprocess() -> Callable[[str], str]:
@@ -424,13 +430,12 @@ def logllm(task: Task, args: GeneralizationArguments, family: str = "logllm") ->
     from logllm.training.recipes import parse_arguments
     from logllm.training.stages import run_training
 
-    preset, recipe = {"logllm": (args.logllm_preset, args.logllm_recipe), "logllm_small": ("small", args.small_recipe),
-                      "logllm_small_qlora": ("small", args.small_qlora_recipe)}[family]
+    spec = args.family_recipes()[family]
     dataset = DatasetDict(train=_dataset(task.train), validation=_dataset(task.validation))
     with tempfile.TemporaryDirectory(prefix="logllm-gen-") as tmp:
         arguments = parse_arguments([
-            "--config", recipe, "--dataset_name", f"{task.setting}/{task.variant}",
-            "--model_preset", preset, "--max_tokens_per_line", str(args.logllm_max_tokens_per_line),
+            "--config", spec["recipe"], "--dataset_name", f"{task.setting}/{task.variant}",
+            "--model_preset", spec["preset"], "--max_tokens_per_line", str(args.logllm_max_tokens_per_line),
             "--max_lines_per_window", str(task.max_lines or args.window_size), "--output_dir", tmp,
             "--seed", str(task.seed), "--evaluate_test", "false",
         ])
@@ -638,14 +643,11 @@ def render_markdown(payload: dict[str, Any]) -> str:
     if payload["missing"]:
         lines += ["**Not run** (code not available when the benchmark ran):", ""]
         lines += [f"- `{m}`: {why}" for m, why in payload["missing"].items()] + [""]
-    recipes = {"logllm": (payload["arguments"]["logllm_preset"], payload["arguments"]["logllm_recipe"]),
-               "logllm_small": ("small", payload["arguments"].get("small_recipe")),
-               "logllm_small_qlora": ("small", payload["arguments"].get("small_qlora_recipe"))}
     ran = []
-    for family, (preset, recipe) in recipes.items():
+    for family, spec in payload["families"].items():
         seconds = [r["seconds"] for r in payload["runs"] if r["method"] == family and r.get("seconds")]
         if seconds:
-            ran.append(f"`{family}` = preset `{preset}`, recipe `{recipe}` ({len(seconds)} runs, "
+            ran.append(f"`{family}` = preset `{spec['preset']}`, recipe `{spec['recipe']}` ({len(seconds)} runs, "
                        f"{sum(seconds) / len(seconds):.0f} s each on average: training + scoring, "
                        f"{payload['arguments']['torch_threads']} torch thread(s))")
     lines += ["LogLLM families: " + "; ".join(ran) + ". Each is "
@@ -686,8 +688,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
               "Every LogLLM row trains on at most 80 ten-line windows on a shared 2-core CPU: the random-initialised "
               "11M-parameter decoder of the offline default, and SmolLM2-135M-Instruct (a pretrained Llama) through "
               "LoRA, and through QLoRA (4-bit NF4), in the small preset. At this size the pretrained decoder did not "
-              "generalise better than the random one (compare the families row by row above); the novelty signal (`+ novelty`) is what moved the "
-              "unseen-kind rows, and the simple never-seen-template rule stays ahead of it there. The paper's sizes "
+              "generalise better than the random one (compare the families row by row above); the novelty signal "
+              "(`+ novelty`) is what moved the unseen-kind rows, and the simple never-seen-template rule stays ahead of it there. The paper's sizes "
               "(BERT-base + Llama-3-8B, QLoRA on a GPU), full-size training data and more labeled categories to "
               "generalise from are what remain untested here; the count baselines cannot use a line never seen in "
               "training, whatever the budget.", ""]
@@ -818,6 +820,7 @@ def write_results(out: Path, args: GeneralizationArguments, notes: dict[str, str
 
     payload = {
         "arguments": asdict(args),
+        "families": args.family_recipes(),
         "hardware": hardware or (f"{platform.machine()} CPU ({os.cpu_count()} cores visible, shared with other jobs; "
                                  f"load average {os.getloadavg()[0]:.1f} when written), torch threads {_torch_threads()}, no GPU"),
         "complete": complete,

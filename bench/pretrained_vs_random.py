@@ -59,6 +59,9 @@ ROW_NAMES = {
     "new_masked_line": "new_masked_line (novelty rule: a masked line no normal training window holds)",
     "new_drain_template": "new_drain_template (novelty rule: a Drain template no normal training window holds)",
     "embedding_knn": "embedding_knn (novelty: MiniLM distance to the nearest normal training line)",
+    "default_novelty": "LogLLM + novelty, random decoder (the model's saved operating point: decoder or unseen line)",
+    "small_novelty": "LogLLM + novelty, pretrained SmolLM2-135M, LoRA (the model's saved operating point)",
+    "small_qlora_novelty": "LogLLM + novelty, pretrained SmolLM2-135M, QLoRA (the model's saved operating point)",
 }
 # What issue 14 item 4 asks for that this report does not run, with what kept it out (estimates from the measured
 # per-window costs in this report and bench/results/quickstart_seeds.md; never a number for a run not made).
@@ -79,11 +82,6 @@ KNOWN_KIND_SECTIONS = {
 GENERALIZATION_ROWS = {"logllm": "default", "logllm_small": "small", "logllm_small_qlora": "small_qlora",
                        "logllm_novelty": "default_novelty", "logllm_small_novelty": "small_novelty",
                        "logllm_small_qlora_novelty": "small_qlora_novelty"}
-ROW_NAMES.update({
-    "default_novelty": "LogLLM + novelty, random decoder (the model's saved operating point: decoder or unseen line)",
-    "small_novelty": "LogLLM + novelty, pretrained SmolLM2-135M, LoRA (the model's saved operating point)",
-    "small_qlora_novelty": "LogLLM + novelty, pretrained SmolLM2-135M, QLoRA (the model's saved operating point)",
-})
 
 
 @dataclass
@@ -328,8 +326,7 @@ def known_kind_sections(args: PretrainedVsRandomArguments, payload: dict[str, An
         raise FileNotFoundError(f"{path}: run bench/generalization.py first (the known_kinds sections quote its runs)")
     report = json.loads(path.read_text(encoding="utf-8"))
     arguments = report.get("arguments", {})
-    recipes = {"default": arguments.get("logllm_recipe"), "small": arguments.get("small_recipe"),
-               "small_qlora": arguments.get("small_qlora_recipe")}
+    families = report.get("families", {})  # LogLLM family -> preset and recipe
     for key, (variant, title) in KNOWN_KIND_SECTIONS.items():
         runs = [r for r in report["runs"] if r["variant"] == variant]
         if not runs:
@@ -344,15 +341,18 @@ def known_kind_sections(args: PretrainedVsRandomArguments, payload: dict[str, An
                                    if key == "hdfs_deeplog" else f"{arguments.get('window_size')}-line windows")},
             "source": f"bench/results/{path.name} ({report.get('hardware')})",
         }
-        for method in dict.fromkeys(r["method"] for r in runs):
+        by_method: dict[str, list[dict[str, Any]]] = {}
+        for r in runs:
+            by_method.setdefault(r["method"], []).append(r)
+        for method, method_runs in by_method.items():
             row_key = GENERALIZATION_ROWS.get(method, method)
-            family = next(r["family"] for r in runs if r["method"] == method)
+            family = method_runs[0]["family"]
             name = ROW_NAMES.get(row_key, f"{method} ({'event counts' if family == 'count' else family})")
             # generalization times each run as a whole (training + scoring): shown in the train-minutes column
-            method_runs = [{**{k: r.get(k) for k in METRICS}, "seed": r["seed"], "train_seconds": r.get("seconds")}
-                           for r in runs if r["method"] == method]
-            section["rows"][row_key] = _row(name, method_runs, threads=arguments.get("torch_threads"),
-                                            recipe=recipes.get(row_key.removesuffix("_novelty")))
+            quoted = [{**{k: r.get(k) for k in METRICS}, "seed": r["seed"], "train_seconds": r.get("seconds")}
+                      for r in method_runs]
+            section["rows"][row_key] = _row(name, quoted, threads=arguments.get("torch_threads"),
+                                            recipe=families.get(family, {}).get("recipe"))
     save()
 
 

@@ -52,9 +52,10 @@ def test_pretrained_vs_random_quotes_known_kind_runs_of_every_family(tmp_path):
             for seed in (0, 1, 2)]
     source = tmp_path / "generalization.json"
     source.write_text(json.dumps({"arguments": {"window_size": 10, "max_train_windows": 80, "torch_threads": 1,
-                                                "deeplog_sessions": [400, 100], "deeplog_max_lines": 50,
-                                                "logllm_recipe": "default/generalization",
-                                                "small_qlora_recipe": "small/generalization_qlora"},
+                                                "deeplog_sessions": [400, 100], "deeplog_max_lines": 50},
+                                  "families": {"logllm": {"preset": "default", "recipe": "default/generalization"},
+                                               "logllm_small_qlora": {"preset": "small",
+                                                                      "recipe": "small/generalization_qlora"}},
                                   "hardware": "test host", "runs": runs}))
     args = bench.PretrainedVsRandomArguments(sections=["known_kinds"], generalization=str(source),
                                              output=str(tmp_path / "pvr"), keep_other_sections=False)

@@ -3,7 +3,6 @@ off-run never queries, and the timing wrappers leave the model and module as the
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.bench_support import load_bench_script
