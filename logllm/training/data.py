@@ -77,6 +77,52 @@ def stage_subset(split: Any, max_samples: int | None, seed: int) -> Any:
     return split.shuffle(seed=seed).select(range(max_samples))
 
 
+WEIGHT_COLUMN = "weight"
+
+
+def distinct_windows(split: Any, max_lines_per_window: int | None = None) -> tuple[Any, dict[str, int]]:
+    """One row per distinct (window lines, label), with the number of rows it stands for in `weight`.
+
+    Real logs repeat themselves: 6,625 real HDFS training sessions hold 1,065 distinct masked windows, and β
+    oversampling adds exact copies. Training on the distinct rows with each row's loss weighted by its count
+    (`LogLLMTrainer` scales the loss so that an epoch's objective is that of the repeated rows) visits each window
+    once. Lines are compared after the `max_lines_per_window` cut the collator applies. Rows keep the first
+    occurrence's other columns and order; an existing `weight` column is summed. Returns (dataset, counts).
+    """
+    cut = max_lines_per_window if max_lines_per_window and max_lines_per_window > 0 else None
+    weights = split[WEIGHT_COLUMN] if WEIGHT_COLUMN in split.column_names else [1.0] * len(split)
+    first: dict[tuple[tuple[str, ...], int], int] = {}
+    totals: list[float] = []
+    keep: list[int] = []
+    for i, (lines, label, weight) in enumerate(zip(split["lines"], split["label"], weights)):
+        key = (tuple(lines[:cut] if cut else lines), int(label))
+        slot = first.get(key)
+        if slot is None:
+            first[key] = len(keep)
+            keep.append(i)
+            totals.append(float(weight))
+        else:
+            totals[slot] += float(weight)
+    result = split.select(keep)
+    if WEIGHT_COLUMN in result.column_names:
+        result = result.remove_columns(WEIGHT_COLUMN)
+    result = result.add_column(WEIGHT_COLUMN, totals)
+    counts = {"windows": len(split), "distinct_windows": len(keep), "weight_total": int(round(sum(totals)))}
+    logger.info("distinct windows: %d rows -> %d distinct (weights sum to %d)", len(split), len(keep),
+                counts["weight_total"])
+    return result, counts
+
+
+def answer_token_weight(split: Any, processor: Any) -> float:
+    """Mean of weight x answer tokens over the rows of a distinct-window split: the loss normaliser that makes an
+    epoch over distinct windows equal to an epoch over the repeated ones (`LogLLMTrainer`)."""
+    ids = processor.prompt_ids
+    tokens = {0: len(ids.normal_answer), 1: len(ids.anomalous_answer)}
+    weights = split[WEIGHT_COLUMN] if WEIGHT_COLUMN in split.column_names else [1.0] * len(split)
+    total = sum(float(w) * tokens[int(label)] for w, label in zip(weights, split["label"]))
+    return total / max(1, len(split))
+
+
 def limit_split(split: Any, max_windows: int | None) -> Any:
     """The first `max_windows` windows (kept in order: splits may be chronological)."""
     if max_windows is None or max_windows <= 0 or max_windows >= len(split):

@@ -38,7 +38,9 @@ from typing import Any, Iterable, Iterator
 from logllm.modeling.processing_logllm import truncation_note
 from logllm.training.arguments import StageConfig
 from logllm.training.data import (
+    answer_token_weight,
     check_trainable_labels,
+    distinct_windows,
     check_window_dataset,
     label_counts,
     limit_split,
@@ -204,14 +206,21 @@ def run_stage(
     max_lines_per_window: int | None,
     callbacks: Iterable[Any] = (),
     dedup_batch: bool = False,
+    distinct: bool = False,
 ) -> dict[str, Any]:
-    """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record."""
+    """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record. With `distinct`,
+    the stage's windows (after its sample) are collapsed to distinct ones weighted by their counts."""
     model.set_training_stage(stage.trains)
     train_data = stage_subset(train_split, stage.max_samples, stage_seed(seed, stage))
+    windows, token_weight = len(train_data), None
+    if distinct:
+        train_data, _ = distinct_windows(train_data, max_lines_per_window)
+        token_weight = answer_token_weight(train_data, processor)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info(
-        "stage %s: trains %s (%s parameters), %d windows x %g epoch(s), lr %.1e, effective batch %d%s",
-        stage.name, stage.trains_text, f"{trainable:,}", len(train_data), stage.epochs, stage.learning_rate,
+        "stage %s: trains %s (%s parameters), %d windows%s x %g epoch(s), lr %.1e, effective batch %d%s",
+        stage.name, stage.trains_text, f"{trainable:,}", windows,
+        f" ({len(train_data)} distinct, loss weighted by count)" if distinct else "", stage.epochs, stage.learning_rate,
         args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size),
         f", resuming from {resume_from}" if resume_from else "",
     )
@@ -228,6 +237,7 @@ def run_stage(
         stage_name=stage.name,
         encoder_learning_rate=stage.encoder_learning_rate,
         dedup_batch=dedup_batch,
+        answer_token_weight=token_weight,
     )
     started = time.perf_counter()
     stats_before = dict(processor.stats)
@@ -245,7 +255,9 @@ def run_stage(
         "learning_rate": stage.learning_rate,
         "encoder_learning_rate": (stage.encoder_learning_rate or stage.learning_rate) if encoder_trains else None,
         "epochs": stage.epochs,
-        "windows": len(train_data),
+        "windows": windows,
+        "distinct_windows": len(train_data) if distinct else None,
+        "forward_passes": len(train_data) * stage.epochs,
         "trainable_parameters": trainable,
         "steps": int(trainer.state.global_step),
         "train_loss": float(output.training_loss),
@@ -316,7 +328,7 @@ def train_stages(
                 stage, model, processor, train_split, eval_split, args,
                 output_dir=output_dir, seed=training_args.seed, resume_from=resume_from,
                 max_lines_per_window=model_args.max_lines_per_window, callbacks=callbacks,
-                dedup_batch=script_args.dedup_batch,
+                dedup_batch=script_args.dedup_batch, distinct=script_args.distinct_windows,
             )
         )
     return records

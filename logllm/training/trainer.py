@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from transformers import Trainer, TrainerCallback
 
+from logllm.training.data import WEIGHT_COLUMN
+
 logger = logging.getLogger(__name__)
 
 TRAINABLE_SNAPSHOT = "trainable.safetensors"
@@ -33,12 +35,14 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class WindowCollator:
-    """Turn dataset rows (`lines`, `label`) into model inputs with the model's own processor.
+    """Turn dataset rows (`lines`, `label`, optional `weight`) into model inputs with the model's own processor.
 
     Datasets hold already-preprocessed `lines` (contract 2), so the processor is called with
-    `preprocessed=True`; window labels are kept as `window_labels` for validation metrics. With `dedup`, identical
-    (lines, label) rows go to the model once with their count as `window_weights` (training only: the loss is the
-    same, evaluation needs one score per row).
+    `preprocessed=True`; window labels are kept as `window_labels` for validation metrics. Rows of a distinct-window
+    split (`logllm.training.data.distinct_windows`) carry a `weight`: it becomes `window_weights`, and `window_rows`
+    (the batch's row count) lets the Trainer put the loss on the scale of the repeated windows. With `dedup`,
+    identical (lines, label) rows of a batch go to the model once with their summed weight (training only: the loss
+    is the same, evaluation needs one score per row).
     """
 
     processor: Any
@@ -48,14 +52,20 @@ class WindowCollator:
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         windows = [self._lines(row) for row in rows]
         labels = [int(row["label"]) for row in rows]
-        counts: dict[tuple[tuple[str, ...], int], int] | None = None
+        weighted = bool(rows) and WEIGHT_COLUMN in rows[0]
+        weights = [float(row[WEIGHT_COLUMN]) for row in rows] if weighted else [1.0] * len(rows)
         if self.dedup:  # oversampling and repetitive logs put the same window in a batch several times
-            counts = Counter((tuple(lines), label) for lines, label in zip(windows, labels))
-            windows, labels = [list(lines) for lines, _ in counts], [label for _, label in counts]
+            totals: dict[tuple[tuple[str, ...], int], float] = {}
+            for lines, label, weight in zip(windows, labels, weights):
+                key = (tuple(lines), label)
+                totals[key] = totals.get(key, 0.0) + weight
+            windows, labels, weights = [list(k[0]) for k in totals], [k[1] for k in totals], list(totals.values())
         batch = self.processor(windows, labels=labels, preprocessed=True)
         batch["window_labels"] = torch.tensor(labels, dtype=torch.long)
-        if counts is not None:
-            batch["window_weights"] = torch.tensor(list(counts.values()), dtype=torch.float32)
+        if weighted or self.dedup:
+            batch["window_weights"] = torch.tensor(weights, dtype=torch.float32)
+        if weighted:
+            batch["window_rows"] = torch.tensor(len(rows), dtype=torch.long)
         return batch
 
     def _lines(self, row: dict[str, Any]) -> list[str]:
@@ -74,6 +84,12 @@ class LogLLMTrainer(Trainer):
     `stage_name` only labels messages and logs (e.g. "2b"). `dedup_batch`: training batches run each distinct
     window once, its loss weighted by its count (`WindowCollator.dedup`); the loss and gradients are those of the
     full batch when nothing in a step is random (no dropout), so only the cost changes.
+
+    Training on distinct windows (rows with a `weight`): the model's weighted loss is a mean over the batch's
+    weights, which would give a batch of rare windows as much pull as a batch holding a window seen 3,000 times.
+    `answer_token_weight` (the mean of weight x answer tokens over the training rows,
+    `logllm.training.data.answer_token_weight`) rescales it to sum(w * token losses) / (rows x that mean), so the
+    mean over an epoch's batches is the token-mean loss over the repeated windows, as if each copy were trained on.
     """
 
     # compute_loss returns a per-batch mean: let the Trainer divide it by the accumulation steps.
@@ -81,9 +97,10 @@ class LogLLMTrainer(Trainer):
 
     def __init__(
         self, *args: Any, stage_name: str = "?", encoder_learning_rate: float | None = None, dedup_batch: bool = False,
-        **kwargs: Any,
+        answer_token_weight: float | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.answer_token_weight = answer_token_weight
         self.stage_name = stage_name
         self.encoder_learning_rate = encoder_learning_rate
         self.dedup_batch = dedup_batch
@@ -122,10 +139,13 @@ class LogLLMTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
         inputs.pop("window_labels", None)
+        rows = inputs.pop("window_rows", None)
         outputs = model(**inputs, logits_to_keep=1)  # the loss needs only answer positions
         loss = outputs.loss
         if loss is None:
             raise ValueError("the model returned no loss: the collator must pass `labels` to the processor")
+        if rows is not None and self.answer_token_weight:  # distinct windows: the scale of the repeated ones
+            loss = loss * epoch_scale(inputs["window_weights"], inputs["labels"], int(rows), self.answer_token_weight)
         if not torch.isfinite(loss.detach()).all():
             raise NonFiniteLossError(
                 f"stage {self.stage_name}: loss is {loss.detach().float().item()} at step "
@@ -150,6 +170,16 @@ class LogLLMTrainer(Trainer):
         if self.lr_scheduler is None:
             return None
         return float(self.lr_scheduler.get_last_lr()[0])
+
+
+def epoch_scale(weights: torch.Tensor, labels: torch.Tensor, rows: int, answer_token_weight: float) -> torch.Tensor:
+    """Factor turning the model's weighted token-mean loss of a distinct-window batch into
+    sum(w x token losses) / (rows x answer_token_weight): summed over an epoch's full batches, the token-mean loss
+    of the repeated windows (see `LogLLMTrainer`)."""
+    from logllm.modeling.processing_logllm import IGNORE_INDEX
+
+    answer_tokens = (labels[:, 1:] != IGNORE_INDEX).sum(dim=1).to(weights.device, torch.float32)  # (B,)
+    return (weights.float() * answer_tokens).sum() / (rows * answer_token_weight)
 
 
 def window_metrics(eval_pred) -> dict[str, float]:
