@@ -62,6 +62,22 @@ def test_best_f1_threshold_maximises_f1_and_sits_between_scores():
     assert best_f1_threshold([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]) == pytest.approx(0.5)
 
 
+def test_best_f1_threshold_takes_the_middle_of_the_plateau_not_its_edge():
+    # every cut in (0.10, 0.60] separates perfectly: the middle in logit space, far from the normal windows' top
+    labels, scores = [0, 0, 0, 1, 1], [0.01, 0.02, 0.10, 0.60, 0.90]
+    t = best_f1_threshold(labels, scores)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert logit(t) == pytest.approx((logit(0.10) + logit(0.60)) / 2)
+    assert 0.10 < t < 0.60 and t != pytest.approx(0.35)  # not the edge-anchored halfway point of a plain argmax
+    # a plateau of several cuts: one missed anomaly either way (0.3 or 0.5 gives the same F1); the wider one wins
+    labels, scores = [0, 0, 1, 0, 1, 1], [0.05, 0.2, 0.3, 0.4, 0.8, 0.95]
+    t = best_f1_threshold(labels, scores)
+    f1 = compute_metrics(labels, scores, t)["f1"]
+    assert f1 == max(compute_metrics(labels, scores, c)["f1"] for c in np.linspace(0, 1, 201))
+    # scores that are not probabilities: the middle in score space
+    assert best_f1_threshold([0, 1], [-4.0, 2.0]) == pytest.approx(-1.0)
+
+
 def test_best_f1_threshold_needs_anomalies():
     with pytest.raises(ValueError, match="no anomalous windows"):
         best_f1_threshold([0, 0], [0.1, 0.2])
