@@ -43,3 +43,39 @@ def test_quickstart_seeds_bench_records_each_seed_and_the_recall_of_each_anomaly
         assert set(run_["stage_seconds"]) == {"1", "2a", "2b", "3"}
     text = out.with_suffix(".md").read_text()
     assert "| 3 |" in text and "| 4 |" in text and "missing_step" in text
+
+
+def test_quickstart_reports_the_test_windows_seen_verbatim_in_training(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["--output", str(out), "--fast", "--seed", "5"]) == 0
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    verbatim = metrics["verbatim"]
+    assert 0 <= verbatim["windows_seen_in_training"] <= metrics["n_windows"]
+    assert metrics["test_seen_in_training"] == verbatim["share_seen_in_training"]
+    assert verbatim["unseen_windows"] == metrics["n_windows"] - verbatim["windows_seen_in_training"]
+    assert metrics["torch_threads"] == 2
+    assert "occur verbatim in training" in capsys.readouterr().out
+
+
+def test_the_same_seed_trains_the_same_model_in_two_processes(tmp_path):
+    """Run to run, with another hash seed (set/dict orders of strings) each time: the saved weights are identical."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    weights = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"run{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-m", "logllm", "quickstart", "--fast", "--seed", "11", "--output", str(out)],
+                       check=True, env=env, capture_output=True)
+        (path,) = (out / "model").glob("*.safetensors")
+        weights.append(load_file(str(path)))
+    first, second = weights
+    assert first.keys() == second.keys() and first
+    different = [name for name in first if not bool((first[name] == second[name]).all())]
+    assert not different, different[:5]
+    m1, m2 = (json.loads((tmp_path / f"run{h}" / "eval" / "metrics.json").read_text()) for h in ("1", "2"))
+    assert m1["metrics"] == m2["metrics"] and m1["threshold"] == m2["threshold"]

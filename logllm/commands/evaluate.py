@@ -41,6 +41,7 @@ class EvaluateArguments:
     no_error_analysis: bool = field(default=False, metadata={"help": "skip per-line attribution and the error report"})
     synthetic_sessions: int = field(default=2000, metadata={"help": "--dataset synthetic: windows to generate (match the training run)"})
     synthetic_anomaly_ratio: float = field(default=0.1, metadata={"help": "--dataset synthetic: anomaly share (match the training run)"})
+    synthetic_validation_size: float = field(default=0.1, metadata={"help": "--dataset synthetic: validation share of the non-test windows (match the training run)"})
 
 
 def args_for_synthetic(args: EvaluateArguments) -> Any:
@@ -49,6 +50,7 @@ def args_for_synthetic(args: EvaluateArguments) -> Any:
     return SimpleNamespace(
         dataset_name="synthetic", dataset_config=args.config or "hdfs",
         synthetic_sessions=args.synthetic_sessions, synthetic_anomaly_ratio=args.synthetic_anomaly_ratio,
+        synthetic_validation_size=args.synthetic_validation_size,
     )
 
 

@@ -219,6 +219,7 @@ def evaluate_model(
 
     metrics = compute_metrics(labels, scores, decision_threshold)
     decoder_metrics = compute_metrics(labels, signals["score"], threshold) if full else None
+    verbatim = seen_in_training(dataset_dict, split, labels, scores, decision_threshold)
     if full and has_validation and choose:
         val_signals = _signals(detector, dataset_dict["validation"]["lines"], "validation", novelty=detector.use_novelty)
         val_metrics = compute_metrics(val_labels, val_signals["ranking"], 0.5 if detector.use_novelty else threshold)
@@ -251,6 +252,7 @@ def evaluate_model(
         "metrics": metrics,
         "decoder_metrics": decoder_metrics,
         "validation_metrics": val_metrics,
+        "verbatim": verbatim,
         "inference_time_s": round(inference_s, 3),
         "windows_per_s": round(len(labels) / inference_s, 3) if inference_s > 0 else None,
         "lines_per_s": round(n_lines / inference_s, 3) if inference_s > 0 else None,
@@ -276,6 +278,25 @@ def evaluate_model(
         threshold_source, out,
     )
     return payload
+
+
+def seen_in_training(dataset_dict: Any, split: str, labels: np.ndarray, scores: np.ndarray,
+                     threshold: float) -> dict[str, Any] | None:
+    """How many `split` windows occur verbatim (same preprocessed lines, same order) in the training split, and the
+    metrics on the others: on repetitive logs (HDFS) most test windows were trained on, so F1 over all of them says
+    more about memory than about detection. None without a training split."""
+    if split == "train" or "train" not in dataset_dict:
+        return None
+    seen = {tuple(lines) for lines in dataset_dict["train"]["lines"]}
+    mask = np.asarray([tuple(lines) in seen for lines in dataset_dict[split]["lines"]], dtype=bool)
+    unseen = ~mask
+    return {
+        "windows_seen_in_training": int(mask.sum()),
+        "share_seen_in_training": float(mask.mean()) if len(mask) else None,
+        "unseen_windows": int(unseen.sum()),
+        "unseen_anomalous": int(labels[unseen].sum()),
+        "metrics_unseen": compute_metrics(labels[unseen], scores[unseen], threshold) if unseen.any() else None,
+    }
 
 
 def choose_on_validation_split(detector: Any, validation: Any, *, use_novelty: bool = True, **facts: Any) -> Any:

@@ -155,6 +155,9 @@ class ScriptArguments:
     )
     synthetic_sessions: int = field(default=2000, metadata={"help": "synthetic data: number of sessions/windows"})
     synthetic_anomaly_ratio: float = field(default=0.1, metadata={"help": "synthetic data: share of anomalous windows"})
+    synthetic_validation_size: float = field(
+        default=0.1, metadata={"help": "synthetic data: share of the non-test windows held out for validation (the "
+                                       "operating point is chosen there: a few hundred windows make it stable)"})
     max_train_windows: int | None = field(default=None, metadata={"help": "use only the first N training windows"})
     max_eval_windows: int | None = field(default=None, metadata={"help": "use only the first N validation windows"})
     max_test_windows: int | None = field(default=None, metadata={"help": "use only the first N test windows"})

@@ -141,6 +141,7 @@ def load_training_dataset(script_args: Any, seed: int) -> Any:
             kind=kind,
             n_windows=script_args.synthetic_sessions,
             anomaly_ratio=script_args.synthetic_anomaly_ratio,
+            validation_size=getattr(script_args, "synthetic_validation_size", 0.1),
             seed=seed,
         )
     from logllm.report.evaluate import load_window_dataset
