@@ -147,3 +147,20 @@ def test_a_run_on_distinct_windows_makes_fewer_forward_passes(tmp_path):
     assert stage["windows"] > 24 and stage["distinct_windows"] == 5  # oversampled copies collapse too
     assert stage["forward_passes"] == 5 * stage["epochs"]
     assert (out / "final_model" / "config.json").is_file()
+
+
+def test_evaluation_on_distinct_windows_gives_every_row_its_score_and_the_same_loss(tiny, tmp_path):
+    model, processor = tiny
+    data = Dataset.from_list([{**row, "window_id": f"w{i}"} for i, row in enumerate(ROWS)])
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=8, use_cpu=True, report_to="none",
+                             remove_unused_columns=False)
+    plain = LogLLMTrainer(model=model, args=args, eval_dataset=data, data_collator=WindowCollator(processor))
+    dedup = LogLLMTrainer(model=model, args=args, eval_dataset=data, data_collator=WindowCollator(processor),
+                          dedup_eval=True)
+    batch = next(iter(dedup.get_eval_dataloader()))
+    assert len(batch["window_labels"]) == 8 and batch["input_ids"].shape[0] < 8  # 8 rows, fewer model rows
+    expected, got = plain.predict(data), dedup.predict(data)
+    assert got.predictions.shape == expected.predictions.shape == (13,)
+    assert torch.allclose(torch.as_tensor(got.predictions), torch.as_tensor(expected.predictions), atol=1e-6)
+    assert (got.label_ids == expected.label_ids).all()
+    assert abs(got.metrics["test_loss"] - expected.metrics["test_loss"]) < 1e-5

@@ -216,6 +216,9 @@ def run_stage(
     if distinct:
         train_data, _ = distinct_windows(train_data, max_lines_per_window)
         token_weight = answer_token_weight(train_data, processor)
+        if eval_split is not None:  # copies side by side, so that each batch runs its distinct windows once
+            eval_lines = eval_split["lines"]
+            eval_split = eval_split.select(sorted(range(len(eval_lines)), key=lambda i: tuple(eval_lines[i])))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info(
         "stage %s: trains %s (%s parameters), %d windows%s x %g epoch(s), lr %.1e, effective batch %d%s",
@@ -238,6 +241,7 @@ def run_stage(
         encoder_learning_rate=stage.encoder_learning_rate,
         dedup_batch=dedup_batch,
         answer_token_weight=token_weight,
+        dedup_eval=distinct,
     )
     started = time.perf_counter()
     stats_before = dict(processor.stats)

@@ -41,27 +41,37 @@ class WindowCollator:
     `preprocessed=True`; window labels are kept as `window_labels` for validation metrics. Rows of a distinct-window
     split (`logllm.training.data.distinct_windows`) carry a `weight`: it becomes `window_weights`, and `window_rows`
     (the batch's row count) lets the Trainer put the loss on the scale of the repeated windows. With `dedup`,
-    identical (lines, label) rows of a batch go to the model once with their summed weight (training only: the loss
-    is the same, evaluation needs one score per row).
+    identical (lines, label) rows of a batch go to the model once with their summed weight: the loss is the same.
+    With `expand` as well (evaluation), `window_labels` stay one per row and `window_inverse` maps each row to its
+    distinct window, so every row still gets its score.
     """
 
     processor: Any
     max_lines_per_window: int | None = None
     dedup: bool = False
+    expand: bool = False
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         windows = [self._lines(row) for row in rows]
         labels = [int(row["label"]) for row in rows]
         weighted = bool(rows) and WEIGHT_COLUMN in rows[0]
         weights = [float(row[WEIGHT_COLUMN]) for row in rows] if weighted else [1.0] * len(rows)
+        row_labels, inverse = labels, None
         if self.dedup:  # oversampling and repetitive logs put the same window in a batch several times
             totals: dict[tuple[tuple[str, ...], int], float] = {}
+            slot: dict[tuple[tuple[str, ...], int], int] = {}
+            inverse = []
             for lines, label, weight in zip(windows, labels, weights):
                 key = (tuple(lines), label)
+                slot.setdefault(key, len(slot))
                 totals[key] = totals.get(key, 0.0) + weight
+                inverse.append(slot[key])
             windows, labels, weights = [list(k[0]) for k in totals], [k[1] for k in totals], list(totals.values())
-        batch = self.processor(windows, labels=labels, preprocessed=True)
-        batch["window_labels"] = torch.tensor(labels, dtype=torch.long)
+        # window_labels first: the Trainer's evaluation loop takes the batch size from the first tensor (rows)
+        batch = {"window_labels": torch.tensor(row_labels if self.expand else labels, dtype=torch.long),
+                 **self.processor(windows, labels=labels, preprocessed=True)}
+        if self.expand and inverse is not None:
+            batch["window_inverse"] = torch.tensor(inverse, dtype=torch.long)
         if weighted or self.dedup:
             batch["window_weights"] = torch.tensor(weights, dtype=torch.float32)
         if weighted:
@@ -97,10 +107,11 @@ class LogLLMTrainer(Trainer):
 
     def __init__(
         self, *args: Any, stage_name: str = "?", encoder_learning_rate: float | None = None, dedup_batch: bool = False,
-        answer_token_weight: float | None = None, **kwargs: Any,
+        answer_token_weight: float | None = None, dedup_eval: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.answer_token_weight = answer_token_weight
+        self.dedup_eval = dedup_eval
         self.stage_name = stage_name
         self.encoder_learning_rate = encoder_learning_rate
         self.dedup_batch = dedup_batch
@@ -112,6 +123,18 @@ class LogLLMTrainer(Trainer):
         self.data_collator = replace(collator, dedup=True)  # the training loader only; evaluation scores every row
         try:
             return super().get_train_dataloader()
+        finally:
+            self.data_collator = collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        """With `dedup_eval`, each distinct window of a batch runs once and its score goes to every row holding it
+        (exact: same loss, same per-row scores); sort the split so that copies share batches."""
+        if not self.dedup_eval or not isinstance(self.data_collator, WindowCollator):
+            return super().get_eval_dataloader(eval_dataset)
+        collator = self.data_collator
+        self.data_collator = replace(collator, dedup=True, expand=True)
+        try:
+            return super().get_eval_dataloader(eval_dataset)
         finally:
             self.data_collator = collator
 
@@ -155,14 +178,18 @@ class LogLLMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        window_labels = inputs.get("window_labels")
+        inputs = dict(inputs)
+        window_labels = inputs.pop("window_labels", None)
+        inverse = inputs.pop("window_inverse", None)
         inputs = self._prepare_inputs(inputs)
         with torch.no_grad():
             loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
         loss = loss.detach().mean()
         if prediction_loss_only:
             return loss, None, None
-        scores = outputs.anomaly_score.detach().float()  # (B,) P(anomalous)
+        scores = outputs.anomaly_score.detach().float()  # (distinct B,) P(anomalous)
+        if inverse is not None:
+            scores = scores[inverse.to(scores.device)]  # (rows,)
         labels = window_labels.to(scores.device) if window_labels is not None else None
         return loss, scores, labels
 
