@@ -164,3 +164,17 @@ def test_evaluation_on_distinct_windows_gives_every_row_its_score_and_the_same_l
     assert torch.allclose(torch.as_tensor(got.predictions), torch.as_tensor(expected.predictions), atol=1e-6)
     assert (got.label_ids == expected.label_ids).all()
     assert abs(got.metrics["test_loss"] - expected.metrics["test_loss"]) < 1e-5
+
+
+def test_length_grouped_batches_get_a_length_column(tmp_path):
+    from tests.test_train_pipeline import tiny_args
+    from logllm.training.stages import run_training
+    from datasets import DatasetDict
+
+    rows = [{**row, "window_id": f"w{i}"} for i, row in enumerate(ROWS)]
+    dataset = DatasetDict(train=Dataset.from_list(rows), validation=Dataset.from_list(rows[:4]))
+    out = tmp_path / "run"
+    result = run_training(*tiny_args(out, "--distinct_windows", "true", "--evaluate_test", "false",
+                                     "--train_sampling_strategy", "group_by_length", recipe="frozen.yaml"),
+                          dataset=dataset)
+    assert result.stages[0]["distinct_windows"] == 5 and result.stages[0]["steps"] > 0

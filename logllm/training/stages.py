@@ -216,9 +216,11 @@ def run_stage(
     if distinct:
         train_data, _ = distinct_windows(train_data, max_lines_per_window)
         token_weight = answer_token_weight(train_data, processor)
-        if eval_split is not None:  # copies side by side, so that each batch runs its distinct windows once
-            eval_lines = eval_split["lines"]
-            eval_split = eval_split.select(sorted(range(len(eval_lines)), key=lambda i: tuple(eval_lines[i])))
+    if distinct and eval_split is not None:  # copies side by side, so that each batch runs its distinct windows once
+        eval_lines = eval_split["lines"]
+        eval_split = eval_split.select(sorted(range(len(eval_lines)), key=lambda i: tuple(eval_lines[i])))
+    if getattr(args, "train_sampling_strategy", None) == "group_by_length":  # similar line counts pad less
+        train_data, eval_split = (with_length_column(part, args.length_column_name) for part in (train_data, eval_split))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info(
         "stage %s: trains %s (%s parameters), %d windows%s x %g epoch(s), lr %.1e, effective batch %d%s",
@@ -279,6 +281,13 @@ def run_stage(
     if trainer.state.is_world_process_zero:
         save_trainable_snapshot(model, stage.directory(output_dir) / "final", record)
     return record
+
+
+def with_length_column(split: Any | None, column: str) -> Any | None:
+    """`split` with the line count of each window in `column` (the Trainer's length-grouped samplers read it)."""
+    if split is None or column in split.column_names:
+        return split
+    return split.add_column(column, [len(lines) for lines in split["lines"]])
 
 
 def _eval_metric(name: str) -> str:

@@ -138,6 +138,13 @@ class LogLLMTrainer(Trainer):
         finally:
             self.data_collator = collator
 
+    def _get_eval_sampler(self, eval_dataset):
+        if self.dedup_eval and self.args.world_size <= 1:  # keep the copies the stage put side by side together
+            from torch.utils.data import SequentialSampler
+
+            return SequentialSampler(eval_dataset)
+        return super()._get_eval_sampler(eval_dataset)
+
     def create_optimizer(self, model=None):
         """Give the pretrained encoder its own (smaller) learning rate: a randomly initialised decoder needs a
         large one, which would wash out what the encoder learned in pre-training."""
