@@ -34,7 +34,7 @@ def test_quickstart_seeds_bench_records_each_seed_and_the_recall_of_each_anomaly
     from quickstart_seeds import QuickstartSeedsArguments, run
 
     out = tmp_path / "qs_seeds"
-    payload = run(QuickstartSeedsArguments(seeds=[3, 4], threads=1, fast=True, output=str(out)))
+    payload = run(QuickstartSeedsArguments(seeds=[3, 4], threads=1, fast=True, output=str(out), real_hdfs=None))
     assert [r["seed"] for r in payload["runs"]] == [3, 4] and not payload["failed"]
     saved = json.loads(out.with_suffix(".json").read_text())
     for run_ in saved["runs"]:
@@ -79,3 +79,22 @@ def test_the_same_seed_trains_the_same_model_in_two_processes(tmp_path):
     assert not different, different[:5]
     m1, m2 = (json.loads((tmp_path / f"run{h}" / "eval" / "metrics.json").read_text()) for h in ("1", "2"))
     assert m1["metrics"] == m2["metrics"] and m1["threshold"] == m2["threshold"]
+
+
+def test_quickstart_seeds_repeats_a_seed_and_meets_real_hdfs(tmp_path, loghub_dir):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from quickstart_seeds import QuickstartSeedsArguments, run
+
+    out = tmp_path / "qs_repeat"
+    payload = run(QuickstartSeedsArguments(seeds=[3], repeat=2, threads=1, fast=True, output=str(out),
+                                           real_hdfs=str(loghub_dir / "hdfs_2percent")))
+    assert [(r["seed"], r["repeat"]) for r in payload["runs"]] == [(3, 0), (3, 1)] and not payload["failed"]
+    assert payload["identical_repeats"] == {"3": True}
+    real = payload["runs"][0]["real_hdfs"]
+    assert real["labelled"] == 9201 and real["anomalous"] == 280 and payload["runs"][1]["real_hdfs"] is None
+    assert real["flagged"] + real["unfamiliar"] <= real["labelled"] and 0 <= real["f1"] <= 1
+    text = out.with_suffix(".md").read_text()
+    assert "identical metrics and threshold for 1 of 1 seeds" in text and "on real HDFS" in text
