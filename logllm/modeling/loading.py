@@ -25,6 +25,11 @@ LEGACY_KEY_MAPPING = {
 }
 
 
+# The processor's tokenizers, each saved in its own subfolder, and the files one of them must hold.
+PROCESSOR_SUBFOLDERS = ("encoder_tokenizer", "decoder_tokenizer")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model")
+
+
 class ModelLoadError(ValueError):
     """No usable trained model where one was expected; the message says what to do."""
 
@@ -82,6 +87,51 @@ def check_finite_weights(model: Any, name: str) -> None:
             raise ModelLoadError(f"{name}: weight {key} holds {bad} NaN/infinite value(s); the model is broken")
 
 
+def check_operating_point(model: Any, name: str) -> None:
+    """Refuse an `operating_point` in config.json that `decide` cannot use (`"threshold": "high"`), naming the field."""
+    from logllm.scoring.operating_point import OperatingPoint
+
+    try:
+        OperatingPoint.of(model)
+    except ValueError as err:
+        raise ModelLoadError(f"{_config_file(name)}: {err}; fix the value or delete operating_point to use the default "
+                             "threshold 0.5") from err
+
+
+def _config_file(name: str) -> str:
+    return str(Path(name) / "config.json") if Path(name).is_dir() else f"config.json of {name}"
+
+
+def check_processor_files(folder: Path) -> None:
+    """Each tokenizer of the processor has its own subfolder; without it transformers falls back to the folder's root
+    and blames a missing library ("install sentencepiece or tiktoken"), so name the missing folder instead."""
+    for sub in PROCESSOR_SUBFOLDERS:
+        tokenizer = folder / sub
+        if not tokenizer.is_dir():
+            raise ModelLoadError(f"{folder}: the processor's {sub}/ folder is missing (it holds the {sub.split('_')[0]} "
+                                 "tokenizer); the model folder is incomplete — copy or download all of it again")
+        if not any((tokenizer / file).is_file() for file in TOKENIZER_FILES):
+            raise ModelLoadError(f"{tokenizer}: no tokenizer files in it (expected one of {', '.join(TOKENIZER_FILES)}); "
+                                 "the model folder is incomplete — copy or download all of it again")
+
+
+def check_missing_weights(missing: Any, name: str, config: Any) -> None:
+    """Refuse weights the folder does not hold: transformers would fill them with new (random or uninitialised)
+    values, which then read as a broken model ("NaN/infinite") or, worse, as a working one."""
+    missing = sorted(missing or ())
+    if not missing:
+        return
+    if "novelty_index" in missing:
+        raise ModelLoadError(
+            f"{name}: the novelty_index tensor is missing from the weights (config.json says the model carries an index "
+            f"of {getattr(config, 'novelty_index_size', '?')} training lines); the weights file comes from another save "
+            "or was rewritten without it — save or download the model again, or set novelty_index_size to 0 in "
+            "config.json to use it without novelty"
+        )
+    raise ModelLoadError(f"{name}: the weights lack {len(missing)} tensor(s) the model needs: {', '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''}; the weights file is incomplete or from another model")
+
+
 def load_model(model: str | os.PathLike | None = None, **from_pretrained: Any) -> tuple[Any, Any, str]:
     """`(model, processor, name)` for a saved folder, an adapter-only folder or a Hub id (see `resolve_model`).
 
@@ -95,6 +145,7 @@ def load_model(model: str | os.PathLike | None = None, **from_pretrained: Any) -
     else:
         loaded, processor = _load_full(name, path, **from_pretrained)
     check_finite_weights(loaded, name)
+    check_operating_point(loaded, name)
     logger.info("loaded model %s", name)
     return loaded.eval(), processor, name
 
@@ -115,13 +166,15 @@ def _load_full(name: str, path: Path, **from_pretrained: Any) -> tuple[Any, Any]
             raise ModelLoadError(f"{name}: no model.safetensors in the folder")
         if any(k.startswith("decoder.model.") for k in keys):
             from_pretrained.setdefault("key_mapping", LEGACY_KEY_MAPPING)
+        check_processor_files(path)
     try:
-        loaded = LogLLMForAnomalyDetection.from_pretrained(name, **from_pretrained)
+        loaded, info = LogLLMForAnomalyDetection.from_pretrained(name, output_loading_info=True, **from_pretrained)
         processor = LogLLMProcessor.from_pretrained(name)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:  # missing files, wrong type, bad config
         raise ModelLoadError(f"cannot load {name!r} as a LogLLM model: {err}") from err
+    check_missing_weights(info.get("missing_keys"), name, loaded.config)
     return loaded, processor
 
 
@@ -163,4 +216,5 @@ def _names_pretrained_base(path: Path) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "MODEL_ENV", "ModelLoadError", "check_finite_weights", "load_model", "resolve_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "MODEL_ENV", "ModelLoadError", "check_finite_weights", "check_missing_weights",
+           "check_operating_point", "check_processor_files", "load_model", "resolve_model"]

@@ -61,6 +61,10 @@ def load_saved_logllm(path: str) -> tuple[Any, Any]:
         from logllm.modeling.adapters import load_adapters
 
         return load_adapters(path)
+    if Path(path).is_dir():
+        from logllm.modeling.loading import check_processor_files
+
+        check_processor_files(Path(path))  # names a missing tokenizer folder (transformers blames a library)
     return LogLLMForAnomalyDetection.from_pretrained(path), LogLLMProcessor.from_pretrained(path)
 
 
