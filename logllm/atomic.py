@@ -3,6 +3,9 @@
 A run that fails (bad input, a full disk, Ctrl-C) leaves the previous result as it was, loadable,
 and no half-written file or folder behind. Used for dataset folders and for ``--output`` files;
 the same helpers serve any other result folder.
+
+A kill (SIGKILL, power loss) leaves no cleanup to run, so the temporary siblings ``.NAME.<pid>@<host>.*.tmp`` say
+who wrote them, and `remove_stale_temporaries` removes those that belong to no live writer (see its rule).
 """
 
 from __future__ import annotations
@@ -10,13 +13,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_file", "atomic_folder", "temporary_sibling"]
+__all__ = ["atomic_file", "atomic_folder", "remove_stale_temporaries", "temporary_sibling"]
+
+# A temporary sibling nobody has written to for this long belongs to no live writer, whoever made it: saving even a
+# large model takes minutes. Used where the writer's process cannot be asked (another host, an older logllm).
+STALE_AFTER_S = 3600.0
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +37,21 @@ def _umask() -> int:
     return mask
 
 
+def _owner() -> str:
+    """``<pid>@<host>``: whose temporary sibling this is (`remove_stale_temporaries`)."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+    return f"{os.getpid()}@{host}"
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}.{_owner()}."
+
+
 def temporary_sibling(path: str | Path) -> Path:
-    """An empty new file ``.NAME.*.tmp`` next to ``path``, with the permissions a plain open() would give it."""
+    """An empty new file ``.NAME.<pid>@<host>.*.tmp`` next to ``path``, with the permissions a plain open() would
+    give it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # not mkstemp's 0600
     return Path(tmp)
@@ -61,7 +82,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     renames, so at worst (a crash between them) the old copy survives as ``.NAME.old-*`` next to it.
     """
     path = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
@@ -81,3 +102,65 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, another user's
+        return True
+    return True
+
+
+def _last_written(path: Path) -> float:
+    """The newest modification time in ``path`` (a file, or a folder and everything in it)."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                with contextlib.suppress(OSError):
+                    newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
+def remove_stale_temporaries(path: str | Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temporary siblings ``.NAME.*.tmp`` of ``path`` that an interrupted write left; return them.
+
+    The rule (a live writer's folder is never taken from under it):
+    - ``.NAME.<pid>@<host>.*.tmp`` of this host: stale when process ``pid`` is not running (a kill leaves it, a
+      later run with the same pid is this process and keeps its own);
+    - of another host (a shared disk), or without an owner (written by an older logllm): stale when nothing in it
+      changed for `STALE_AFTER_S` (an hour), as whether its writer is alive cannot be asked.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)@(?P<host>[^/]+?)\.)?[^.]+\.tmp")
+    host = _owner().partition("@")[2]
+    now = time.time() if now is None else now
+    removed = []
+    for candidate in path.parent.iterdir():
+        match = pattern.fullmatch(candidate.name)
+        if match is None:
+            continue
+        try:
+            if match["pid"] and match["host"] == host:
+                stale = not _pid_alive(int(match["pid"]))
+            else:
+                stale = now - _last_written(candidate) > STALE_AFTER_S
+        except OSError:  # gone already (another run cleaning up)
+            continue
+        if not stale:
+            continue
+        if candidate.is_dir() and not candidate.is_symlink():
+            shutil.rmtree(candidate, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+        logger.info("removed %s, left by an interrupted write", candidate)
+        removed.append(candidate)
+    return removed
