@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
@@ -22,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_file", "atomic_folder", "remove_stale_temporaries", "temporary_sibling"]
+__all__ = ["VERSIONS_SUFFIX", "atomic_file", "atomic_folder", "current_version", "remove_stale_temporaries",
+           "temporary_sibling", "versioned_folder"]
 
 # A temporary sibling nobody has written to for this long belongs to no live writer, whoever made it: saving even a
 # large model takes minutes. Used where the writer's process cannot be asked (another host, an older logllm).
@@ -86,9 +88,79 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
+        _replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+VERSIONS_SUFFIX = ".versions"
+
+
+@contextlib.contextmanager
+def versioned_folder(path: str | Path) -> Iterator[Path]:
+    """A new version of the folder ``path`` to fill; when the block succeeds it is published in one atomic step.
+
+    Layout: ``path`` is a symbolic link to ``NAME.versions/<id>`` (``<id>`` = save time + random suffix). The new
+    version is filled in a temporary sibling, renamed to ``NAME.versions/<id>``, and a new link renamed over
+    ``path``: a single ``rename(2)``, so a reader sees the old version or the new one, never a mix, and never no
+    folder. No file of a published version is ever written again (a reader may have it mmap'd: safetensors
+    weights are, and a file rewritten under a mapping gives a Bus error). A reader must resolve ``path`` once
+    (`current_version`) and read everything from there. The version that was current before the swap is kept until
+    the next publish, so a reader that resolved ``path`` just before the swap still finds its files; older ones are
+    removed. A real folder at ``path`` (written before this layout) becomes that kept previous version.
+
+    Where symbolic links cannot be made (some Windows setups) the folder is replaced as `atomic_folder` does.
+    """
+    path = Path(path)
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        _publish(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def current_version(path: str | Path) -> Path:
+    """The real folder ``path`` is now (the version a `versioned_folder` link points to; any other folder as it
+    is): resolve once, then read config and weights from it, and they belong together."""
+    return Path(os.path.realpath(path))
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    link = path.parent / f"{_prefix(path)}{secrets.token_hex(4)}.tmp"
+    try:
+        os.symlink(tmp.name, link, target_is_directory=True)
+    except (OSError, NotImplementedError):  # no symbolic links here: replace the folder by two renames
+        _replace_folder(tmp, path)
+        return
+    versions = path.parent / f"{path.name}{VERSIONS_SUFFIX}"
+    versions.mkdir(exist_ok=True)
+    version = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    previous = None
+    if path.is_symlink():
+        previous = current_version(path)
+    elif path.is_dir():  # the layout before versions: the old folder becomes the kept previous version
+        previous = versions / f"{time.strftime('%Y%m%dT%H%M%S', time.localtime(path.stat().st_mtime))}-earlier"
+        os.rename(path, previous)
+    os.rename(tmp, version)
+    link.unlink()
+    os.symlink(os.path.join(versions.name, version.name), link, target_is_directory=True)
+    try:
+        os.replace(link, path)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        raise
+    for old in versions.iterdir():
+        if old not in (version, previous):
+            shutil.rmtree(old, ignore_errors=True)
+            logger.debug("removed the model version %s (two saves old)", old)
+
+
+def _replace_folder(tmp: Path, path: Path) -> None:
     old = None
     if path.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
@@ -98,7 +170,6 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     except BaseException:
         if old is not None:
             os.replace(old / path.name, path)
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -137,13 +137,28 @@ def load_model(model: str | os.PathLike | None = None, **from_pretrained: Any) -
 
     Adapter-only folders (LoRA adapters + projector, written by `save_adapters`) are rebuilt on their base model,
     which the adapter config names (a local folder or a Hub id). Weights are checked for NaN/infinity.
+
+    One version: a local folder is resolved once (`logllm.atomic.current_version`: a saved model folder is a link
+    to its latest version, swapped atomically by each save) and config, weights and processor are all read from
+    that real folder, so a model saved again while this one loads cannot mix the threshold of one save with the
+    weights of another. If that version is removed while it is read (two newer saves meanwhile), loading fails
+    saying so.
     """
+    from logllm.atomic import current_version
+
     name = resolve_model(model)
-    path = Path(name)
-    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "model.safetensors").is_file():
-        loaded, processor = _load_adapters(path, **from_pretrained)
-    else:
-        loaded, processor = _load_full(name, path, **from_pretrained)
+    given = Path(name)
+    path = current_version(given) if given.is_dir() else given
+    try:
+        if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "model.safetensors").is_file():
+            loaded, processor = _load_adapters(path, given=given, **from_pretrained)
+        else:
+            loaded, processor = _load_full(name, path, **from_pretrained)
+    except (ModelLoadError, OSError) as err:
+        if given.is_dir() and not any((path / file).is_file() for file in ("config.json", "adapter_config.json")):
+            raise ModelLoadError(f"{name}: the model was saved again while it was being read and the version read "
+                                 f"({path.name}) is gone; run again to load the current one") from err
+        raise
     check_finite_weights(loaded, name)
     check_operating_point(loaded, name)
     logger.info("loaded model %s", name)
@@ -167,9 +182,10 @@ def _load_full(name: str, path: Path, **from_pretrained: Any) -> tuple[Any, Any]
         if any(k.startswith("decoder.model.") for k in keys):
             from_pretrained.setdefault("key_mapping", LEGACY_KEY_MAPPING)
         check_processor_files(path)
+    location = str(path) if path.is_dir() else name  # a resolved version folder, or a Hub id
     try:
-        loaded, info = LogLLMForAnomalyDetection.from_pretrained(name, output_loading_info=True, **from_pretrained)
-        processor = LogLLMProcessor.from_pretrained(name)
+        loaded, info = LogLLMForAnomalyDetection.from_pretrained(location, output_loading_info=True, **from_pretrained)
+        processor = LogLLMProcessor.from_pretrained(location)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:  # missing files, wrong type, bad config
@@ -178,7 +194,8 @@ def _load_full(name: str, path: Path, **from_pretrained: Any) -> tuple[Any, Any]
     return loaded, processor
 
 
-def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
+def _load_adapters(path: Path, given: Path | None = None, **from_pretrained: Any) -> tuple[Any, Any]:
+    """`path`: the adapter folder (resolved); `given`: the name it was given as, which a relative base is relative to."""
     from peft import PeftConfig, PeftModel
 
     try:
@@ -199,7 +216,8 @@ def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
             f"{path}: the adapters do not name their base model (adapter_config.json base_model_name_or_path is empty); "
             "save adapters with logllm's save_adapters, or merge them before saving"
         )
-    base_path = Path(base) if Path(base).is_absolute() else (path / base)
+    # lexically: `..` from where the folder is seen, not from its version folder (the OS would follow the link first)
+    base_path = Path(base) if Path(base).is_absolute() else Path(os.path.normpath((given or path) / base))
     base_name = str(base_path.resolve()) if base_path.exists() else base
     model, processor = _load_full(base_name, Path(base_name), **from_pretrained)
     try:
