@@ -173,3 +173,15 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(capsys, monkeypatch, nam
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(f"logllm {name}: interrupted; ")
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_in_detect_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    from logllm.commands import detect
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(detect, "run", interrupted)
+    assert detect.main([str(tmp_path / "app.log")]) == 130
+    err = capsys.readouterr().err
+    assert err == "logllm detect: interrupted; run it again (an --output file is written whole or not at all)\n"

@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"logllm detect: error: cannot read input: {terminal_text(err)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("logllm detect: interrupted", file=sys.stderr)
+        print("logllm detect: interrupted; run it again (an --output file is written whole or not at all)",
+              file=sys.stderr)
         return 130
 
 
