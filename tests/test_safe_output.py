@@ -183,3 +183,22 @@ def test_detect_notes_and_errors_are_escaped(tmp_path, capsys, note, monkeypatch
     _, err = capsys.readouterr()
     assert not steering(err.replace("\n", "")) and terminal_text(note) in err
 
+
+
+def test_logllm_log_records_are_escaped_others_untouched():
+    import io
+    import logging
+
+    from logllm.report.safe_text import escape_log_records
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        escape_log_records()
+        logging.getLogger("logllm.safe_text_test").warning("%s:3: not a BGL log line", CLEAR_SCREEN + "x.log")
+        logging.getLogger("elsewhere").warning("raw \x1b")
+    finally:
+        root.removeHandler(handler)
+    assert stream.getvalue() == "\\x1b[2J\\x1b[Hx.log:3: not a BGL log line\nraw \x1b\n"

@@ -21,7 +21,7 @@ import os
 import sys
 
 from logllm.logs.errors import BuildReport, LogFormatError
-from logllm.report.safe_text import terminal_text
+from logllm.report.safe_text import escape_log_records, terminal_text
 
 __all__ = ["main", "make_parser"]
 
@@ -264,6 +264,7 @@ COMMANDS = {"build": _run_build, "synth": _run_synth, "push": _run_push, "downlo
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    escape_log_records()  # warnings quote file names and lines
     try:
         return COMMANDS[args.command](args)
     except (LogFormatError, ValueError) as error:  # may quote a log line or a file name: shown escaped

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from logllm.commands import add_decision_arguments, check_threshold
-from logllm.report.safe_text import terminal_text
+from logllm.report.safe_text import escape_log_records, terminal_text
 
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_UNFAMILIAR = 0, 1, 2, 3
 DEFAULT_MAX_MB = 500.0
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
+    escape_log_records()  # warnings quote file names and lines
     if not args.verbose:  # per-batch truncation warnings are summed into one note instead
         logging.getLogger("logllm.modeling").setLevel(logging.ERROR)
         logging.getLogger("logllm.dataset").setLevel(logging.ERROR)

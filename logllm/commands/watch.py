@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logllm.commands import add_decision_arguments, check_threshold
-from logllm.report.safe_text import terminal_line, terminal_text
+from logllm.report.safe_text import escape_log_records, terminal_line, terminal_text
 from typing import Any, TextIO
 
 from logllm.windows.windowing import Window
@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
+    escape_log_records()  # warnings quote file names and lines
     from logllm.logs.errors import DetectionInputError, LogFormatError
     from logllm.scoring.detector import Detector
     from logllm.windows.spec import WindowSpec

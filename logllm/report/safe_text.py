@@ -14,9 +14,11 @@ exactly as they were logged.
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["CSV_FORMULA_STARTS", "csv_cell", "terminal_line", "terminal_text"]
+__all__ = ["CSV_FORMULA_STARTS", "TerminalSafeFilter", "csv_cell", "escape_log_records", "terminal_line",
+           "terminal_text"]
 
 # C0, DEL, C1; Arabic letter mark; LRM/RLM; line/paragraph separators; bidi embeddings/overrides (202A-202E);
 # bidi isolates (2066-2069); lone surrogates.
@@ -50,3 +52,23 @@ def csv_cell(value: object) -> object:
     if value.startswith(CSV_FORMULA_STARTS):
         value = "'" + value
     return terminal_text(value)
+
+
+class TerminalSafeFilter(logging.Filter):
+    """Escapes logllm's own log records (`terminal_text`) before a handler prints them: their warnings quote file
+    names and log lines (`app.log:7: not a BGL log line`). Other libraries' records pass as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("logllm"):
+            message = record.getMessage()
+            safe = terminal_text(message)
+            if safe != message:
+                record.msg, record.args = safe, None
+        return True
+
+
+def escape_log_records() -> None:
+    """Put `TerminalSafeFilter` on the root logger's handlers (call after `logging.basicConfig`)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, TerminalSafeFilter) for f in handler.filters):
+            handler.addFilter(TerminalSafeFilter())
