@@ -185,3 +185,18 @@ def test_ctrl_c_in_detect_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch
     assert detect.main([str(tmp_path / "app.log")]) == 130
     err = capsys.readouterr().err
     assert err == "logllm detect: interrupted; run it again (an --output file is written whole or not at all)\n"
+
+
+def test_a_bad_resume_path_is_one_line_that_does_not_blame_the_dataset(tmp_path, capsys):
+    from logllm.cli import main
+
+    out = tmp_path / "run"
+    partial = checkpoint(out / "stage1", 2, None)
+    for path, expected in ((partial, "checkpoint-2 is incomplete (no trainer_state.json"),
+                           (out / "stage1" / "checkpoint-7", "no such checkpoint folder")):
+        code = main(["train", "--config", "tiny/synthetic", "--output_dir", str(out), "--max_train_windows", "20",
+                     "--resume_from_checkpoint", str(path)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and "Traceback" not in "\n".join(err)
+        assert err[-1].startswith(f"logllm train: error: --resume_from_checkpoint {path}: ") and expected in err[-1]
+        assert "dataset_name" not in err[-1]
