@@ -137,6 +137,7 @@ def _publish(tmp: Path, path: Path) -> None:
     except (OSError, NotImplementedError):  # no symbolic links here: replace the folder by two renames
         _replace_folder(tmp, path)
         return
+    link.unlink()
     versions = path.parent / f"{path.name}{VERSIONS_SUFFIX}"
     versions.mkdir(exist_ok=True)
     version = versions / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
@@ -147,15 +148,15 @@ def _publish(tmp: Path, path: Path) -> None:
         previous = versions / f"{time.strftime('%Y%m%dT%H%M%S', time.localtime(path.stat().st_mtime))}-earlier"
         os.rename(path, previous)
     os.rename(tmp, version)
-    link.unlink()
     os.symlink(os.path.join(versions.name, version.name), link, target_is_directory=True)
     try:
         os.replace(link, path)
     except BaseException:
         link.unlink(missing_ok=True)
         raise
+    keep = {version.resolve(), previous.resolve() if previous is not None else None}
     for old in versions.iterdir():
-        if old not in (version, previous):
+        if old.resolve() not in keep:
             shutil.rmtree(old, ignore_errors=True)
             logger.debug("removed the model version %s (two saves old)", old)
 

@@ -60,6 +60,18 @@ def test_each_save_is_a_new_version_and_no_file_is_written_twice(tmp_path, tiny)
     assert OperatingPoint.of(model).threshold == 0.5 and torch.all(projector(model) == 0.3)
 
 
+def test_versions_of_a_relative_folder_name(tmp_path, tiny, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = Path("runs") / "final_model"
+    folder.parent.mkdir()
+    save_version(tiny, folder, 0.2, 0.1)
+    first = folder.resolve()
+    save_version(tiny, folder, 0.8, 0.2)
+    assert first.is_dir() and len(list(Path("runs", f"final_model{VERSIONS_SUFFIX}").iterdir())) == 2
+    model, _, name = load_model(str(folder))
+    assert name == str(folder) and OperatingPoint.of(model).threshold == 0.8
+
+
 def test_a_save_between_the_config_read_and_the_weights_read_is_not_mixed_in(tmp_path, tiny, monkeypatch):
     from logllm.modeling.configuration_logllm import LogLLMConfig
     from logllm.scoring.detector import Detector
