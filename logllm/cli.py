@@ -32,6 +32,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate", "quickstart", "train")
 
 
+# What to do after Ctrl-C, for commands that do not say it themselves (`logllm train` names its own resume command).
+INTERRUPT_HINTS: dict[str, str] = {
+    "data": "run it again (a dataset folder is written whole or not at all)",
+    "quickstart": "run it again (it starts over)",
+    "train": "resume with the same command plus --resume_from_checkpoint true",
+    "evaluate": "run it again",
+    "detect": "run it again (an --output file is written whole or not at all)",
+    "model": "run it again",
+}
+
+
 def _usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
@@ -55,8 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     if name in PASSIVE_WAIT_COMMANDS and "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     module_name, _, function = SUBCOMMANDS[name][0].partition(":")
-    module = importlib.import_module(module_name)
-    return int(getattr(module, function or "main")(rest) or 0)
+    try:
+        module = importlib.import_module(module_name)
+        return int(getattr(module, function or "main")(rest) or 0)
+    except KeyboardInterrupt:  # one line, not the traceback of wherever Ctrl-C landed; 130 = 128 + SIGINT
+        hint = INTERRUPT_HINTS.get(name)
+        print(f"logllm {name}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

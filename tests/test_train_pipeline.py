@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,15 +195,31 @@ def test_killed_run_resumes_to_the_same_model_and_metrics(uninterrupted, tmp_pat
     assert not (tmp_path / "stage3" / "final").exists()
     with pytest.raises(FileExistsError, match="resume_from_checkpoint"):
         run_training(*tiny_args(tmp_path), dataset=tiny_dataset())
+    # a kill while the Trainer wrote checkpoint-4 (all but trainer_state.json, which it writes last), and the model
+    # folder a killed save left behind: resume skips the first and removes the second
+    partial = tmp_path / "stage3" / "checkpoint-4"
+    shutil.copytree(tmp_path / "stage3" / "checkpoint-3", partial)
+    (partial / "trainer_state.json").unlink()
+    stale = tmp_path / f".final_model.{dead_pid()}@{socket.gethostname()}.abcd1234.tmp"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"half")
     resumed = run_training(*tiny_args(tmp_path, "--resume_from_checkpoint", "true"), dataset=tiny_dataset())
     assert [s.get("skipped_on_resume", False) for s in resumed.stages] == [True, True, True, False]
     assert str(tmp_path / "stage3" / "checkpoint-3") == resumed.stages[-1]["resumed_from"]
+    assert not stale.exists()
     state = final_state(resumed)
     worst = max((float((state[n] - t).abs().max()), n) for n, t in full_state.items())
     assert worst[0] < 1e-5, f"largest parameter difference after resume: {worst}"
     for key in ("f1", "precision", "recall", "roc_auc", "accuracy"):
         a, b = full.eval_metrics["metrics"][key], resumed.eval_metrics["metrics"][key]
         assert (a is None and b is None) or math.isclose(a, b, abs_tol=1e-6), key
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
 
 
 def test_truncated_lines_are_reported_once_per_stage_with_a_total(tmp_path, caplog):

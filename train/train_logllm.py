@@ -59,6 +59,9 @@ def cli(argv: list[str] | None = None) -> int:
         return 2
     try:
         main(script_args, training_args, model_args)
+    except KeyboardInterrupt:
+        print(f"logllm train: interrupted; {resume_hint(argv, training_args)}", file=sys.stderr)
+        return 130
     except Exception as err:  # noqa: BLE001 - predictable failures become one line; anything else is re-raised
         message = predictable_failure(err, script_args, training_args)
         if message is None:
@@ -68,6 +71,20 @@ def cli(argv: list[str] | None = None) -> int:
     return 0
 
 
+def resume_hint(argv: list[str] | None, training_args) -> str:
+    """How to go on after Ctrl-C: the same command with --resume_from_checkpoint true (finished stages are replayed
+    from their final/ snapshots, the interrupted one resumes from its last complete checkpoint)."""
+    import shlex
+    from pathlib import Path
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(Path(training_args.output_dir).glob("stage*")):
+        return f"no stage had started; run `{shlex.join(['logllm', 'train', *args])}` again"
+    if not any(a == "--resume_from_checkpoint" or a.startswith("--resume_from_checkpoint=") for a in args):
+        args += ["--resume_from_checkpoint", "true"]
+    return f"resume with `{shlex.join(['logllm', 'train', *args])}`"
+
+
 def predictable_failure(err: Exception, script_args, training_args) -> str | None:
     """One line with what to do for failures a user can cause (missing data, offline push, Hub refusal); None for a
     bug, which keeps its traceback."""
@@ -75,7 +92,10 @@ def predictable_failure(err: Exception, script_args, training_args) -> str | Non
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     from logllm.training.data import TrainingDataError
+    from logllm.training.stages import ResumeError, RunExistsError
 
+    if isinstance(err, (ResumeError, RunExistsError)):
+        return str(err)
     saved = script_args.final_model_dir or f"{training_args.output_dir}/final_model"
     push_again = f"`python -m logllm.training.hub --model_dir {saved} --repo_id {training_args.hub_model_id}`"
     if isinstance(err, OfflineModeIsEnabled):
@@ -83,7 +103,8 @@ def predictable_failure(err: Exception, script_args, training_args) -> str | Non
     if isinstance(err, HfHubHTTPError):
         return (f"the Hub refused the push of {training_args.hub_model_id} ({str(err).splitlines()[0]}). The trained "
                 f"model is saved in {saved}; check the repo id and token (`hf auth login`), then {push_again}")
-    if isinstance(err, (FileNotFoundError, DatasetNotFoundError)):
+    if isinstance(err, DatasetNotFoundError) or (isinstance(err, FileNotFoundError)
+                                                 and str(script_args.dataset_name) in str(err)):
         return (f"{err} (--dataset_name is a folder written by `logllm data build`, a Hub dataset id, or 'synthetic'; "
                 "--dataset_config one of its configs)")
     if isinstance(err, TrainingDataError):

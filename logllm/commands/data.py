@@ -21,6 +21,7 @@ import os
 import sys
 
 from logllm.logs.errors import BuildReport, LogFormatError
+from logllm.report.safe_text import escape_log_records, terminal_text
 
 __all__ = ["main", "make_parser"]
 
@@ -213,9 +214,9 @@ def _print_summary(output: str, name: str, stats: dict, report: BuildReport) -> 
     print(f"wrote {output}/{name}/ and {output}/README.md")
     for split, s in stats.items():
         print(f"  {split:<10} {s['windows']:>8,} windows  {s['anomalous_windows']:>7,} anomalous  {s['lines']:>10,} lines")
-    print("build report:\n  " + report.summary().replace("\n", "\n  "))
+    print("build report:\n  " + "\n  ".join(map(terminal_text, report.summary().split("\n"))))  # names files
     for note in report.user_notes():
-        print(f"logllm data build: note: {note}", file=sys.stderr)
+        print(f"logllm data build: note: {terminal_text(note)}", file=sys.stderr)
 
 
 def _command_line(argv: list[str]) -> str:
@@ -263,14 +264,16 @@ COMMANDS = {"build": _run_build, "synth": _run_synth, "push": _run_push, "downlo
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    escape_log_records()  # warnings quote file names and lines
     try:
         return COMMANDS[args.command](args)
-    except (LogFormatError, ValueError) as error:
-        print(f"logllm data {args.command}: error: {error}", file=sys.stderr)
+    except (LogFormatError, ValueError) as error:  # may quote a log line or a file name: shown escaped
+        print(f"logllm data {args.command}: error: {terminal_text(error)}", file=sys.stderr)
         return 2
     except OSError as error:  # unreadable or unwritable paths
         where = f" {error.filename}" if error.filename else ""
-        print(f"logllm data {args.command}: error: cannot access{where}: {error.strerror or error}", file=sys.stderr)
+        print(f"logllm data {args.command}: error: cannot access{terminal_text(where)}: {error.strerror or error}",
+              file=sys.stderr)
         return 2
 
 

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from logllm.commands import add_decision_arguments, check_threshold
+from logllm.report.safe_text import escape_log_records, terminal_text
 
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_UNFAMILIAR = 0, 1, 2, 3
 DEFAULT_MAX_MB = 500.0
@@ -222,15 +223,15 @@ def run(args: argparse.Namespace) -> int:
         report = DetectionReport(results=[], fmt=fmt, window=spec, threshold=threshold, n_lines=n_lines,
                                  seconds=now() - reader.started, notes=notes, model=detector.name,
                                  threshold_source=source, novelty_threshold=detector.novelty_threshold)
-        for note in report.notes:
-            print(f"logllm detect: note: {note}", file=sys.stderr)
+        for note in report.notes:  # notes name files: shown escaped like the log lines
+            print(f"logllm detect: note: {terminal_text(note)}", file=sys.stderr)
         print(format_table(report, top_k=args.top_k, max_rows=args.max_rows, tally=tally))
         if writer is not None:
             try:
                 written = writer.commit()
             except OSError as err:
                 raise DetectionInputError(f"cannot write --output {args.output}: {err.strerror or err}") from None
-            print(f"wrote {writer.rows} windows to {written}", file=sys.stderr)
+            print(f"wrote {writer.rows} windows to {terminal_text(written)}", file=sys.stderr)
     finally:
         if writer is not None and not writer.handle.closed:
             writer.abort()
@@ -266,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
+    escape_log_records()  # warnings quote file names and lines
     if not args.verbose:  # per-batch truncation warnings are summed into one note instead
         logging.getLogger("logllm.modeling").setLevel(logging.ERROR)
         logging.getLogger("logllm.dataset").setLevel(logging.ERROR)
@@ -278,14 +280,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return run(args)
-    except (DetectionInputError, LogFormatError) as err:
-        print(f"logllm detect: error: {err}", file=sys.stderr)
+    except (DetectionInputError, LogFormatError) as err:  # messages quote file names and lines: shown escaped
+        print(f"logllm detect: error: {terminal_text(err)}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, UnicodeError) as err:
-        print(f"logllm detect: error: cannot read input: {err}", file=sys.stderr)
+        print(f"logllm detect: error: cannot read input: {terminal_text(err)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("logllm detect: interrupted", file=sys.stderr)
+        print("logllm detect: interrupted; run it again (an --output file is written whole or not at all)",
+              file=sys.stderr)
         return 130
 
 

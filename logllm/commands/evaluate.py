@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from logllm.report.evaluate import evaluate_model, load_window_dataset
+from logllm.report.safe_text import terminal_text
 
 
 def load_model(model_dir: str) -> tuple[Any, Any]:
@@ -77,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     m = payload["metrics"]
     print(
-        f"{payload['dataset']} {payload['split']}: precision {m['precision']:.4f} recall {m['recall']:.4f} "
+        f"{terminal_text(payload['dataset'])} {payload['split']}: precision {m['precision']:.4f} recall {m['recall']:.4f} "
         f"F1 {m['f1']:.4f} ROC-AUC {m['roc_auc'] if m['roc_auc'] is None else round(m['roc_auc'], 4)} "
         f"(threshold {payload['threshold']:.4g}, {payload['threshold_source']}; {payload['n_windows']} windows)\n"
-        f"wrote {output}/metrics.json, plots, error_analysis.md/.html, cost.md"
+        f"wrote {terminal_text(output)}/metrics.json, plots, error_analysis.md/.html, cost.md"
     )
     return 0
 

@@ -72,7 +72,10 @@ def write_quickstart_metrics(path: Path, payload: dict[str, Any], seconds: float
     flat["seconds"] = round(seconds, 2)
     flat["torch_threads"] = torch_threads()
     merged = {**flat, **{k: v for k, v in payload.items() if k not in flat}}
-    path.write_text(json.dumps(merged, indent=2, default=str), encoding="utf-8")
+    from logllm.atomic import atomic_file
+
+    with atomic_file(path, encoding="utf-8") as handle:  # also inside the saved model: never rewritten in place
+        handle.write(json.dumps(merged, indent=2, default=str))
     return merged
 
 

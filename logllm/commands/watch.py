@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logllm.commands import add_decision_arguments, check_threshold
+from logllm.report.safe_text import escape_log_records, terminal_line, terminal_text
 from typing import Any, TextIO
 
 from logllm.windows.windowing import Window
@@ -98,13 +99,15 @@ class WatchStats:
 
 
 def format_alert(result, latency: float, top_k: int) -> str:
-    """One alert: time, window, probability, latency, then the top lines as file:line."""
+    """One alert: time, window, probability, latency, then the top lines as file:line (log text and file names
+    with terminal-steering characters shown escaped, `terminal_text`)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    head = (f"{stamp} ALERT {result.window_id} p={result.score:.3f} "
+    head = (f"{stamp} ALERT {terminal_text(result.window_id)} p={result.score:.3f} "
             f"lines {result.first_line}-{result.last_line} latency {latency * 1000:.0f} ms")
     rows = [head]
     for number, score, text in result.suspicious_lines(top_k):
-        rows.append(f"    {score:.3f}  {Path(result.source).name}:{number}  {' '.join(text.split())[:160]}")
+        text = terminal_line(text)[:160]
+        rows.append(f"    {score:.3f}  {terminal_text(Path(result.source).name)}:{number}  {text}")
     return "\n".join(rows)
 
 
@@ -255,7 +258,7 @@ class Watcher:
                     self.alerts_file.flush()
             elif self.show_all:
                 status = "ok" if result.status == "normal" else result.status
-                print(f"{status:<5} {result.window_id} p={result.score:.3f} latency {latency * 1000:.0f} ms",
+                print(f"{status:<5} {terminal_text(result.window_id)} p={result.score:.3f} latency {latency * 1000:.0f} ms",
                       file=self.out or sys.stdout, flush=True)
         if self.tally.windows >= FAMILIARITY_MIN_WINDOWS:
             self._warn_if_unfamiliar()
@@ -410,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
+    escape_log_records()  # warnings quote file names and lines
     from logllm.logs.errors import DetectionInputError, LogFormatError
     from logllm.scoring.detector import Detector
     from logllm.windows.spec import WindowSpec
@@ -437,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                                  use_novelty=args.novelty)
         novelty = (f", novelty threshold {detector.novelty_threshold:g}" if detector.novelty_threshold is not None
                    else ", novelty off")
-        print(f"watching {args.file} ({fmt_note}; {spec}, threshold {detector.threshold:g} "
+        print(f"watching {terminal_text(args.file)} ({fmt_note}; {spec}, threshold {detector.threshold:g} "
               f"({detector.threshold_source}){novelty}); Ctrl-C to stop", file=sys.stderr)
         if getattr(detector.model, "novelty_index", None) is None:
             from logllm.report.detection import NO_INDEX_NOTE
@@ -449,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             alerts_file=alerts_file, show_all=args.show_all, evidence_per_batch=args.evidence_per_batch,
         )
     except (DetectionInputError, LogFormatError) as err:
-        print(f"logllm watch: error: {err}", file=sys.stderr)
+        print(f"logllm watch: error: {terminal_text(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before following started (e.g. while the model loads)
         print("logllm watch: stopped", file=sys.stderr)
@@ -459,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if alerts_file is not None:
             alerts_file.close()
     for note in stats.notes:
-        print(f"logllm watch: note: {note}", file=sys.stderr)
+        print(f"logllm watch: note: {terminal_text(note)}", file=sys.stderr)
     print(f"logllm watch: {json.dumps(stats.summary())}", file=sys.stderr)
     return 0
 

@@ -25,6 +25,11 @@ LEGACY_KEY_MAPPING = {
 }
 
 
+# The processor's tokenizers, each saved in its own subfolder, and the files one of them must hold.
+PROCESSOR_SUBFOLDERS = ("encoder_tokenizer", "decoder_tokenizer")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model")
+
+
 class ModelLoadError(ValueError):
     """No usable trained model where one was expected; the message says what to do."""
 
@@ -82,19 +87,80 @@ def check_finite_weights(model: Any, name: str) -> None:
             raise ModelLoadError(f"{name}: weight {key} holds {bad} NaN/infinite value(s); the model is broken")
 
 
+def check_operating_point(model: Any, name: str) -> None:
+    """Refuse an `operating_point` in config.json that `decide` cannot use (`"threshold": "high"`), naming the field."""
+    from logllm.scoring.operating_point import OperatingPoint
+
+    try:
+        OperatingPoint.of(model)
+    except ValueError as err:
+        raise ModelLoadError(f"{_config_file(name)}: {err}; fix the value or delete operating_point to use the default "
+                             "threshold 0.5") from err
+
+
+def _config_file(name: str) -> str:
+    return str(Path(name) / "config.json") if Path(name).is_dir() else f"config.json of {name}"
+
+
+def check_processor_files(folder: Path) -> None:
+    """Each tokenizer of the processor has its own subfolder; without it transformers falls back to the folder's root
+    and blames a missing library ("install sentencepiece or tiktoken"), so name the missing folder instead."""
+    for sub in PROCESSOR_SUBFOLDERS:
+        tokenizer = folder / sub
+        if not tokenizer.is_dir():
+            raise ModelLoadError(f"{folder}: the processor's {sub}/ folder is missing (it holds the {sub.split('_')[0]} "
+                                 "tokenizer); the model folder is incomplete — copy or download all of it again")
+        if not any((tokenizer / file).is_file() for file in TOKENIZER_FILES):
+            raise ModelLoadError(f"{tokenizer}: no tokenizer files in it (expected one of {', '.join(TOKENIZER_FILES)}); "
+                                 "the model folder is incomplete — copy or download all of it again")
+
+
+def check_missing_weights(missing: Any, name: str, config: Any) -> None:
+    """Refuse weights the folder does not hold: transformers would fill them with new (random or uninitialised)
+    values, which then read as a broken model ("NaN/infinite") or, worse, as a working one."""
+    missing = sorted(missing or ())
+    if not missing:
+        return
+    if "novelty_index" in missing:
+        raise ModelLoadError(
+            f"{name}: the novelty_index tensor is missing from the weights (config.json says the model carries an index "
+            f"of {getattr(config, 'novelty_index_size', '?')} training lines); the weights file comes from another save "
+            "or was rewritten without it — save or download the model again, or set novelty_index_size to 0 in "
+            "config.json to use it without novelty"
+        )
+    raise ModelLoadError(f"{name}: the weights lack {len(missing)} tensor(s) the model needs: {', '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''}; the weights file is incomplete or from another model")
+
+
 def load_model(model: str | os.PathLike | None = None, **from_pretrained: Any) -> tuple[Any, Any, str]:
     """`(model, processor, name)` for a saved folder, an adapter-only folder or a Hub id (see `resolve_model`).
 
     Adapter-only folders (LoRA adapters + projector, written by `save_adapters`) are rebuilt on their base model,
     which the adapter config names (a local folder or a Hub id). Weights are checked for NaN/infinity.
+
+    One version: a local folder is resolved once (`logllm.atomic.current_version`: a saved model folder is a link
+    to its latest version, swapped atomically by each save) and config, weights and processor are all read from
+    that real folder, so a model saved again while this one loads cannot mix the threshold of one save with the
+    weights of another. If that version is removed while it is read (two newer saves meanwhile), loading fails
+    saying so.
     """
+    from logllm.atomic import current_version
+
     name = resolve_model(model)
-    path = Path(name)
-    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "model.safetensors").is_file():
-        loaded, processor = _load_adapters(path, **from_pretrained)
-    else:
-        loaded, processor = _load_full(name, path, **from_pretrained)
+    given = Path(name)
+    path = current_version(given) if given.is_dir() else given
+    try:
+        if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "model.safetensors").is_file():
+            loaded, processor = _load_adapters(path, given=given, **from_pretrained)
+        else:
+            loaded, processor = _load_full(name, path, **from_pretrained)
+    except (ModelLoadError, OSError) as err:
+        if given.is_dir() and not any((path / file).is_file() for file in ("config.json", "adapter_config.json")):
+            raise ModelLoadError(f"{name}: the model was saved again while it was being read and the version read "
+                                 f"({path.name}) is gone; run again to load the current one") from err
+        raise
     check_finite_weights(loaded, name)
+    check_operating_point(loaded, name)
     logger.info("loaded model %s", name)
     return loaded.eval(), processor, name
 
@@ -115,17 +181,21 @@ def _load_full(name: str, path: Path, **from_pretrained: Any) -> tuple[Any, Any]
             raise ModelLoadError(f"{name}: no model.safetensors in the folder")
         if any(k.startswith("decoder.model.") for k in keys):
             from_pretrained.setdefault("key_mapping", LEGACY_KEY_MAPPING)
+        check_processor_files(path)
+    location = str(path) if path.is_dir() else name  # a resolved version folder, or a Hub id
     try:
-        loaded = LogLLMForAnomalyDetection.from_pretrained(name, **from_pretrained)
-        processor = LogLLMProcessor.from_pretrained(name)
+        loaded, info = LogLLMForAnomalyDetection.from_pretrained(location, output_loading_info=True, **from_pretrained)
+        processor = LogLLMProcessor.from_pretrained(location)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:  # missing files, wrong type, bad config
         raise ModelLoadError(f"cannot load {name!r} as a LogLLM model: {err}") from err
+    check_missing_weights(info.get("missing_keys"), name, loaded.config)
     return loaded, processor
 
 
-def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
+def _load_adapters(path: Path, given: Path | None = None, **from_pretrained: Any) -> tuple[Any, Any]:
+    """`path`: the adapter folder (resolved); `given`: the name it was given as, which a relative base is relative to."""
     from peft import PeftConfig, PeftModel
 
     try:
@@ -146,7 +216,8 @@ def _load_adapters(path: Path, **from_pretrained: Any) -> tuple[Any, Any]:
             f"{path}: the adapters do not name their base model (adapter_config.json base_model_name_or_path is empty); "
             "save adapters with logllm's save_adapters, or merge them before saving"
         )
-    base_path = Path(base) if Path(base).is_absolute() else (path / base)
+    # lexically: `..` from where the folder is seen, not from its version folder (the OS would follow the link first)
+    base_path = Path(base) if Path(base).is_absolute() else Path(os.path.normpath((given or path) / base))
     base_name = str(base_path.resolve()) if base_path.exists() else base
     model, processor = _load_full(base_name, Path(base_name), **from_pretrained)
     try:
@@ -163,4 +234,5 @@ def _names_pretrained_base(path: Path) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_MODEL_DIR", "MODEL_ENV", "ModelLoadError", "check_finite_weights", "load_model", "resolve_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "MODEL_ENV", "ModelLoadError", "check_finite_weights", "check_missing_weights",
+           "check_operating_point", "check_processor_files", "load_model", "resolve_model"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from logllm.logs.errors import DetectionInputError
+from logllm.report.safe_text import csv_cell, terminal_line, terminal_text
 from logllm.scoring.detector import DetectionReport, WindowResult
 
 logger = logging.getLogger(__name__)
@@ -90,9 +91,12 @@ class ResultWriter:
             row["suspicious_lines"] = " | ".join(
                 f"{row['source']}:{s['line']} ({s['evidence']}, {s['score']:.3f}) {s['text']}" for s in row["suspicious_lines"]
             )
-            self.writer.writerow(row)
-        else:
-            self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self.writer.writerow({key: csv_cell(value) for key, value in row.items()})  # no formulas, no raw ESC
+        else:  # the raw text: JSON escapes control characters itself
+            try:
+                self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            except UnicodeEncodeError:  # a file name with undecodable bytes (lone surrogates): as \\udcXX escapes
+                self.handle.write(json.dumps(row) + "\n")
         self.rows += 1
 
     def mark(self) -> tuple[int, int]:
@@ -148,7 +152,8 @@ def result_row_fields() -> tuple[str, ...]:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    """One line of at most ``width`` characters for the table, whatever steers a terminal shown escaped."""
+    text = terminal_line(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -285,7 +290,7 @@ def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, wi
     unfamiliar = tally.unfamiliar_count
     head = (
         f"{tally.windows} windows ({report.window}) from {report.n_lines} lines, format {report.fmt}, "
-        f"model {report.model}; {n_flagged} anomalous"
+        f"model {terminal_text(report.model)}; {n_flagged} anomalous"
         + (f", {unfamiliar} unfamiliar" if unfamiliar else "")
         + f" at threshold {report.threshold:g}"
         + (f" ({report.threshold_source})" if report.threshold_source else "")
@@ -309,7 +314,7 @@ def format_table(report: DetectionReport, top_k: int = 3, max_rows: int = 50, wi
         window = _clip(result.window_id, 32)
         lines.append(f"{result.score:6.3f}  {window:<32} {f'{result.first_line}-{result.last_line}':<13} {result.reason or ''}")
         for number, score, text in result.suspicious_lines(top_k, tau):
-            where = f"{result.source}:{number}"
+            where = f"{terminal_text(result.source)}:{number}"
             source = _source(result, number, tau) or ""
             lines.append(f"{'':8}{score:6.3f}  {source:<11} {where}  {_clip(text, max(20, width - len(where) - 30))}")
     if n_flagged > max_rows:

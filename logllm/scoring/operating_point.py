@@ -34,6 +34,9 @@ NOVELTY_FLOOR = 0.05
 # is the middle of that gap, and a burst of new lines in a familiar log (an incident) is still scored, not hidden.
 UNFAMILIAR_LINE_SHARE = 0.75
 STATUSES = ("normal", "anomalous", "unfamiliar")
+# The numbers `decide` compares with: field -> (lowest, highest, may be null).
+_NUMBER_FIELDS = {"threshold": (0.0, 1.0, False), "novelty_threshold": (0.0, math.inf, True),
+                  "unfamiliar_line_share": (0.0, 1.0, True)}
 
 
 @dataclass
@@ -58,9 +61,25 @@ class OperatingPoint:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> OperatingPoint | None:
+        """The point from `config.operating_point`; a value of the wrong type is a `ValueError` naming the field
+        (`operating_point.threshold: expected a number between 0 and 1, got 'high'`), never a later TypeError."""
         if not values:
             return None
+        if not isinstance(values, dict):
+            raise ValueError(f"operating_point: expected an object with a threshold, got {values!r}")
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        for name, (low, high, optional) in _NUMBER_FIELDS.items():
+            value = known.get(name)
+            if value is None and (optional or name not in known):
+                continue
+            if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                    or not low <= value <= high):
+                limits = "a number >= 0" if high == math.inf else f"a number between {low:g} and {high:g}"
+                raise ValueError(f"operating_point.{name}: expected {limits}{' or null' if optional else ''}, "
+                                 f"got {value!r}")
+        k = known.get("novelty_k", 1)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"operating_point.novelty_k: expected an integer >= 1, got {k!r}")
         return cls(**known)
 
     @classmethod

@@ -3,9 +3,13 @@
 A saved folder holds everything `logllm detect`, `watch`, `serve`, `AutoModel` and the Hub need, and nothing of the
 machine it was made on: weights (safetensors, including the novelty index), `config.json` with the operating point,
 the remote code, the processor, a model card (README.md) written from the run's own facts, and, for LoRA runs on a
-pretrained base, the adapters alone under `adapters/`. The folder is written next to its place and renamed into it,
-so a failed save leaves the previous model loadable; files get the usual permissions (transformers writes
+pretrained base, the adapters alone under `adapters/`. Files get the usual permissions (transformers writes
 safetensors through a private temporary file).
+
+Each save is a new version, published by one atomic swap (`logllm.atomic.versioned_folder`): `final_model` is a
+symbolic link to `final_model.versions/<id>/`. A failed save leaves the previous model loadable, a `detect` running
+while `train` saves reads one version whole (config, weights and processor of the same save: `load_model` resolves
+the link once), and no file a reader may have mapped is ever overwritten.
 """
 
 from __future__ import annotations
@@ -56,13 +60,14 @@ def save_model_artifact(
     `AutoModel.from_pretrained(directory, trust_remote_code=True)` loads it; on a pretrained base the adapters alone
     also go to `directory/adapters` (`logllm.modeling.adapters.load_adapters` and `logllm detect --model` read them).
     With `merge_lora` false the folder holds the adapters alone. `eval_dir`: the evaluation of this model, whose
-    metrics.json, plots and cost report are copied under `directory/eval/`.
+    metrics.json, plots and cost report are copied under `directory/eval/`. `directory` becomes a link to the new
+    version (module docstring).
     """
-    from logllm.atomic import atomic_folder
+    from logllm.atomic import versioned_folder
 
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_folder(directory) as tmp:
+    with versioned_folder(directory) as tmp:
         to_save, config = model, model.config
         if hasattr(model, "merge_and_unload"):
             from logllm.modeling.adapters import merge_to_full_precision, save_adapters
@@ -118,9 +123,11 @@ def push_model_folder(
     """Create `repo_id` if needed and upload the saved folder as it is (card included) with `upload_folder`."""
     from huggingface_hub import HfApi
 
+    from logllm.atomic import current_version
+
     if not repo_id:
         raise ValueError("pushing needs a Hub id: --hub_model_id <user-or-org>/<name>")
-    directory = Path(directory)
+    directory = current_version(directory)  # one version, even if a new one is saved while uploading
     if not (directory / "config.json").is_file() and not (directory / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{directory}: no config.json or adapter_config.json; is this a saved model folder?")
     if not list(directory.glob("*.safetensors")):

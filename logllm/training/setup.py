@@ -47,8 +47,11 @@ def load_saved_logllm(path: str) -> tuple[Any, Any]:
     """A LogLLM saved with save_pretrained (to continue training it)."""
     import json
 
+    from logllm.atomic import current_version
     from logllm.modeling import LogLLMForAnomalyDetection, LogLLMProcessor
 
+    if Path(path).is_dir():
+        path = str(current_version(path))  # one saved version: config, weights and processor of the same save
     config_file = Path(path) / "config.json"
     if config_file.is_file():
         model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
@@ -61,6 +64,10 @@ def load_saved_logllm(path: str) -> tuple[Any, Any]:
         from logllm.modeling.adapters import load_adapters
 
         return load_adapters(path)
+    if Path(path).is_dir():
+        from logllm.modeling.loading import check_processor_files
+
+        check_processor_files(Path(path))  # names a missing tokenizer folder (transformers blames a library)
     return LogLLMForAnomalyDetection.from_pretrained(path), LogLLMProcessor.from_pretrained(path)
 
 

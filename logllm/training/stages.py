@@ -128,6 +128,14 @@ def stage_training_args(training_args: Any, stage: StageConfig, output_dir: Path
     return args
 
 
+class ResumeError(ValueError):
+    """--resume_from_checkpoint names something that cannot be resumed from; the message says what to pass."""
+
+
+class RunExistsError(FileExistsError):
+    """The output folder holds an earlier run and neither resuming nor overwriting was asked for."""
+
+
 def resolve_resume(value: str | None, output_dir: Path, stages: list[StageConfig]) -> tuple[bool, dict[str, str]]:
     """Interpret --resume_from_checkpoint: (resume?, {stage name: checkpoint path to resume that stage from})."""
     if value is None or str(value).strip().lower() in {"", "false", "0", "no", "none"}:
@@ -136,14 +144,18 @@ def resolve_resume(value: str | None, output_dir: Path, stages: list[StageConfig
         return True, {}
     path = Path(value)
     if not path.is_dir():
-        raise FileNotFoundError(f"--resume_from_checkpoint {value}: no such checkpoint folder")
+        raise ResumeError(f"--resume_from_checkpoint {value}: no such checkpoint folder (pass true to resume from the "
+                          "last complete checkpoint of each stage)")
     stage = path.resolve().parent.name.removeprefix("stage")
     names = [s.name for s in stages]
     if stage not in names or path.resolve().parent.parent != output_dir.resolve():
-        raise ValueError(
+        raise ResumeError(
             f"--resume_from_checkpoint {value}: expected <output_dir>/stage<name>/checkpoint-N inside {output_dir} "
             f"for one of the stages {names}"
         )
+    problem = checkpoint_problem(path)
+    if problem:
+        raise ResumeError(f"--resume_from_checkpoint {value}: {problem}; pass true to resume from the last complete one")
     return True, {stage: str(path)}
 
 
@@ -151,7 +163,7 @@ def guard_existing_run(output_dir: Path, stages: list[StageConfig], resume: bool
     """Refuse to mix a new run into an old one unless asked to resume or overwrite."""
     existing = [s.directory(output_dir) for s in stages if s.directory(output_dir).exists()]
     if existing and not resume and not overwrite:
-        raise FileExistsError(
+        raise RunExistsError(
             f"{output_dir} already holds a training run ({', '.join(d.name for d in existing)}). Pass "
             "--resume_from_checkpoint true to continue it, --overwrite_output_dir to start over, or another --output_dir."
         )
@@ -164,10 +176,42 @@ def guard_existing_run(output_dir: Path, stages: list[StageConfig], resume: bool
             (output_dir / name).unlink(missing_ok=True)
 
 
-def last_checkpoint(stage_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a Trainer checkpoint folder cannot be resumed from, or None when it is complete.
 
-    return get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
+    The Trainer writes trainer_state.json last (after the weights, optimizer, scheduler and RNG states), so a folder
+    without it, or with it cut short, is one whose writing was killed.
+    """
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        return f"{folder.name} is incomplete (no trainer_state.json: the run was stopped while writing it)"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return f"{folder.name} is incomplete (its trainer_state.json is cut short: the run was stopped while writing it)"
+    return None
+
+
+def last_checkpoint(stage_dir: Path) -> str | None:
+    """The newest complete checkpoint-N of a stage (see `checkpoint_problem`); incomplete newer ones are skipped with
+    a logged note (the Trainer writes over such a folder when it reaches that step again)."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    if not stage_dir.is_dir():
+        return None
+    steps = []
+    for folder in stage_dir.iterdir():
+        name, _, step = folder.name.rpartition("-")
+        if name == PREFIX_CHECKPOINT_DIR and step.isdigit() and folder.is_dir():
+            steps.append((int(step), folder))
+    for _, folder in sorted(steps, reverse=True):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return str(folder)
+        logger.warning("%s: skipping %s; resuming from the newest complete checkpoint before it", stage_dir.name, problem)
+    if steps:
+        logger.warning("%s: no complete checkpoint; the stage starts over", stage_dir.name)
+    return None
 
 
 @contextmanager
@@ -405,6 +449,10 @@ def run_training(
     set_seed(seed)
     model, processor = model_and_processor or build_model_and_processor(model_args, seed)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if training_args.should_save:  # model folders an earlier run was killed while writing (~ the model's size each)
+        from logllm.atomic import remove_stale_temporaries
+
+        remove_stale_temporaries(final_model_path(script_args, output_dir))
     records = train_stages(
         model, processor, train_split, eval_split, script_args, training_args, model_args, callbacks=callbacks
     )
@@ -549,12 +597,17 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
         warnings=warnings,
     )
     final_dir = save_model_artifact(
-        model, processor, Path(script_args.final_model_dir or output_dir / "final_model"), card=card,
+        model, processor, final_model_path(script_args, output_dir), card=card,
         merge_lora=model_args.merge_lora, eval_dir=eval_dir(script_args, output_dir) if evaluation is not None else None,
     )
     return {"evaluation": evaluation, "final_model_dir": final_dir,
             "novelty_index": asdict(index) if index is not None else None,
             "operating_point": point.to_dict(), "warnings": warnings}
+
+
+def final_model_path(script_args: Any, output_dir: Path) -> Path:
+    """Where the model folder goes: --final_model_dir, else <output_dir>/final_model."""
+    return Path(script_args.final_model_dir or output_dir / "final_model")
 
 
 def unlabeled_windows(split: Any) -> int:

@@ -253,13 +253,20 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_trainable_snapshot(model: torch.nn.Module, directory: str | Path, info: dict[str, Any]) -> Path:
-    """Write the trainable parameters (safetensors) and a small JSON description to `directory`."""
+    """Write the trainable parameters (safetensors) and a small JSON description to `directory`, atomically: the
+    folder is filled next to its place and renamed into it, so a kill leaves either no `directory` (the stage is
+    redone on resume) or a complete one, never weights without their description. What an earlier killed write
+    left next to it is removed first (`logllm.atomic.remove_stale_temporaries`)."""
     from safetensors.torch import save_file
 
+    from logllm.atomic import atomic_folder, remove_stale_temporaries
+
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file(trainable_state(model), str(directory / TRAINABLE_SNAPSHOT))
-    (directory / SNAPSHOT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(directory)
+    with atomic_folder(directory) as tmp:
+        save_file(trainable_state(model), str(tmp / TRAINABLE_SNAPSHOT))
+        (tmp / SNAPSHOT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
     return directory
 
 
