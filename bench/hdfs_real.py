@@ -73,6 +73,8 @@ class HdfsRealArguments:
     torch_threads: int = field(default=2, metadata={"help": "torch threads per run"})
     output: str = field(default=str(RESULTS / "hdfs_real"), metadata={"help": "writes <output>.json and <output>.md"})
     update: bool = field(default=False, metadata={"help": "keep the rows of <output>.json that this run does not make"})
+    merge_from: list[str] = field(default_factory=list, metadata={
+        "help": "JSON reports of other runs (e.g. one per split run side by side) whose splits join this report"})
 
 
 # ----------------------------------------------------------------------------- data
@@ -285,6 +287,13 @@ def run(args: HdfsRealArguments) -> dict[str, Any]:
                                "splits": {}}
     if args.update and out.with_suffix(".json").is_file():
         payload["splits"] = json.loads(out.with_suffix(".json").read_text(encoding="utf-8")).get("splits", {})
+    for other in args.merge_from:
+        merged = json.loads(Path(other).read_text(encoding="utf-8"))
+        for split, entry in merged.get("splits", {}).items():
+            mine = payload["splits"].setdefault(split, {"rows": {}})
+            mine["data"] = entry.get("data", mine.get("data"))
+            mine["rows"].update(entry.get("rows", {}))
+        payload.setdefault("merged_hardware", []).append(merged.get("hardware"))
     for split in args.splits:
         dataset = build_split(args.loghub_dir, split, args.max_sessions)
         unseen = unseen_mask(dataset["train"], dataset["test"])
