@@ -57,6 +57,18 @@ def test_synthetic_training_data_gets_no_loghub_licence_and_says_so():
     assert "no real log data" in card.text
 
 
+def test_card_gives_the_metrics_on_test_windows_never_seen_verbatim_in_training():
+    verbatim = {"windows_seen_in_training": 1642, "share_seen_in_training": 1642 / 1840, "unseen_windows": 198,
+                "unseen_anomalous": 19, "metrics_unseen": {"precision": 0.8, "recall": 0.9474, "f1": 0.8675}}
+    text = render_model_card(CardFacts(model_name="logllm-hdfs", evaluation={**EVALUATION, "verbatim": verbatim},
+                                       stages=STAGES, dataset_name="hdfs_session"))
+    body = validate_model_card(text).text
+    assert "89% of the test windows occur verbatim" in body and "On the other 198 (19 anomalous)" in body
+    assert "F1 0.868" in body
+    plain = render_model_card(CardFacts(model_name="m", evaluation=EVALUATION, stages=STAGES))
+    assert "verbatim" not in plain
+
+
 def test_a_model_saved_without_evaluation_says_so():
     text = render_model_card(CardFacts(model_name="m", stages=STAGES, dataset_name="my-app"))
     card = validate_model_card(text)

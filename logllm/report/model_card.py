@@ -111,6 +111,16 @@ def _eval_results(facts: CardFacts) -> list[EvalResult]:
     return rows
 
 
+def _verbatim(verbatim: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The share of test windows trained on verbatim and the metrics on the others, for the card."""
+    if not verbatim or verbatim.get("share_seen_in_training") is None:
+        return None
+    unseen = verbatim.get("metrics_unseen") or {}
+    return {"share": f"{verbatim['share_seen_in_training']:.0%}", "unseen": verbatim.get("unseen_windows"),
+            "unseen_anomalous": verbatim.get("unseen_anomalous"),
+            **{k: _fmt(unseen.get(k)) for k in ("precision", "recall", "f1")}}
+
+
 def _stage_rows(stages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     rows = []
     for record in stages:
@@ -179,6 +189,7 @@ def render_model_card(facts: CardFacts) -> str:
             **{k: _fmt(metrics.get(k)) for k in ("precision", "recall", "f1", "roc_auc", "pr_auc")},
             "decoder": {k: _fmt(decoder.get(k)) for k in ("precision", "recall", "f1", "roc_auc", "pr_auc")} if decoder else None,
             "confusion": {k: metrics.get(k) for k in ("tp", "fp", "tn", "fn")},
+            "verbatim": _verbatim(evaluation.get("verbatim")),
         }
     limitations = ([SYNTHETIC_LIMITATION] if origin == "synthetic" else []) + list(BASE_LIMITATIONS)
     card = ModelCard.from_template(
