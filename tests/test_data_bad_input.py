@@ -43,7 +43,7 @@ def test_failed_rebuild_leaves_the_previous_dataset_loadable(tmp_path, capsys, m
 
     original = datasets.Dataset.to_parquet
     monkeypatch.setattr(datasets.Dataset, "to_parquet", failing_to_parquet)
-    code, _, err = build(capsys, "--dataset", "plain", "--input", log, "--output", out, "--seed", "7")
+    code, _, err = build(capsys, "--dataset", "plain", "--input", log, "--output", out, "--seed", "7", "--overwrite")
     assert code == 2 and "No space left on device" in err
     monkeypatch.undo()
     after = datasets.load_dataset(str(out), "plain_sliding_100_100")
@@ -197,7 +197,7 @@ def test_failed_streaming_rebuild_leaves_the_previous_dataset_loadable(tmp_path,
             yield window
 
     monkeypatch.setattr(streaming, "build_windows", interrupted)
-    code, _, err = build(capsys, *argv)
+    code, _, err = build(capsys, *argv, "--overwrite")
     assert code == 2 and "Input/output error" in err
     after = datasets.load_dataset(str(out), "synthetic_bgl_sliding_20_20")
     assert {s: after[s]["window_id"] for s in after} == {s: before[s]["window_id"] for s in before}

@@ -44,6 +44,8 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", nargs="+", default=[], metavar="PATH",
                    help="log files (plain, .gz, .bz2, .tar.gz, .zip; 'archive.zip:member' picks a member)")
     p.add_argument("--output", required=True, help="dataset repo folder to write (configs accumulate)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the config if --output already holds it (default: refuse, before any work)")
     p.add_argument("--labels", help="HDFS anomaly_label.csv (BlockId,Label)")
     p.add_argument("--templates", help="HDFS templates CSV for --dataset hdfs_traces")
     p.add_argument("--pattern", help="plain logs: regex with named groups content (required), timestamp, level")
@@ -129,7 +131,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from logllm.dataset.hub import export_dataset_repo, split_statistics
+    from logllm.dataset.hub import check_config_free, export_dataset_repo, split_statistics
     from logllm.dataset.build import BuildSettings, build_splits, config_name_for, settings_info
 
     unseen = args.split_method == UNSEEN_TYPE
@@ -137,7 +139,7 @@ def _run_build(args: argparse.Namespace) -> int:
         raise ValueError("--split unseen-type needs all windows in memory; leave out --streaming")
     if args.holdout_categories and not unseen:
         raise ValueError("--holdout-categories only applies with --split unseen-type")
-    skip = {"command", "verbose", "output", "config_name", "difficulty", "input", "streaming", "num_proc",
+    skip = {"command", "verbose", "output", "overwrite", "config_name", "difficulty", "input", "streaming", "num_proc",
             *UNSEEN_ONLY_ARGS}
     fields = {k: v for k, v in vars(args).items() if k not in skip}
     if unseen:
@@ -152,8 +154,9 @@ def _run_build(args: argparse.Namespace) -> int:
     name = args.config_name or config_name_for(settings) + ("_unseen_type" if unseen else "")
     info = settings_info(settings)
     info["command"] = _command_line(sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
+    check_config_free(args.output, name, args.overwrite)   # before any work
     if args.streaming:
-        return _run_streaming(settings, args.output, name, report, info, num_proc)
+        return _run_streaming(settings, args.output, name, report, info, num_proc, args.overwrite)
     if unseen:
         info["split_method"] = UNSEEN_TYPE
         splits = build_unseen_type_splits(settings, report, info, args.holdout_categories, args.holdout_fraction,
@@ -168,7 +171,7 @@ def _run_build(args: argparse.Namespace) -> int:
             info["difficulty"] = measure_difficulty(splits, seed=settings.seed)
         except ValueError as error:
             report.note(f"difficulty not measured: {error}")
-    export_dataset_repo(splits, args.output, config_name=name, info=info, report=report)
+    export_dataset_repo(splits, args.output, config_name=name, info=info, report=report, overwrite=args.overwrite)
     _print_summary(args.output, name, split_statistics(splits), report)
     return 0
 
@@ -201,10 +204,11 @@ def build_unseen_type_splits(settings, report: BuildReport, info: dict, holdout_
     return oversample_train(splits, settings, report)
 
 
-def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict, num_proc: int = 1) -> int:
+def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict, num_proc: int = 1,
+                   overwrite: bool = False) -> int:
     from logllm.dataset.streaming import build_streaming
 
-    stats = build_streaming(settings, output, name, report, info, num_proc=num_proc)
+    stats = build_streaming(settings, output, name, report, info, num_proc=num_proc, overwrite=overwrite)
     _print_summary(output, name, stats, report)
     return 0
 
