@@ -72,6 +72,9 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
                    help="HDFS blocks absent from --labels, and label fields that cannot be decoded (bytes that are "
                         "not UTF-8): stop with the file and line (default), label -1, or leave out (counted)")
     p.add_argument("--max-lines", type=int, help="read at most this many lines (a quick look at a huge log)")
+    p.add_argument("--max-decompressed-gb", type=float, default=64.0, metavar="GB",
+                   help="refuse a compressed input (or archive) that decompresses to more than this (default 64 GiB: "
+                        "the largest Loghub log is 29.6 GiB; 0 = no limit)")
     p.add_argument("--no-raw-lines", dest="keep_raw", action="store_false", help="leave raw_lines empty (saves memory)")
     p.add_argument("--config-name", help="config name (default: <dataset>_<windowing>)")
     p.add_argument("--streaming", action="store_true",
@@ -139,7 +142,7 @@ def _run_build(args: argparse.Namespace) -> int:
         raise ValueError("--split unseen-type needs all windows in memory; leave out --streaming")
     if args.holdout_categories and not unseen:
         raise ValueError("--holdout-categories only applies with --split unseen-type")
-    skip = {"command", "verbose", "output", "overwrite", "config_name", "difficulty", "input", "streaming", "num_proc",
+    skip = {"command", "verbose", "output", "overwrite", "max_decompressed_gb", "config_name", "difficulty", "input", "streaming", "num_proc",
             *UNSEEN_ONLY_ARGS}
     fields = {k: v for k, v in vars(args).items() if k not in skip}
     if unseen:
@@ -260,6 +263,18 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decompression_limit(args: argparse.Namespace):
+    """``--max-decompressed-gb`` for the reader (``logllm.logs.reader.decompression_limit``) while a build runs."""
+    import contextlib
+
+    from logllm.logs.reader import decompression_limit
+
+    if args.command != "build":
+        return contextlib.nullcontext()
+    limit = args.max_decompressed_gb
+    return decompression_limit(int(limit * 2**30) if limit > 0 else None, "--max-decompressed-gb")
+
+
 COMMANDS = {"build": _run_build, "synth": _run_synth, "push": _run_push, "download": _run_download,
             "detect-format": _run_detect}
 
@@ -268,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return COMMANDS[args.command](args)
+        with _decompression_limit(args):
+            return COMMANDS[args.command](args)
     except (LogFormatError, ValueError) as error:
         print(f"logllm data {args.command}: error: {error}", file=sys.stderr)
         return 2

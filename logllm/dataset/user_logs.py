@@ -91,12 +91,15 @@ def input_files(path: Path) -> list[Path]:
 
 
 def _check_size(file: Path, shown: str, max_bytes: int | None) -> None:
-    from logllm.logs.reader import split_member
+    """Refuse a file over ``max_bytes``, and compressed input whose content is over the thread's
+    ``decompression_limit`` (counted before any line is parsed or scored)."""
+    from logllm.logs.reader import check_decompressed_size, split_member
 
     size = os.path.getsize(split_member(str(file))[0])
     if max_bytes is not None and size > max_bytes:
         raise DetectionInputError(f"{shown}: {size / 1e6:.1f} MB is over the limit of {max_bytes / 1e6:.1f} MB; "
                                   "split the file or raise the limit (--max-mb)")
+    check_decompressed_size(str(file), shown)
 
 
 _UNREADABLE = (LogFormatError, DetectionInputError, OSError)
