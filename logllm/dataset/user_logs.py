@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,6 +229,7 @@ def read_input(
     window: str | None = None,
     max_bytes: int | None = None,
     source_name: str | None = None,
+    check: Callable[[], None] | None = None,
 ) -> ReadResult:
     """User input -> windows ready to score, the formats and windows used, lines read, notes.
 
@@ -236,13 +237,14 @@ def read_input(
     its own default window). One that cannot be read is skipped and named in ``notes`` and
     ``skipped``; when nothing could be read the first reason is the error. ``source_name`` is
     what sources, notes and errors call a single input (``<stdin>``, an uploaded file's own name)
-    instead of its path on this machine. All windows are kept in memory: ``InputReader`` streams.
+    instead of its path on this machine. All windows are kept in memory: ``InputReader`` streams. ``check`` is
+    called for every window read and may raise to stop (the Space's per-request time limit).
     """
     reader = InputReader(path, fmt, window, max_bytes, source_name)
     windows: list[Window] = []
     for unit in reader.units():
         try:
-            built = list(unit.windows)  # all or nothing per file
+            built = list(unit.windows if check is None else _checked(unit.windows, check))  # all or nothing per file
         except _UNREADABLE as error:
             reader.failed(unit, error)
             continue
@@ -250,6 +252,12 @@ def read_input(
         windows.extend(built)
     used_fmt, spec, n_lines, notes, skipped = reader.summary(bool(windows))
     return ReadResult(windows, used_fmt, spec, n_lines, notes, now() - reader.started, skipped)
+
+
+def _checked(windows: Iterator[Window], check: Callable[[], None]) -> Iterator[Window]:
+    for window in windows:
+        check()
+        yield window
 
 
 def _reason(where: str, error: Exception) -> str:
