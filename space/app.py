@@ -394,11 +394,9 @@ def build_demo(settings: ServerSettings | None = None) -> gr.Blocks:
     settings = settings or _SETTINGS
     max_mb = settings.max_mb
     model_note = ""
-    if not settings.models:
-        try:
-            resolve_model(None)
-        except DetectionInputError as err:
-            model_note = f"⚠️ {err}"
+    if not settings.models:   # the reason (with the paths tried) is in the server's log, not on the page
+        model_note = ("⚠️ This server has no trained model yet: start it with `logllm serve --model DIR_OR_HUB_ID` "
+                      "(or set $LOGLLM_MODEL), or train the offline one with `logllm quickstart --output runs/quickstart`.")
     names = list(settings.models)
     with gr.Blocks(title="LogLLM log anomaly detection", delete_cache=(int(WORK_TTL_S), int(WORK_TTL_S))) as demo:
         gr.Markdown(

@@ -268,3 +268,21 @@ def test_a_request_past_the_time_limit_is_stopped_with_a_message(model_dir, monk
     outputs = app.analyze(None, planted_log(30), None, model_dir, "auto", "sliding:10:10", None,
                           progress=lambda *a, **k: None)
     assert "**3 windows**" in outputs[0]
+
+
+def test_model_names_never_show_a_server_path(tmp_path, monkeypatch):
+    """Issue 30 (3): the dropdown showed the model's folder, e.g. a path in the server's Hub cache."""
+    from logllm.space import app
+
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "runs" / "bgl" / "model"
+    local.mkdir(parents=True)
+    cached = "/root/.cache/huggingface/hub/models--me--m/snapshots/0123abc"
+    named = app.server_models([str(local), cached, "me/logllm-bgl", "/srv/a/model", "/srv/b/model"])
+    assert named == {"runs/bgl/model": str(local), "0123abc": cached, "me/logllm-bgl": "me/logllm-bgl",
+                     "a/model": "/srv/a/model", "b/model": "/srv/b/model"}
+    config = json.dumps(app.build_demo(app.ServerSettings(models=named)).get_config_file(), default=str)
+    assert "/root" not in config and "/srv" not in config and str(tmp_path) not in config
+    assert "0123abc" in config
+    config = json.dumps(app.build_demo(app.ServerSettings()).get_config_file(), default=str)  # no model: a hint
+    assert "This server has no trained model yet" in config and str(tmp_path) not in config
