@@ -84,6 +84,26 @@ def test_a_rebuilt_folder_is_read_fresh_and_a_second_build_needs_overwrite(tmp_p
         load_training_dataset(args, seed=0)
 
 
+def test_a_folder_without_readme_configs_is_read_by_split_file_names(tmp_path):
+    """A hand-made folder (parquet files named after their splits, shards too, no README) reads as datasets would."""
+    from logllm.dataset.build import build_synthetic_dataset
+    from logllm.report.evaluate import load_window_dataset
+
+    splits = build_synthetic_dataset(kind="hdfs", n_windows=40, anomaly_ratio=0.2, seed=0)
+    folder = tmp_path / "handmade"
+    folder.mkdir()
+    half = len(splits["train"]) // 2
+    splits["train"].select(range(half)).to_parquet(str(folder / "train-00000-of-00002.parquet"))
+    splits["train"].select(range(half, len(splits["train"]))).to_parquet(str(folder / "train-00001-of-00002.parquet"))
+    splits["test"].to_parquet(str(folder / "test.parquet"))
+    loaded = load_window_dataset(str(folder))
+    assert set(loaded) == {"train", "test"}
+    assert list(loaded["train"]["window_id"]) == list(splits["train"]["window_id"])
+    assert loaded["test"].features == splits["test"].features
+    with pytest.raises(ValueError, match="no config 'x' \\(its README declares no configs\\)"):
+        load_window_dataset(str(folder), "x")
+
+
 def test_streaming_build_of_an_existing_config_is_refused_without_overwrite(tmp_path, capsys):
     out = tmp_path / "ds"
     argv = ["build", "--dataset", "synthetic-hdfs", "--n-sessions", "60", "--streaming", "--output", str(out)]

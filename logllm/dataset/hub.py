@@ -259,9 +259,13 @@ def _folder_split_files(folder: Path, config: str | None) -> tuple[str, dict[str
 
         if config not in (None, "default"):
             raise ValueError(f"{folder}: no config {config!r} (its README declares no configs)")
-        patterns = get_data_patterns(str(folder))
-        return "default", {split: sorted(p for pattern in globs for p in folder.glob(pattern) if p.is_file())
-                           for split, globs in patterns.items()}
+        found = {}
+        for split, globs in get_data_patterns(str(folder)).items():   # the split names datasets recognises
+            files = {p for pattern in globs for p in folder.glob(pattern)
+                     if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+            if files:
+                found[str(split)] = sorted(files)
+        return "default", found
     names = [c["config_name"] for c in configs]
     if config is None:
         defaults = [c for c in configs if c.get("default")]
