@@ -136,8 +136,9 @@ def test_a_visitor_who_only_uploads_and_presses_detect_gets_the_models_operating
             assert shown.input_value() == ""                          # the field is empty as the page shows it
             page.locator("#log-upload input[type=file]").set_input_files(str(example))
             page.locator("#run").click()
-            page.wait_for_function("() => /\\d+ windows/.test(document.querySelector('#summary').innerText)",
-                                   timeout=120_000)
+            page.wait_for_function(   # the summary, not the progress line ("0/40 windows") shown there meanwhile
+                "() => /at threshold|Cannot analyse/.test(document.querySelector('#summary').innerText)",
+                timeout=120_000)
             summary = page.locator("#summary").inner_text()
         finally:
             browser.close()
