@@ -3,16 +3,23 @@
 Runs as a Hugging Face Space (``app_file: app.py``) and locally with ``logllm serve``. The
 model is loaded once per model name and shared by every request; the queue lets several users
 wait their turn instead of fighting over the CPU.
+
+Nothing a request sends is trusted to choose what the server loads or how much it works: the models
+(``--model`` / ``$LOGLLM_MODEL``, plus ``runs/*/model``) and the limits (upload size, decompressed size, seconds per
+request) are the server's, from its command line or environment (``ServerSettings``). A request picks a model
+only by the name the page shows, from that list; the page never shows a model's path on the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(__file__).with_name("examples")
 DEFAULT_MAX_MB = 20.0
+DEFAULT_MAX_DECOMPRESSED_MB = 100.0   # a .gz/.zip upload's content; a small .gz can hold a GiB of lines
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
 MAX_TABLE_ROWS = 2000
 TOP_K = 3
 # One folder per analysis under WORK_ROOT holds its downloads; a Space runs for weeks, so folders older than
@@ -43,15 +52,36 @@ WORK_TTL_S = 3600.0
 TABLE_HEADERS = ["rank", "window", "source", "lines", "probability", "status", "why", "label", "top line"]
 
 _DETECTORS: dict[str, Detector] = {}
-_SERVER_MODEL: str | None = None  # `logllm serve --model`: what an API call without a model gets
 _LOAD_LOCK = threading.Lock()
 _SCORE_LOCK = threading.Lock()  # torch on a small CPU: one scoring pass at a time is fastest
 
 
+@dataclass
+class ServerSettings:
+    """What the server decides, never a request: the models a request may pick (by the name shown -> folder or Hub
+    id; the first is the default) and the limits."""
+
+    models: dict[str, str] = field(default_factory=dict)
+    max_mb: float = DEFAULT_MAX_MB
+    max_decompressed_mb: float = DEFAULT_MAX_DECOMPRESSED_MB
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+
+    @property
+    def default_model(self) -> str | None:
+        return next(iter(self.models.values()), None)
+
+
+_SETTINGS = ServerSettings()   # set by `launch` (`logllm serve` / the Space) from the command line and environment
+
+
+class RequestTimeout(RuntimeError):
+    """A request ran past the server's per-request time limit (not an input error: no file of it is 'skipped')."""
+
+
 def get_detector(model: str | None) -> Detector:
-    """Load a model the first time it is asked for, then reuse it for every request. No model named: the one the
-    server was started with (`--model`), else the quickstart model / $LOGLLM_MODEL."""
-    name = resolve_model(model or _SERVER_MODEL)
+    """Load a model the first time it is asked for, then reuse it for every request. No model named: the server's
+    default model, else the quickstart model / $LOGLLM_MODEL."""
+    name = resolve_model(model or _SETTINGS.default_model)
     with _LOAD_LOCK:
         if name not in _DETECTORS:
             _DETECTORS[name] = Detector.load(name)
@@ -67,6 +97,31 @@ def model_choices(default: str | None) -> list[str]:
     found = [str(p.parent) for p in sorted(Path("runs").glob("*/model/config.json"))]
     choices = [c for c in [default, *found] if c]
     return list(dict.fromkeys(choices))
+
+
+def model_label(model: str) -> str:
+    """The name a page shows for a model: a Hub id as is, a folder under the working directory by its relative path,
+    any other folder by its last two parts (never the server's cache or home path)."""
+    path = Path(model).expanduser()
+    if not path.exists() and model.count("/") == 1 and not model.startswith((".", "/", "~")):
+        return model   # a Hub id
+    path = path.resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return "/".join(path.parts[-2:]) if path.name == "model" else path.name
+
+
+def server_models(models: list[str]) -> dict[str, str]:
+    """Label shown -> model, in order, labels made unique."""
+    named: dict[str, str] = {}
+    for model in models:
+        label, n = model_label(model), 1
+        while label in named and named[label] != model:
+            n += 1
+            label = f"{model_label(model)} ({n})"
+        named[label] = model
+    return named
 
 
 # ---------------------------------------------------------------------------------------
@@ -208,6 +263,31 @@ def _error_outputs(message: str) -> tuple[Any, ...]:
     )
 
 
+def parse_threshold(value: Any) -> float | None:
+    """The threshold field: empty (or None) means the model's own operating point, else a number in [0, 1]."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        threshold = float("nan")
+    if not 0.0 <= threshold <= 1.0:
+        raise DetectionInputError(f"threshold {value!r} is not a number between 0 and 1; leave it empty to use the "
+                                  "model's own operating point")
+    return threshold
+
+
+def _time_limit(seconds: float):
+    """A check that raises ``RequestTimeout`` once ``seconds`` have passed since it was made (0: never)."""
+    started = time.monotonic()
+
+    def check() -> None:
+        if seconds > 0 and time.monotonic() - started > seconds:
+            raise RequestTimeout(f"stopped after {seconds:g} s, this server's time limit per request; try a smaller "
+                                 "file or fewer lines, or run `logllm detect` on your own machine for big logs")
+    return check
+
+
 def analyze(
     upload: str | None,
     pasted: str,
@@ -215,39 +295,50 @@ def analyze(
     model: str | None,
     fmt: str,
     window: str,
-    threshold: float | None,
-    max_mb: float = DEFAULT_MAX_MB,
+    threshold: float | str | None,
     progress: gr.Progress = gr.Progress(),
 ) -> tuple[Any, ...]:
-    """Score one input; returns every output of the page (errors become a message, never a trace)."""
+    """Score one input with ``model`` (a folder or Hub id: callers in this process; the page goes through
+    ``analyze_request``) under the server's limits; returns every output of the page (errors become a message,
+    never a trace)."""
+    from logllm.logs.reader import decompression_limit
+
+    settings = _SETTINGS
     work = new_work_dir()
     path = None
+    hidden = {str(m): model_label(str(m)) for m in (model, settings.default_model) if m}
     try:
-        path = _input_path(upload, pasted, example, work, max_mb)
+        threshold = parse_threshold(threshold)
+        path = _input_path(upload, pasted, example, work, settings.max_mb)
         progress(0, desc="loading model")
         detector = get_detector(model)
+        hidden[str(detector.name)] = model_label(str(detector.name))
         progress(0, desc="reading log")
 
         def report_progress(done: int, total: int) -> None:
             progress((done, total), desc="scoring windows", unit="windows")
 
-        with _SCORE_LOCK:
+        limit = int(settings.max_decompressed_mb * 1e6) if settings.max_decompressed_mb > 0 else None
+        with _SCORE_LOCK, decompression_limit(limit, "the server's --max-decompressed-mb"):
             report = detect_path(
-                detector, path, fmt=fmt, window=window or None,
-                threshold=None if threshold is None or threshold == "" else float(threshold),
-                progress=report_progress, max_bytes=int(max_mb * 1e6), source_name=_display_name(upload, pasted, example),
+                detector, path, fmt=fmt, window=window or None, threshold=threshold, progress=report_progress,
+                max_bytes=int(settings.max_mb * 1e6), source_name=_display_name(upload, pasted, example),
+                check=_time_limit(settings.request_timeout_s),
             )
-    except (DetectionInputError, ValueError, UnicodeError, OSError) as err:
+    except (DetectionInputError, RequestTimeout, ValueError, UnicodeError, OSError) as err:
         logger.info("rejected input: %s", err)
         shutil.rmtree(work, ignore_errors=True)
         message = str(err)
         if path is not None:  # show the user's file name, not the server's temporary path
             message = message.replace(str(path), _display_name(upload, pasted, example))
+        for where, label in hidden.items():   # nor the model's path on the server
+            message = message.replace(where, label)
         return _error_outputs(message)
     except Exception as err:  # the page must stay up whatever the input; log the trace server-side
         logger.exception("analysis failed")
         shutil.rmtree(work, ignore_errors=True)
         return _error_outputs(f"internal error ({type(err).__name__}): {err}")
+    report.model = model_label(report.model)
     csv_path = write_results(report.results, work / "logllm_results.csv", TOP_K, report.novelty_threshold)
     jsonl_path = write_results(report.results, work / "logllm_results.jsonl", TOP_K, report.novelty_threshold)
     cm, roc, label_text = label_plots(report, work)
@@ -258,6 +349,25 @@ def analyze(
         score_figure(report) if report.results else None, cm, roc, label_text,
         str(csv_path), str(jsonl_path), state,
     )
+
+
+def analyze_request(
+    upload: str | None,
+    pasted: str,
+    example: str | None,
+    model_name: str | None,
+    fmt: str,
+    window: str,
+    threshold: float | str | None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:
+    """The page's and the API's ``/analyze``: ``model_name`` is one of the names the server offers (empty: its
+    default), never a path; the limits are the server's (``ServerSettings``)."""
+    if model_name and model_name not in _SETTINGS.models:
+        offered = ", ".join(_SETTINGS.models) or "only its default model"
+        return _error_outputs(f"unknown model {model_name!r}; this server offers {offered}")
+    model = _SETTINGS.models[model_name] if model_name else _SETTINGS.default_model
+    return analyze(upload, pasted, example, model, fmt, window, threshold, progress=progress)
 
 
 def show_window(state: dict | None, table: pd.DataFrame, evt: gr.SelectData) -> list[tuple[str, str | None]]:
@@ -279,13 +389,15 @@ def window_lines(state: dict | None, window_id: str) -> list[tuple[str, str | No
 # ---------------------------------------------------------------------------------------
 # layout
 # ---------------------------------------------------------------------------------------
-def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB) -> gr.Blocks:
-    """The whole page. ``default_model`` None means the quickstart model (or $LOGLLM_MODEL)."""
-    try:
-        resolved = resolve_model(default_model)
-        model_note = ""
-    except DetectionInputError as err:
-        resolved, model_note = default_model, f"⚠️ {err}"
+def build_demo(settings: ServerSettings | None = None) -> gr.Blocks:
+    """The whole page, for the server's ``settings`` (default: the ones `launch` set)."""
+    settings = settings or _SETTINGS
+    max_mb = settings.max_mb
+    model_note = ""
+    if not settings.models:   # the reason (with the paths tried) is in the server's log, not on the page
+        model_note = ("⚠️ This server has no trained model yet: start it with `logllm serve --model DIR_OR_HUB_ID` "
+                      "(or set $LOGLLM_MODEL), or train the offline one with `logllm quickstart --output runs/quickstart`.")
+    names = list(settings.models)
     with gr.Blocks(title="LogLLM log anomaly detection", delete_cache=(int(WORK_TTL_S), int(WORK_TTL_S))) as demo:
         gr.Markdown(
             "# LogLLM: find anomalous windows in your logs\n"
@@ -305,13 +417,14 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
                     label="…or pick a bundled synthetic example", elem_id="log-example",
                 )
             with gr.Column(scale=1):
-                model = gr.Dropdown(choices=model_choices(resolved), value=resolved, allow_custom_value=True,
-                                    label="Model (folder or Hub id)", elem_id="model")
+                model = gr.Dropdown(choices=names, value=names[0] if names else None, allow_custom_value=False,
+                                    label="Model", elem_id="model")
                 fmt = gr.Dropdown(choices=list(INPUT_FORMATS), value="auto", label="Format")
                 window = gr.Textbox(value="", label="Window (empty = format default)",
                                     placeholder="session | sliding:100:100 | time:60", elem_id="window")
-                threshold = gr.Number(value=None, minimum=0.0, maximum=1.0, step=0.01,
-                                      label="Threshold (empty: the model's own operating point)", elem_id="threshold")
+                # a Textbox, not gr.Number: a Number field shows and sends 0 when empty, flagging every window
+                threshold = gr.Textbox(value="", label="Threshold (empty: the model's own operating point)",
+                                       placeholder="empty, or a number between 0 and 1", elem_id="threshold")
                 run = gr.Button("Detect anomalies", variant="primary", elem_id="run")
         summary = gr.Markdown(elem_id="summary")
         table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, max_height=420,
@@ -328,9 +441,8 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
         with gr.Row():
             csv_file = gr.File(label="Results (CSV)")
             jsonl_file = gr.File(label="Results (JSONL)")
-        mb = gr.Number(value=max_mb, visible=False)
         run.click(
-            analyze, inputs=[upload, pasted, example, model, fmt, window, threshold, mb],
+            analyze_request, inputs=[upload, pasted, example, model, fmt, window, threshold],
             outputs=[summary, table, lines, plot, cm, roc, label_text, csv_file, jsonl_file, state],
             api_name="analyze",
         )
@@ -340,25 +452,56 @@ def build_demo(default_model: str | None = None, max_mb: float = DEFAULT_MAX_MB)
     return demo
 
 
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise SystemExit(f"logllm serve: error: ${name}={os.environ[name]!r} is not a number") from None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="logllm serve", description="Start the LogLLM Gradio demo.")
-    parser.add_argument("--model", default=None, help="default model folder or Hub id (default: the quickstart model)")
+    parser = argparse.ArgumentParser(
+        prog="logllm serve", description="Start the LogLLM Gradio demo. The models and limits are the server's: a "
+        "request can neither name a folder to load nor change a limit.")
+    parser.add_argument("--model", default=None,
+                        help="default model folder or Hub id (default: $LOGLLM_MODEL, else the quickstart model); "
+                             "trained models under runs/ are offered too, by name")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB, help="upload size limit in MB")
+    parser.add_argument("--max-mb", type=float, default=_env_float("LOGLLM_MAX_MB", DEFAULT_MAX_MB),
+                        help=f"upload size limit in MB (default $LOGLLM_MAX_MB, else {DEFAULT_MAX_MB:g})")
+    parser.add_argument("--max-decompressed-mb", type=float,
+                        default=_env_float("LOGLLM_MAX_DECOMPRESSED_MB", DEFAULT_MAX_DECOMPRESSED_MB),
+                        help="what a compressed upload (.gz, .bz2, .zip, .tar.*) may decompress to, in MB (default "
+                             f"$LOGLLM_MAX_DECOMPRESSED_MB, else {DEFAULT_MAX_DECOMPRESSED_MB:g}; 0 = no limit)")
+    parser.add_argument("--request-timeout-s", type=float,
+                        default=_env_float("LOGLLM_REQUEST_TIMEOUT_S", DEFAULT_REQUEST_TIMEOUT_S),
+                        help="seconds one request may read and score before it is stopped with a message (default "
+                             f"$LOGLLM_REQUEST_TIMEOUT_S, else {DEFAULT_REQUEST_TIMEOUT_S:g}; 0 = no limit)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests scored at the same time")
     parser.add_argument("--queue-size", type=int, default=64, help="requests allowed to wait")
     return parser.parse_args(argv)
 
 
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """The server's settings: its models (the default first, by the names the page shows) and limits."""
+    try:
+        default = resolve_model(args.model)
+    except DetectionInputError as err:
+        logger.warning("no default model: %s", err)
+        default = None
+    return ServerSettings(models=server_models(model_choices(default)), max_mb=args.max_mb,
+                          max_decompressed_mb=args.max_decompressed_mb, request_timeout_s=args.request_timeout_s)
+
+
 def launch(args: argparse.Namespace, **launch_kwargs: Any) -> gr.Blocks:
-    global _SERVER_MODEL
-    _SERVER_MODEL = args.model
+    global _SETTINGS
+    _SETTINGS = settings_from_args(args)
     try:  # load the default model once, before the first visitor waits for it
-        get_detector(args.model)
+        get_detector(None)
     except DetectionInputError as err:
         logger.warning("no default model loaded: %s", err)
-    demo = build_demo(args.model, args.max_mb)
+    demo = build_demo(_SETTINGS)
     demo.queue(max_size=args.queue_size, default_concurrency_limit=args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, max_file_size=int(args.max_mb * 1e6),
                 show_error=False, **launch_kwargs)

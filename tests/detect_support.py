@@ -143,10 +143,11 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, timeout: flo
 
 
 def start_server(model_dir: str, log_path: Path, max_mb: float = 20.0,
-                 tmpdir: Path | None = None) -> tuple[subprocess.Popen, str]:
+                 tmpdir: Path | None = None, extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """`logllm serve` in a subprocess on a free 127.0.0.1 port; returns it once it answers.
 
-    ``tmpdir`` becomes the server's TMPDIR, so a test can look at the folders it leaves there.
+    ``tmpdir`` becomes the server's TMPDIR, so a test can look at the folders it leaves there; ``extra_args`` go to
+    `logllm serve`.
     """
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
@@ -154,7 +155,7 @@ def start_server(model_dir: str, log_path: Path, max_mb: float = 20.0,
         env["TMPDIR"] = str(tmpdir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "logllm", "serve", "--model", model_dir, "--host", "127.0.0.1", "--port", str(port),
-         "--max-mb", str(max_mb), "--concurrency", "1"],
+         "--max-mb", str(max_mb), "--concurrency", "1", *extra_args],
         cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}/"

@@ -43,7 +43,7 @@ def test_failed_rebuild_leaves_the_previous_dataset_loadable(tmp_path, capsys, m
 
     original = datasets.Dataset.to_parquet
     monkeypatch.setattr(datasets.Dataset, "to_parquet", failing_to_parquet)
-    code, _, err = build(capsys, "--dataset", "plain", "--input", log, "--output", out, "--seed", "7")
+    code, _, err = build(capsys, "--dataset", "plain", "--input", log, "--output", out, "--seed", "7", "--overwrite")
     assert code == 2 and "No space left on device" in err
     monkeypatch.undo()
     after = datasets.load_dataset(str(out), "plain_sliding_100_100")
@@ -197,8 +197,86 @@ def test_failed_streaming_rebuild_leaves_the_previous_dataset_loadable(tmp_path,
             yield window
 
     monkeypatch.setattr(streaming, "build_windows", interrupted)
-    code, _, err = build(capsys, *argv)
+    code, _, err = build(capsys, *argv, "--overwrite")
     assert code == 2 and "Input/output error" in err
     after = datasets.load_dataset(str(out), "synthetic_bgl_sliding_20_20")
     assert {s: after[s]["window_id"] for s in after} == {s: before[s]["window_id"] for s in before}
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "synthetic_bgl_sliding_20_20"]
+
+
+def _compressed(path, kind, members):
+    """`members` (name -> bytes) as a gz/bz2 file (one member) or a zip / tar.gz / tar.bz2 archive."""
+    import bz2
+    import io
+    import tarfile
+    import zipfile
+
+    if kind in ("gz", "bz2"):
+        (data,) = members.values()
+        path.write_bytes(gzip.compress(data, 1) if kind == "gz" else bz2.compress(data, 1))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+    else:
+        with tarfile.open(path, "w:" + kind.split(".")[1]) as tf:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+LOG_MB = b"request served in 3 ms\n" * 45_000   # ~1 MB of lines
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "zip", "tar.gz", "tar.bz2"])
+def test_the_reader_stops_at_the_decompression_limit_naming_file_and_limit(tmp_path, kind):
+    """Issue 30 (2): every stream the reader decompresses counts against one limit per path (members together)."""
+    from logllm.logs.reader import check_decompressed_size, decompression_limit
+
+    members = {"a.log": LOG_MB * 2} if kind in ("gz", "bz2") else {"a.log": LOG_MB, "b.log": LOG_MB}  # each < limit
+    path = _compressed(tmp_path / f"x.{kind}", kind, members)
+    with decompression_limit(1_500_000, "--some-flag"):
+        with pytest.raises(LogFormatError) as refused:
+            for _ in open_log_lines(str(path)):
+                pass
+        with pytest.raises(LogFormatError, match="more than 1.5 MB"):   # the same, told before any line is parsed
+            check_decompressed_size(str(path))
+    message = str(refused.value)
+    assert message.startswith(f"{path}: decompresses to more than 1.5 MB, the limit for compressed input") and \
+        "--some-flag" in message
+    with decompression_limit(3_000_000):
+        assert sum(1 for _ in open_log_lines(str(path))) == 90_000
+        counted = check_decompressed_size(str(path))
+        assert 2 * len(LOG_MB) <= counted < 2 * len(LOG_MB) + 20_000   # tar: plus headers and padding
+
+
+@pytest.mark.parametrize("kind", ["gz", "tar.gz", "zip"])
+def test_check_decompressed_size_refuses_a_bomb_without_reading_it_all(tmp_path, kind):
+    from logllm.logs.reader import check_decompressed_size, decompression_limit
+
+    path = _compressed(tmp_path / f"bomb.{kind}", kind, {"a.log": LOG_MB * 20})
+    with decompression_limit(2_000_000, "--max-mb"), pytest.raises(LogFormatError, match="^upload.log.gz: .*2 MB"):
+        check_decompressed_size(str(path), name="upload.log.gz")
+    with decompression_limit(None):
+        assert check_decompressed_size(str(path)) is None   # no limit: nothing to count
+
+
+def test_members_a_tar_skips_count_against_the_limit(tmp_path):
+    """A tar.gz whose big member is a side file (not read) still decompresses it: it counts."""
+    from logllm.logs.reader import decompression_limit
+
+    path = _compressed(tmp_path / "x.tar.gz", "tar.gz", {"big.csv": LOG_MB * 3, "a.log": b"one line\n"})
+    with decompression_limit(2_000_000), pytest.raises(LogFormatError, match="more than 2 MB"):
+        list(open_log_lines(str(path)))
+
+
+def test_data_build_holds_compressed_input_to_max_decompressed_gb(tmp_path, capsys):
+    path = _compressed(tmp_path / "app.log.gz", "gz", {"a": LOG_MB * 2})
+    code, _, err = build(capsys, "--dataset", "plain", "--input", path, "--output", tmp_path / "o",
+                         "--max-decompressed-gb", "0.001")
+    assert code == 2 and f"{path}: decompresses to more than 1.07374 MB" in err and "--max-decompressed-gb" in err
+    assert not (tmp_path / "o").exists()
+    code, _, err = build(capsys, "--dataset", "plain", "--input", path, "--output", tmp_path / "o", "--no-difficulty")
+    assert code == 0, err

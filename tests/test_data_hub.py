@@ -36,6 +36,84 @@ def test_cli_build_two_configs_into_one_repo(tmp_path):
     assert info["difficulty"]["methods"]["keyword rule"]["f1"] < 0.9
 
 
+def _window_ids(dataset) -> dict[str, list[str]]:
+    return {split: list(dataset[split]["window_id"]) for split in dataset}
+
+
+def test_a_rebuilt_folder_is_read_fresh_and_a_second_build_needs_overwrite(tmp_path, monkeypatch, capsys):
+    """Issue 30 (1): after a load, a folder rebuilt with other input came back with the old windows from the
+    `datasets` cache (keyed on the config name). `load_window_dataset` (train and evaluate) reads the parquet files
+    as they are, writes no cache copy; building a config that is already there is refused without --overwrite."""
+    import datasets
+
+    from logllm.report.evaluate import load_window_dataset
+    from logllm.training.data import TrainingDataError, load_training_dataset
+
+    cache = tmp_path / "hf" / "datasets"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    out, config = tmp_path / "ds", "synthetic_bgl_sliding_20_20"
+    common = ["build", "--dataset", "synthetic-bgl", "--window-size", "20", "--step", "20", "--no-difficulty",
+              "--output", str(out)]
+    assert main([*common, "--n-lines", "400"]) == 0
+    first = load_window_dataset(str(out), config)
+    assert sum(first[s].num_rows for s in first) == 20
+    assert not any(cache.rglob("*.arrow"))                      # no cache copy to go stale
+    datasets.load_dataset(str(out), config)                     # any earlier load through the datasets cache
+    capsys.readouterr()
+
+    before = (out / config / "train.parquet").read_bytes()
+    assert main([*common, "--n-lines", "800", "--seed", "1"]) == 2     # same config: refused before any work
+    err = capsys.readouterr().err
+    assert f"config '{config}' is already built there (20 windows" in err and "--overwrite" in err
+    assert (out / config / "train.parquet").read_bytes() == before
+
+    assert main([*common, "--n-lines", "800", "--seed", "1", "--overwrite"]) == 0
+    rebuilt = load_window_dataset(str(out), config)
+    assert sum(rebuilt[s].num_rows for s in rebuilt) == 40
+    expected = {s: datasets.Dataset.from_parquet(str(out / config / f"{s}.parquet"), cache_dir=str(tmp_path / "c"))
+                for s in rebuilt}
+    assert _window_ids(rebuilt) == {s: list(expected[s]["window_id"]) for s in expected}
+    assert rebuilt["train"].features == first["train"].features
+    # `logllm train --dataset_name ds` reads the same way; the default config is used when none is named
+    args = type("Args", (), {"dataset_name": str(out), "dataset_config": None})()
+    assert _window_ids(load_training_dataset(args, seed=0)) == _window_ids(rebuilt)
+    args.dataset_config = "no_such_config"
+    with pytest.raises(TrainingDataError, match=f"no config 'no_such_config'; it holds {config}"):
+        load_training_dataset(args, seed=0)
+
+
+def test_a_folder_without_readme_configs_is_read_by_split_file_names(tmp_path):
+    """A hand-made folder (parquet files named after their splits, shards too, no README) reads as datasets would."""
+    from logllm.dataset.build import build_synthetic_dataset
+    from logllm.report.evaluate import load_window_dataset
+
+    splits = build_synthetic_dataset(kind="hdfs", n_windows=40, anomaly_ratio=0.2, seed=0)
+    folder = tmp_path / "handmade"
+    folder.mkdir()
+    half = len(splits["train"]) // 2
+    splits["train"].select(range(half)).to_parquet(str(folder / "train-00000-of-00002.parquet"))
+    splits["train"].select(range(half, len(splits["train"]))).to_parquet(str(folder / "train-00001-of-00002.parquet"))
+    splits["test"].to_parquet(str(folder / "test.parquet"))
+    loaded = load_window_dataset(str(folder))
+    assert set(loaded) == {"train", "test"}
+    assert list(loaded["train"]["window_id"]) == list(splits["train"]["window_id"])
+    assert loaded["test"].features == splits["test"].features
+    with pytest.raises(ValueError, match="no config 'x' \\(its README declares no configs\\)"):
+        load_window_dataset(str(folder), "x")
+
+
+def test_streaming_build_of_an_existing_config_is_refused_without_overwrite(tmp_path, capsys):
+    out = tmp_path / "ds"
+    argv = ["build", "--dataset", "synthetic-hdfs", "--n-sessions", "60", "--streaming", "--output", str(out)]
+    assert main(argv) == 0
+    assert main([*argv, "--n-sessions", "80"]) == 2 and "already built there (60 windows" in capsys.readouterr().err
+    assert main([*argv, "--n-sessions", "80", "--overwrite"]) == 0
+    info = json.loads((out / "synthetic_hdfs_session" / "dataset_info.json").read_text())
+    assert sum(s["windows"] for s in info["statistics"].values()) == 80
+
+
 def test_oversampling_only_touches_train(tmp_path):
     out = tmp_path / "repo"
     assert main(["build", "--dataset", "synthetic-hdfs", "--n-sessions", "200", "--anomaly-rate", "0.05",

@@ -303,3 +303,94 @@ def test_undecodable_label_is_unknown_with_a_note_not_a_label(tmp_path, capsys, 
     code, _, err = run_cli(capsys, log, "--model", model_dir, "--output", jsonl, "--threshold", "1", "--no-progress")
     assert code == 0 and "label field with undecodable bytes" in err and f"{log}:151" in err
     assert [json.loads(line)["label"] for line in jsonl.read_text().splitlines()] == [0, -1]
+
+
+def test_a_full_disk_while_writing_output_says_so_and_leaves_no_temporary(tmp_path, capsys, model_dir, monkeypatch):
+    """Issue 30: ENOSPC while --output was flushed said 'cannot read input' (closing the temporary file in `abort`
+    failed again and escaped) and left `.r.jsonl.*.tmp` behind."""
+    import errno
+    import io
+
+    import logllm.report.detection as detection
+
+    class FullDisk(io.RawIOBase):
+        """A file on a full disk: it is created, but no byte can be written to it."""
+
+        def __init__(self, path):
+            super().__init__()
+            self.fd = os.open(path, os.O_WRONLY)
+
+        def writable(self):
+            return True
+
+        def seekable(self):
+            return True
+
+        def seek(self, offset, whence=0):
+            return os.lseek(self.fd, offset, whence)
+
+        def truncate(self, size=None):
+            os.ftruncate(self.fd, self.tell() if size is None else size)
+            return size
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self):
+            if not self.closed:
+                os.close(self.fd)
+            super().close()
+
+    def full_disk_open(path, mode="r", newline=None, encoding=None):
+        return io.TextIOWrapper(io.BufferedWriter(FullDisk(path)), encoding=encoding, newline=newline)
+
+    monkeypatch.setattr(detection, "open", full_disk_open, raising=False)
+    log = tmp_path / "app.log"
+    log.write_text(planted_log(20))
+    for name in ("r.jsonl", "r.csv"):
+        code, _, err = run_cli(capsys, log, "--model", model_dir, "--output", tmp_path / name, "--no-progress")
+        assert code == 2, err
+        assert f"logllm detect: error: cannot write --output {tmp_path / name}: No space left on device" in err, err
+        assert "cannot read input" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.log"]   # no temporary file left
+
+
+def _bomb(path: Path, kind: str, mb: float) -> Path:
+    """A small compressed file that decompresses to `mb` MB of log lines (`kind`: gz, bz2, zip, tar.gz)."""
+    import bz2
+    import io
+    import tarfile
+    import zipfile
+
+    data = b"2026-01-01 00:00:00 INFO the same line again and again\n" * int(mb * 1e6 / 55 + 1)
+    if kind == "gz":
+        path.write_bytes(gzip.compress(data, compresslevel=1))
+    elif kind == "bz2":
+        path.write_bytes(bz2.compress(data, 1))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("inner.log", data)
+    else:
+        with tarfile.open(path, "w:gz") as tf:
+            info = tarfile.TarInfo("inner.log")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "zip", "tar.gz"])
+def test_a_decompression_bomb_is_refused_before_any_scoring(tmp_path, capsys, model_dir, kind):
+    """Issue 30 (2): --max-mb checked only the compressed size, so a small .gz of a GiB of lines ran for minutes.
+    The content is counted first (at C speed) and the model never loads."""
+    import time
+
+    bomb = _bomb(tmp_path / f"bomb.log.{kind}", kind, 8)
+    assert bomb.stat().st_size < 1e6
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, bomb, "--model", tmp_path / "no-such-model", "--max-mb", "2", "--no-progress")
+    assert code == 2 and out == ""
+    assert f"{bomb}: decompresses to more than 2 MB, the limit for compressed input" in err and "--max-mb" in err, err
+    assert time.monotonic() - started < 20
+    # under the limit it is read and scored as before
+    small = _bomb(tmp_path / f"small.log.{kind}", kind, 0.05)
+    assert run_cli(capsys, small, "--model", model_dir, "--max-mb", "2", "--window", "sliding:100", "--no-progress")[0] == 0

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from detect_support import PLANTED, planted_log, start_server, trained_tiny_model_dir  # noqa: E402
 
 MAX_MB = 0.5
+MAX_DECOMPRESSED_MB = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def model_dir():
 def server(model_dir, tmp_path_factory):
     log = tmp_path_factory.mktemp("space") / "server.log"
     server_tmp = tmp_path_factory.mktemp("space-tmp")
-    proc, url = start_server(model_dir, log, max_mb=MAX_MB, tmpdir=server_tmp)
+    proc, url = start_server(model_dir, log, max_mb=MAX_MB, tmpdir=server_tmp,
+                             extra_args=("--max-decompressed-mb", str(MAX_DECOMPRESSED_MB)))
     yield url, log, server_tmp
     proc.terminate()
     try:
@@ -44,7 +46,9 @@ def server(model_dir, tmp_path_factory):
 
 def analyze(client: Client, model_dir: str, upload=None, pasted: str = "", example=None, window: str = "",
             threshold: float = 0.5):
-    return client.predict(upload, pasted, example, model_dir, "auto", window, threshold, MAX_MB, api_name="/analyze")
+    """`/analyze` as the page sends it; the model is the server's default (`model_dir`), picked by no name: a request
+    cannot name a folder."""
+    return client.predict(upload, pasted, example, None, "auto", window, threshold, api_name="/analyze")
 
 
 def highlighted_evidence(lines: list[dict]) -> dict[int, tuple[float, str]]:
@@ -89,7 +93,7 @@ def test_api_without_a_model_uses_the_servers_model(server):
     the planted line), not the quickstart default."""
     url, _, _ = server
     summary = Client(url, verbose=False).predict(None, planted_log(30), None, None, "auto", "sliding:10:10", None,
-                                                 MAX_MB, api_name="/analyze")[0]
+                                                 api_name="/analyze")[0]
     assert "**3 windows**, **1 anomalous**" in summary, summary
 
 
@@ -174,3 +178,111 @@ def test_notes_name_the_uploaded_file_never_a_server_path(server, model_dir, tmp
         zf.writestr("inner.log", planted_log(20))
     summary = analyze(client, model_dir, upload=handle_file(str(archive)), window="sliding:10")[0]
     assert "**2 windows**" in summary and "/tmp" not in summary.split("\n\n", 1)[-1]
+
+
+def test_the_api_cannot_name_a_model_folder_or_lift_the_limits(server, model_dir, tmp_path):
+    """Issue 30 (3): `/analyze` took `model` and `max_mb` from the request, so a client could make the server load
+    any folder on its disk and lift the size limit. Models and limits are the server's now; the page shows no path."""
+    url, log, _ = server
+    client = Client(url, verbose=False)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for asked in (str(other), model_dir, "../../etc"):   # even the server's own model, when named by its path
+        try:
+            summary = client.predict(None, planted_log(30), None, asked, "auto", "sliding:10:10", None,
+                                     api_name="/analyze")[0]
+        except Exception as err:  # gradio's own check of the dropdown's choices may refuse it first
+            summary = str(err)
+        assert "**3 windows**" not in summary, summary
+        assert "unknown model" in summary or "not in the list of choices" in summary, summary
+    loaded = [line for line in log.read_text().splitlines() if str(other) in line and "list of choices" not in line]
+    assert not loaded, loaded                                               # never loaded
+    too_big = "x" * int(MAX_MB * 1e6 + 10)
+    try:   # the request has no limit to send: an 8th value (the old max_mb) is refused or ignored, never obeyed
+        summary = client.predict(None, too_big, None, None, "auto", "", None, 1000.0, api_name="/analyze")[0]
+        assert "the limit is 0.5 MB" in summary, summary
+    except AssertionError:
+        raise
+    except Exception:  # noqa: S110 - refused by gradio_client: not obeyed either
+        pass
+    assert "the limit is 0.5 MB" in analyze(client, model_dir, pasted=too_big)[0]
+    # the page's model dropdown offers names, never the model's path on the server
+    config = json.dumps(client.config)
+    assert model_dir not in config and str(Path(model_dir).parent) not in config
+    dropdown = next(c for c in client.config["components"] if c.get("props", {}).get("elem_id") == "model")
+    assert dropdown["props"]["choices"] and all(not str(choice[0]).startswith("/")
+                                                 for choice in dropdown["props"]["choices"])
+    name = dropdown["props"]["value"]
+    summary = client.predict(None, planted_log(30), None, name, "auto", "sliding:10:10", None, api_name="/analyze")[0]
+    assert "**3 windows**, **1 anomalous**" in summary and model_dir not in summary, summary
+
+
+def _gzip_bomb(path: Path, mb: float) -> Path:
+    """A few KB of gzip that decompress to `mb` MB of log lines: one compressed member, repeated (gzip allows many)."""
+    import gzip
+
+    chunk = gzip.compress(b"2026-01-01 00:00:00 INFO the same line again and again\n" * 20_000, 9)  # 1.1 MB each
+    path.write_bytes(chunk * int(mb / 1.1 + 1))
+    return path
+
+
+def test_a_decompression_bomb_is_refused_while_others_are_served(server, model_dir, tmp_path):
+    """Issue 30 (2): a small .gz of a GiB of lines never returned and grew the server to 14 GB. Its content is
+    counted against the server's --max-decompressed-mb before any line is parsed; a normal request sent at the
+    same time is answered within 10 s."""
+    import time
+
+    url, _, server_tmp = server
+    bomb = _gzip_bomb(tmp_path / "bomb.log.gz", 100)
+    assert bomb.stat().st_size < MAX_MB * 1e6   # the upload limit does not see it
+    client = Client(url, verbose=False)
+    started = time.monotonic()
+    bombed = client.submit(handle_file(str(bomb)), "", None, None, "auto", "", None, api_name="/analyze")
+    normal = Client(url, verbose=False).submit(None, planted_log(30), None, None, "auto", "sliding:10:10", None,
+                                               api_name="/analyze")
+    summary = normal.result(timeout=60)[0]
+    assert "**3 windows**" in summary and time.monotonic() - started < 10, summary
+    refused = bombed.result(timeout=60)[0]
+    assert f"bomb.log.gz: decompresses to more than {MAX_DECOMPRESSED_MB:g} MB" in refused, refused
+    assert "--max-decompressed-mb" in refused and str(server_tmp) not in refused
+
+
+def test_the_threshold_field_empty_or_bad(server, model_dir):
+    """Issue 30 (4): an empty threshold is the model's own operating point, a bad one a message (not a trace)."""
+    client = Client(url := server[0], verbose=False)
+    summary = analyze(client, model_dir, pasted=planted_log(30), window="sliding:10:10", threshold="")[0]
+    assert "(given)" not in summary and "at threshold 0.5 (default 0.5" in summary, summary
+    summary = analyze(Client(url, verbose=False), model_dir, pasted=planted_log(30), threshold="high")[0]
+    assert "threshold 'high' is not a number between 0 and 1" in summary, summary
+
+
+def test_a_request_past_the_time_limit_is_stopped_with_a_message(model_dir, monkeypatch):
+    """Issue 30 (2): the per-request time limit (`logllm serve --request-timeout-s`) stops reading and scoring."""
+    from logllm.space import app
+
+    monkeypatch.setattr(app, "_SETTINGS", app.ServerSettings(request_timeout_s=1e-9))
+    outputs = app.analyze(None, planted_log(30), None, model_dir, "auto", "sliding:10:10", None,
+                          progress=lambda *a, **k: None)
+    assert "stopped after 1e-09 s, this server's time limit per request" in outputs[0], outputs[0]
+    monkeypatch.setattr(app, "_SETTINGS", app.ServerSettings(request_timeout_s=60))
+    outputs = app.analyze(None, planted_log(30), None, model_dir, "auto", "sliding:10:10", None,
+                          progress=lambda *a, **k: None)
+    assert "**3 windows**" in outputs[0]
+
+
+def test_model_names_never_show_a_server_path(tmp_path, monkeypatch):
+    """Issue 30 (3): the dropdown showed the model's folder, e.g. a path in the server's Hub cache."""
+    from logllm.space import app
+
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "runs" / "bgl" / "model"
+    local.mkdir(parents=True)
+    cached = "/root/.cache/huggingface/hub/models--me--m/snapshots/0123abc"
+    named = app.server_models([str(local), cached, "me/logllm-bgl", "/srv/a/model", "/srv/b/model"])
+    assert named == {"runs/bgl/model": str(local), "0123abc": cached, "me/logllm-bgl": "me/logllm-bgl",
+                     "a/model": "/srv/a/model", "b/model": "/srv/b/model"}
+    config = json.dumps(app.build_demo(app.ServerSettings(models=named)).get_config_file(), default=str)
+    assert "/root" not in config and "/srv" not in config and str(tmp_path) not in config
+    assert "0123abc" in config
+    config = json.dumps(app.build_demo(app.ServerSettings()).get_config_file(), default=str)  # no model: a hint
+    assert "This server has no trained model yet" in config and str(tmp_path) not in config

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import ROOT, planted_log, start_server, untrained_tiny_model_dir  # noqa: E402
+from detect_support import ROOT, planted_log, start_server  # noqa: E402
 
 pytestmark = pytest.mark.browser
 CANDIDATES = (
@@ -50,10 +50,21 @@ def chromium() -> str:
     return path
 
 
+OPERATING_POINT = 0.37   # the served model's own threshold, saved with it
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    model_dir = str(untrained_tiny_model_dir())
-    proc, url = start_server(model_dir, tmp_path_factory.mktemp("browser") / "server.log")
+    """`logllm serve` with the untrained tiny model, saved with an operating point of its own."""
+    from logllm.modeling.presets import build_tiny
+    from logllm.scoring.operating_point import OperatingPoint
+
+    model, processor = build_tiny(seed=0)
+    OperatingPoint(threshold=OPERATING_POINT, threshold_source="chosen on validation (browser test)").save_to(model)
+    model_dir = tmp_path_factory.mktemp("browser-model")
+    model.save_pretrained(model_dir)
+    processor.save_pretrained(model_dir)
+    proc, url = start_server(str(model_dir), tmp_path_factory.mktemp("browser") / "server.log")
     yield url
     proc.terminate()
     try:
@@ -107,3 +118,32 @@ def test_upload_in_a_real_browser_renders_the_windows_table(chromium, server, tm
         finally:
             browser.close()
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_visitor_who_only_uploads_and_presses_detect_gets_the_models_operating_point(chromium, server):
+    """Issue 30 (4): the empty "Threshold" field showed and sent 0 in a real browser, so the bundled HDFS example
+    came back "40 windows, 40 anomalous at threshold 0 (given)". Upload, press the button, touch nothing else."""
+    from playwright.sync_api import sync_playwright
+
+    example = ROOT / "space" / "examples" / "synthetic_hdfs_sessions.log"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1800})
+            page.goto(server, wait_until="domcontentloaded", timeout=120_000)
+            page.locator("#run").wait_for(timeout=120_000)
+            shown = page.locator("#threshold textarea, #threshold input").first
+            assert shown.input_value() == ""                          # the field is empty as the page shows it
+            page.locator("#log-upload input[type=file]").set_input_files(str(example))
+            page.locator("#run").click()
+            page.wait_for_function(   # the summary, not the progress line ("0/40 windows") shown there meanwhile
+                "() => /at threshold|Cannot analyse/.test(document.querySelector('#summary').innerText)",
+                timeout=120_000)
+            summary = page.locator("#summary").inner_text()
+        finally:
+            browser.close()
+    assert "40 windows" in summary, summary
+    assert f"at threshold {OPERATING_POINT:g} (chosen on validation (browser test))" in summary, summary
+    assert "(given)" not in summary
+    model_name = summary.split("model", 1)[1]
+    assert "/tmp" not in model_name and "browser-model" in model_name  # the model by name, not its path

@@ -45,6 +45,8 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", nargs="+", default=[], metavar="PATH",
                    help="log files (plain, .gz, .bz2, .tar.gz, .zip; 'archive.zip:member' picks a member)")
     p.add_argument("--output", required=True, help="dataset repo folder to write (configs accumulate)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the config if --output already holds it (default: refuse, before any work)")
     p.add_argument("--labels", help="HDFS anomaly_label.csv (BlockId,Label)")
     p.add_argument("--templates", help="HDFS templates CSV for --dataset hdfs_traces")
     p.add_argument("--pattern", help="plain logs: regex with named groups content (required), timestamp, level")
@@ -71,6 +73,9 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
                    help="HDFS blocks absent from --labels, and label fields that cannot be decoded (bytes that are "
                         "not UTF-8): stop with the file and line (default), label -1, or leave out (counted)")
     p.add_argument("--max-lines", type=int, help="read at most this many lines (a quick look at a huge log)")
+    p.add_argument("--max-decompressed-gb", type=float, default=64.0, metavar="GB",
+                   help="refuse a compressed input (or archive) that decompresses to more than this (default 64 GiB: "
+                        "the largest Loghub log is 29.6 GiB; 0 = no limit)")
     p.add_argument("--no-raw-lines", dest="keep_raw", action="store_false", help="leave raw_lines empty (saves memory)")
     p.add_argument("--config-name", help="config name (default: <dataset>_<windowing>)")
     p.add_argument("--streaming", action="store_true",
@@ -130,7 +135,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from logllm.dataset.hub import export_dataset_repo, split_statistics
+    from logllm.dataset.hub import check_config_free, export_dataset_repo, split_statistics
     from logllm.dataset.build import BuildSettings, build_splits, config_name_for, settings_info
 
     unseen = args.split_method == UNSEEN_TYPE
@@ -138,7 +143,7 @@ def _run_build(args: argparse.Namespace) -> int:
         raise ValueError("--split unseen-type needs all windows in memory; leave out --streaming")
     if args.holdout_categories and not unseen:
         raise ValueError("--holdout-categories only applies with --split unseen-type")
-    skip = {"command", "verbose", "output", "config_name", "difficulty", "input", "streaming", "num_proc",
+    skip = {"command", "verbose", "output", "overwrite", "max_decompressed_gb", "config_name", "difficulty", "input", "streaming", "num_proc",
             *UNSEEN_ONLY_ARGS}
     fields = {k: v for k, v in vars(args).items() if k not in skip}
     if unseen:
@@ -153,8 +158,9 @@ def _run_build(args: argparse.Namespace) -> int:
     name = args.config_name or config_name_for(settings) + ("_unseen_type" if unseen else "")
     info = settings_info(settings)
     info["command"] = _command_line(sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
+    check_config_free(args.output, name, args.overwrite)   # before any work
     if args.streaming:
-        return _run_streaming(settings, args.output, name, report, info, num_proc)
+        return _run_streaming(settings, args.output, name, report, info, num_proc, args.overwrite)
     if unseen:
         info["split_method"] = UNSEEN_TYPE
         splits = build_unseen_type_splits(settings, report, info, args.holdout_categories, args.holdout_fraction,
@@ -169,7 +175,7 @@ def _run_build(args: argparse.Namespace) -> int:
             info["difficulty"] = measure_difficulty(splits, seed=settings.seed)
         except ValueError as error:
             report.note(f"difficulty not measured: {error}")
-    export_dataset_repo(splits, args.output, config_name=name, info=info, report=report)
+    export_dataset_repo(splits, args.output, config_name=name, info=info, report=report, overwrite=args.overwrite)
     _print_summary(args.output, name, split_statistics(splits), report)
     return 0
 
@@ -202,10 +208,11 @@ def build_unseen_type_splits(settings, report: BuildReport, info: dict, holdout_
     return oversample_train(splits, settings, report)
 
 
-def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict, num_proc: int = 1) -> int:
+def _run_streaming(settings, output: str, name: str, report: BuildReport, info: dict, num_proc: int = 1,
+                   overwrite: bool = False) -> int:
     from logllm.dataset.streaming import build_streaming
 
-    stats = build_streaming(settings, output, name, report, info, num_proc=num_proc)
+    stats = build_streaming(settings, output, name, report, info, num_proc=num_proc, overwrite=overwrite)
     _print_summary(output, name, stats, report)
     return 0
 
@@ -257,6 +264,18 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decompression_limit(args: argparse.Namespace):
+    """``--max-decompressed-gb`` for the reader (``logllm.logs.reader.decompression_limit``) while a build runs."""
+    import contextlib
+
+    from logllm.logs.reader import decompression_limit
+
+    if args.command != "build":
+        return contextlib.nullcontext()
+    limit = args.max_decompressed_gb
+    return decompression_limit(int(limit * 2**30) if limit > 0 else None, "--max-decompressed-gb")
+
+
 COMMANDS = {"build": _run_build, "synth": _run_synth, "push": _run_push, "download": _run_download,
             "detect-format": _run_detect}
 
@@ -266,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     escape_log_records()  # warnings quote file names and lines
     try:
-        return COMMANDS[args.command](args)
+        with _decompression_limit(args):
+            return COMMANDS[args.command](args)
     except (LogFormatError, ValueError) as error:  # may quote a log line or a file name: shown escaped
         print(f"logllm data {args.command}: error: {terminal_text(error)}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ arrays; their scoring and output stream the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-on-anomaly", action="store_true",
                         help="exit 1 if any window is flagged; 3 if the input is unfamiliar to the model")
     parser.add_argument("--max-mb", type=float, default=DEFAULT_MAX_MB,
-                        help=f"refuse inputs larger than this (default {DEFAULT_MAX_MB:g}; 0 = no limit)")
+                        help=f"refuse inputs larger than this, compressed files by what they decompress to "
+                             f"(default {DEFAULT_MAX_MB:g}; 0 = no limit)")
     parser.add_argument("--max-rows", type=int, default=50, help="flagged windows printed (all go to --output)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--num-proc", type=int, default=0, metavar="N",
@@ -133,6 +135,15 @@ def _estimated_windows(unit, sessions: int) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the input; compressed input is held to --max-mb decompressed (``logllm.logs.reader``)."""
+    from logllm.logs.reader import decompression_limit
+
+    max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
+    with decompression_limit(max_bytes, "--max-mb"):   # a small .gz may hold a GiB of lines
+        return _run(args, max_bytes)
+
+
+def _run(args: argparse.Namespace, max_bytes: int | None) -> int:
     from itertools import chain
 
     from tqdm.auto import tqdm
@@ -150,7 +161,6 @@ def run(args: argparse.Namespace) -> int:
         raise DetectionInputError("--threads must be >= 1")
     if args.num_proc < 0:
         raise DetectionInputError("--num-proc must be >= 0 (0: one per core for big files)")
-    max_bytes = int(args.max_mb * 1e6) if args.max_mb > 0 else None
     if args.output:
         _check_output(Path(args.output))
     spool = Path(tempfile.mkdtemp(prefix="logllm-detect-"))
@@ -187,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
                   disable=True if args.no_progress else None) as bar:
             for unit in chain([first], units):
                 part = DetectionTally(max_rows=args.max_rows, novelty_threshold=detector.novelty_threshold)
-                mark = writer.mark() if writer is not None else None
+                with _output_errors(args.output):
+                    mark = writer.mark() if writer is not None else None
                 base, sessions_before, estimate = bar.n, reader.report["sessions_grouped"], {}
 
                 def advance(done: int, _taken: int, unit=unit, base=base, sessions_before=sessions_before,
@@ -211,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
                 except _ReadFailed as failed:
                     reader.failed(unit, failed.error)
                     if writer is not None:
-                        writer.rollback(mark)
+                        with _output_errors(args.output):
+                            writer.rollback(mark)
                     continue
                 reader.finished(unit)
                 tally.merge(part)
@@ -244,6 +256,17 @@ def run(args: argparse.Namespace) -> int:
         print("logllm detect: the input is unfamiliar to the model (see above); exit status 3", file=sys.stderr)
         return EXIT_UNFAMILIAR
     return EXIT_ANOMALY if args.fail_on_anomaly and tally.flagged_count else EXIT_OK
+
+
+@contextlib.contextmanager
+def _output_errors(output: str):
+    """An OSError of the --output file (a full disk) is the output's, never 'cannot read input'."""
+    from logllm.logs.errors import DetectionInputError
+
+    try:
+        yield
+    except OSError as err:
+        raise DetectionInputError(f"cannot write --output {output}: {err.strerror or err}") from None
 
 
 def _check_output(path: Path) -> None:

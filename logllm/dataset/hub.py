@@ -8,10 +8,12 @@ Layout (contract 2)::
         train.parquet  validation.parquet  test.parquet
         dataset_info.json       # statistics, build settings, build report (feeds the card)
 
-``datasets.load_dataset("out", "bgl_sliding_100_100")`` loads it. Exporting a second config
-into the same folder keeps the first: the card is regenerated from every config's
-``dataset_info.json``. Writes are atomic (``logllm.atomic``): a failed build leaves the previous
-config folder and card as they were.
+``datasets.load_dataset("out", "bgl_sliding_100_100")`` loads it; logllm itself reads a local folder with
+``read_dataset_folder`` (the parquet files as they are now, never a ``datasets`` cache copy that a rebuild left
+stale). Exporting a second config into the same folder keeps the first: the card is regenerated from every config's
+``dataset_info.json``. Building a config that is already there is refused unless ``overwrite`` is set (``logllm
+data build --overwrite``), so two builds never silently replace each other. Writes are atomic (``logllm.atomic``):
+a failed build leaves the previous config folder and card as they were.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import yaml
 from logllm.logs.errors import BuildReport
 from logllm.dataset.features import SPLITS, WINDOW_FEATURES, windows_to_dataset
 
-__all__ = ["export_dataset_repo", "config_folder", "write_info", "write_card", "prepare_output", "nonempty_splits",
+__all__ = ["export_dataset_repo", "config_folder", "check_config_free", "read_dataset_folder", "write_info", "write_card", "prepare_output", "nonempty_splits",
            "split_statistics", "render_dataset_card", "push_dataset_repo",
            "LOGHUB_LICENSE", "LOGHUB_CITATION", "LOGLLM_CITATION"]
 
@@ -99,16 +101,35 @@ def prepare_output(output_dir: str | Path) -> tuple[Path, bool]:
     return out, created
 
 
+def check_config_free(output_dir: str | Path, config_name: str, overwrite: bool = False) -> None:
+    """Refuse to build ``config_name`` into ``output_dir`` when a build of it is already there, unless ``overwrite``.
+
+    Called before any work (``logllm data build``) and again when the files are written: a second build of one
+    config (other input, other settings) would otherwise replace the first without a word.
+    """
+    folder = Path(output_dir) / config_name
+    if overwrite or not folder.exists():
+        return
+    what = ""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        windows = sum(s["windows"] for s in info["statistics"].values())
+        what = f" ({windows:,} windows from {info.get('source') or 'earlier input'}, {info.get('log_lines', '?')} lines)"
+    raise ValueError(f"{folder}: config {config_name!r} is already built there{what}; pass --overwrite to replace it, "
+                     "or --config-name NAME / another --output to keep both")
+
+
 @contextlib.contextmanager
-def config_folder(output_dir: str | Path, config_name: str) -> Iterator[Path]:
+def config_folder(output_dir: str | Path, config_name: str, overwrite: bool = False) -> Iterator[Path]:
     """A temporary folder to fill with one config's files; it takes the place of ``output_dir/config_name`` and the
     repo card is rewritten only when the block succeeds (``logllm.atomic``).
 
-    A failed build leaves the previous config loadable, and removes ``output_dir`` again if it made it and left it
-    empty.
+    A config already built there is refused unless ``overwrite`` (``check_config_free``). A failed build leaves the
+    previous config loadable, and removes ``output_dir`` again if it made it and left it empty.
     """
     from logllm.atomic import atomic_folder
 
+    check_config_free(output_dir, config_name, overwrite)
     out, created = prepare_output(output_dir)
     try:
         with atomic_folder(out / config_name) as folder:
@@ -146,6 +167,7 @@ def export_dataset_repo(
     info: Mapping[str, Any] | None = None,
     report: BuildReport | None = None,
     default: bool | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``splits`` (a ``DatasetDict`` or ``{split: list of window rows}``) under ``output_dir/config_name``.
 
@@ -153,9 +175,10 @@ def export_dataset_repo(
     ``split_method``, ``seed``, ``log_lines``, ``synthetic`` ...); statistics and the build
     report are added, saved as ``dataset_info.json`` and rendered into ``README.md``. The config
     folder is written beside its place and swapped in at the end (``logllm.atomic``): a build that
-    fails leaves the previous one loadable. Empty splits are left out (``drop_empty_splits``).
+    fails leaves the previous one loadable. Empty splits are left out (``drop_empty_splits``). A config already in
+    ``output_dir`` is replaced only with ``overwrite`` (``check_config_free``).
     """
-    with config_folder(output_dir, config_name) as folder:
+    with config_folder(output_dir, config_name, overwrite) as folder:
         keep = nonempty_splits({name: len(rows) for name, rows in splits.items()}, report)
         splits = {name: splits[name] for name in keep}
         written = []
@@ -200,6 +223,91 @@ def _load_infos(out: Path) -> list[dict[str, Any]]:
             continue
         infos.append(json.loads(path.read_text(encoding="utf-8")))
     return infos
+
+
+def _card_configs(folder: Path) -> list[dict[str, Any]]:
+    """The ``configs:`` of a dataset folder's README YAML header ([] without a README or a header)."""
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return []
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return []
+    header = yaml.safe_load(text.split("---", 2)[1]) or {}
+    return list(header.get("configs") or [])
+
+
+def _split_files(folder: Path, data_files: Any) -> dict[str, list[Path]]:
+    """``data_files`` of a README config (a path/glob, a list of them, or ``[{split, path}]``) -> split -> files."""
+    entries = data_files if isinstance(data_files, list) else [data_files]
+    found: dict[str, list[Path]] = {}
+    for entry in entries:
+        split, patterns = (entry.get("split", "train"), entry["path"]) if isinstance(entry, dict) else ("train", entry)
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
+            matched = sorted(folder.glob(pattern))
+            if not matched:
+                raise ValueError(f"{folder}: README config names {pattern} for split {split}, and there is no such file")
+            found.setdefault(split, []).extend(matched)
+    return found
+
+
+def _folder_split_files(folder: Path, config: str | None) -> tuple[str, dict[str, list[Path]]]:
+    """The config to read (``config``, else the default or only one) and its parquet files per split."""
+    configs = _card_configs(folder)
+    if not configs:
+        from datasets.data_files import get_data_patterns
+
+        if config not in (None, "default"):
+            raise ValueError(f"{folder}: no config {config!r} (its README declares no configs)")
+        found = {}
+        for split, globs in get_data_patterns(str(folder)).items():   # the split names datasets recognises
+            files = {p for pattern in globs for p in folder.glob(pattern)
+                     if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+            if files:
+                found[str(split)] = sorted(files)
+        return "default", found
+    names = [c["config_name"] for c in configs]
+    if config is None:
+        defaults = [c for c in configs if c.get("default")]
+        if not defaults and len(configs) > 1:
+            raise ValueError(f"{folder}: holds configs {', '.join(names)}; name one (--dataset_config / --config)")
+        chosen = (defaults or configs)[0]
+    else:
+        chosen = next((c for c in configs if c["config_name"] == config), None)
+        if chosen is None:
+            raise ValueError(f"{folder}: no config {config!r}; it holds {', '.join(names)}")
+    return chosen["config_name"], _split_files(folder, chosen.get("data_files", []))
+
+
+def read_dataset_folder(folder: str | Path, config: str | None = None) -> Any:
+    """One config of a local dataset folder as a ``DatasetDict``, read from its parquet files as they are now.
+
+    ``datasets.load_dataset(folder, config)`` keys its cache copy on the config name, not on the files, so a folder
+    rebuilt with other input loaded the old rows (stack-notes, datasets 5.2). Reading the parquet files directly
+    (features from their schema, as ``datasets`` wrote them) is always current and writes no cache copy; the
+    windows are held in memory (Arrow), as training and evaluation use them anyway.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset, DatasetDict, NamedSplit
+    from datasets.table import InMemoryTable
+
+    folder = Path(folder)
+    name, files = _folder_split_files(folder, config)
+    if not files:
+        raise ValueError(f"{folder}: no data files for config {name!r}")
+    splits = {}
+    for split, paths in files.items():
+        not_parquet = [p.name for p in paths if p.suffix != ".parquet"]
+        if not_parquet:
+            raise ValueError(f"{folder} ({name}): expected parquet files, found {', '.join(not_parquet)}")
+        try:
+            tables = [pq.read_table(p) for p in paths]
+        except (OSError, pa.ArrowException) as error:
+            raise ValueError(f"{folder} ({name}): cannot read {split} parquet: {error}") from error
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+        splits[split] = Dataset(InMemoryTable(table), split=NamedSplit(split))
+    return DatasetDict(splits)
 
 
 def _yaml_header(infos: Sequence[dict[str, Any]]) -> dict[str, Any]:

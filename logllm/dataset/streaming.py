@@ -134,11 +134,13 @@ class _SplitWriter:
 
 
 def build_streaming(settings: BuildSettings, output_dir: str | Path, config_name: str, report: BuildReport,
-                    info: dict[str, Any] | None = None, batch_size: int = 1000, num_proc: int = 1) -> dict[str, Any]:
+                    info: dict[str, Any] | None = None, batch_size: int = 1000, num_proc: int = 1,
+                    overwrite: bool = False) -> dict[str, Any]:
     """Window, split and write ``output_dir/config_name/<split>.parquet`` in one pass; return statistics.
 
     The config folder is filled beside its place and swapped in at the end (``logllm.atomic``), so
-    a failed build leaves the previous one loadable; empty splits are left out with a note.
+    a failed build leaves the previous one loadable; empty splits are left out with a note. A config already in
+    ``output_dir`` is replaced only with ``overwrite`` (``logllm.dataset.hub.check_config_free``).
     """
     from logllm.dataset.hub import config_folder, nonempty_splits, write_info
 
@@ -146,7 +148,7 @@ def build_streaming(settings: BuildSettings, output_dir: str | Path, config_name
         raise ValueError("--beta needs the in-memory build (oversampling sees all training windows); "
                          "drop --streaming or oversample at training time")
     assign = _random_assigner(settings) if settings.split_method == "random" else _chronological_assigner(settings, report)
-    with config_folder(output_dir, config_name) as folder:
+    with config_folder(output_dir, config_name, overwrite) as folder:
         writer = _SplitWriter(folder, batch_size)
         try:
             for window in build_windows(settings, report, with_groups=settings.split_method == "random",

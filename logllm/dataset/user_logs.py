@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,12 +91,15 @@ def input_files(path: Path) -> list[Path]:
 
 
 def _check_size(file: Path, shown: str, max_bytes: int | None) -> None:
-    from logllm.logs.reader import split_member
+    """Refuse a file over ``max_bytes``, and compressed input whose content is over the thread's
+    ``decompression_limit`` (counted before any line is parsed or scored)."""
+    from logllm.logs.reader import check_decompressed_size, split_member
 
     size = os.path.getsize(split_member(str(file))[0])
     if max_bytes is not None and size > max_bytes:
         raise DetectionInputError(f"{shown}: {size / 1e6:.1f} MB is over the limit of {max_bytes / 1e6:.1f} MB; "
                                   "split the file or raise the limit (--max-mb)")
+    check_decompressed_size(str(file), shown)
 
 
 _UNREADABLE = (LogFormatError, DetectionInputError, OSError)
@@ -226,6 +229,7 @@ def read_input(
     window: str | None = None,
     max_bytes: int | None = None,
     source_name: str | None = None,
+    check: Callable[[], None] | None = None,
 ) -> ReadResult:
     """User input -> windows ready to score, the formats and windows used, lines read, notes.
 
@@ -233,13 +237,14 @@ def read_input(
     its own default window). One that cannot be read is skipped and named in ``notes`` and
     ``skipped``; when nothing could be read the first reason is the error. ``source_name`` is
     what sources, notes and errors call a single input (``<stdin>``, an uploaded file's own name)
-    instead of its path on this machine. All windows are kept in memory: ``InputReader`` streams.
+    instead of its path on this machine. All windows are kept in memory: ``InputReader`` streams. ``check`` is
+    called for every window read and may raise to stop (the Space's per-request time limit).
     """
     reader = InputReader(path, fmt, window, max_bytes, source_name)
     windows: list[Window] = []
     for unit in reader.units():
         try:
-            built = list(unit.windows)  # all or nothing per file
+            built = list(unit.windows if check is None else _checked(unit.windows, check))  # all or nothing per file
         except _UNREADABLE as error:
             reader.failed(unit, error)
             continue
@@ -247,6 +252,12 @@ def read_input(
         windows.extend(built)
     used_fmt, spec, n_lines, notes, skipped = reader.summary(bool(windows))
     return ReadResult(windows, used_fmt, spec, n_lines, notes, now() - reader.started, skipped)
+
+
+def _checked(windows: Iterator[Window], check: Callable[[], None]) -> Iterator[Window]:
+    for window in windows:
+        check()
+        yield window
 
 
 def _reason(where: str, error: Exception) -> str:

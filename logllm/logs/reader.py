@@ -17,6 +17,11 @@
   numbers count every line, so they match the file.
 * Unreadable, truncated, corrupt, binary or empty input raises ``LogFormatError`` naming the file
   and the line reading stopped at.
+* Compressed input is bounded by what it decompresses to (a small ``.gz`` can hold a GiB of lines): every
+  decompressed stream of one path (its members together, and for a compressed tar the whole tar stream, skipped
+  members included) counts against ``decompression_limit`` (default ``DEFAULT_MAX_DECOMPRESSED_BYTES``; each
+  command sets its own), and passing it raises ``LogFormatError`` naming the file and the limit.
+  ``check_decompressed_size`` tells the same at C speed before any line is parsed (``detect`` and the Space).
 
 ``LineSplitter`` and ``LineDecoder`` are the pieces ``logllm.logs.follow`` reuses for a growing file.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import fnmatch
 import gzip
 import io
@@ -34,13 +40,15 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from itertools import islice
 from typing import IO
 
 from logllm.logs.errors import BuildReport, LogFormatError
 
 __all__ = ["open_log_lines", "open_members", "open_binary", "split_member", "looks_binary", "LineSplitter",
-           "LineDecoder", "MAX_LINE_BYTES", "line_ranges", "read_line_range", "splittable"]
+           "LineDecoder", "MAX_LINE_BYTES", "line_ranges", "read_line_range", "splittable", "decompression_limit",
+           "check_decompressed_size", "DEFAULT_MAX_DECOMPRESSED_BYTES"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +62,58 @@ _SIDE_FILES = (".csv", ".md", ".txt", ".json", ".xlsx", ".npz", ".pkl")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
          (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))   # UTF-32 LE before UTF-16 LE
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27)) + b"\x7f"
+DEFAULT_MAX_DECOMPRESSED_BYTES = 64 << 30   # 64 GiB: the largest Loghub log (Thunderbird) is 29.6 GiB unpacked
+_LIMIT: ContextVar[tuple[int | None, str]] = ContextVar(
+    "logllm_decompression_limit", default=(DEFAULT_MAX_DECOMPRESSED_BYTES, "the limit"))
+
+
+@contextlib.contextmanager
+def decompression_limit(max_bytes: int | None, how_to_raise: str = "the limit") -> Iterator[None]:
+    """Within the block, compressed input read by this thread may decompress to at most ``max_bytes`` per path
+    (None: no limit); ``how_to_raise`` (an option name) goes into the error."""
+    token = _LIMIT.set((max_bytes, how_to_raise))
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def _over_limit(shown: str, limit: int, how_to_raise: str) -> LogFormatError:
+    return LogFormatError(f"decompresses to more than {_size(limit)}, the limit for compressed input (a decompression "
+                          f"bomb, or a bigger log than this command takes: raise {how_to_raise})", path=shown)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:g} GiB" if n >= 2**30 and not n % 2**27 else f"{n / 1e6:g} MB"
+
+
+class _Budget:
+    """Decompressed bytes left for one path (all its streams together)."""
+
+    def __init__(self, shown: str, limit: int | None, how_to_raise: str) -> None:
+        self.shown, self.limit, self.how_to_raise, self.used = shown, limit, how_to_raise, 0
+
+    def take(self, n: int) -> None:
+        self.used += n
+        if self.limit is not None and self.used > self.limit:
+            raise _over_limit(self.shown, self.limit, self.how_to_raise)
+
+
+class _Capped:
+    """``read`` over a decompressed stream that stops with an error once its path's ``_Budget`` is spent."""
+
+    def __init__(self, stream: IO[bytes], budget: _Budget) -> None:
+        self.stream, self.budget = stream, budget
+
+    def read(self, size: int = -1) -> bytes:
+        if size is not None and size >= 0:
+            data = self.stream.read(size)
+            self.budget.take(len(data))
+            return data
+        parts = []   # read to the end in chunks, so the budget stops a bomb before it is all in memory
+        while chunk := self.read(STREAM_CHUNK_BYTES):
+            parts.append(chunk)
+        return b"".join(parts)
 
 
 def split_member(path: str) -> tuple[str, str | None]:
@@ -99,11 +159,13 @@ def open_binary(path: str, name: str | None = None, report: BuildReport | None =
 
     ``name`` is what sources and errors call the file instead of ``path`` (``<stdin>`` for a
     spooled standard input, the uploaded file's name in the Space). Archive members left out
-    (README, CSV...) are counted in ``report`` as ``archive_members_skipped``.
+    (README, CSV...) are counted in ``report`` as ``archive_members_skipped``. What the streams decompress to, all
+    together, is bounded by the thread's ``decompression_limit``.
     """
     report = report if report is not None else BuildReport()
     archive, member = split_member(path)
     shown = name or archive
+    budget = _Budget(shown, *_LIMIT.get())
     if not os.path.exists(archive):
         raise LogFormatError("file not found", path=shown)
     if os.path.isdir(archive):
@@ -116,9 +178,9 @@ def open_binary(path: str, name: str | None = None, report: BuildReport | None =
         with handle:
             kind = _kind(handle)
             if kind == "zip":
-                yield from _zip_members(handle, shown, member, report)
+                yield from _zip_members(handle, shown, member, report, budget)
             elif kind.startswith("tar"):
-                yield from _tar_members(handle, kind, shown, member, report)
+                yield from _tar_members(handle, kind, shown, member, report, budget)
             elif member is not None:
                 raise LogFormatError(f"asked for member {member!r} but the file is not an archive", path=shown)
             elif kind == "plain":
@@ -126,10 +188,44 @@ def open_binary(path: str, name: str | None = None, report: BuildReport | None =
             else:
                 opened = gzip.GzipFile(fileobj=handle, mode="rb") if kind == "gzip" else bz2.BZ2File(handle)
                 with opened:
-                    yield shown, opened
+                    yield shown, _Capped(opened, budget)
     except _READ_ERRORS as error:  # the archive itself (its index, its next member) is unreadable
         raise LogFormatError(f"could not read it ({type(error).__name__}: {error}); the archive may be truncated "
                              "or corrupt", path=shown, expected="a complete plain, gzip, bz2, tar or zip file") from error
+
+
+def check_decompressed_size(path: str, name: str | None = None) -> int | None:
+    """Refuse ``path`` before any line is parsed when its content is over the thread's ``decompression_limit``.
+
+    The decompressed bytes are counted at C speed and the count stops just past the limit (a bomb costs a second,
+    not the minutes of parsing and scoring it would); for a zip, the sizes its directory declares for the members that
+    would be read (reading still holds the members to the limit, whatever they declare). Returns the count, or None
+    for a plain file or tar (as big as the file) and for a file that cannot be read (reading it says why, with the
+    line).
+    """
+    limit, how_to_raise = _LIMIT.get()
+    archive, member = split_member(path)
+    if limit is None or not os.path.isfile(archive):
+        return None
+    total = 0
+    try:
+        with open(archive, "rb") as handle:
+            kind = _kind(handle)
+            if kind in ("plain", "tar"):
+                return None
+            if kind == "zip":
+                with zipfile.ZipFile(handle) as zf:
+                    total = sum(i.file_size for i in zf.infolist() if not i.is_dir() and _wanted(i.filename, member))
+            else:
+                stream = gzip.GzipFile(fileobj=handle, mode="rb") if kind.endswith("gzip") else bz2.BZ2File(handle)
+                with stream:
+                    while total <= limit and (chunk := stream.read(CHUNK_BYTES)):
+                        total += len(chunk)
+    except _READ_ERRORS:
+        return None
+    if total > limit:
+        raise _over_limit(name or archive, limit, how_to_raise)
+    return total
 
 
 def _skipped(report: BuildReport, shown: str, names: list[str]) -> None:
@@ -137,7 +233,7 @@ def _skipped(report: BuildReport, shown: str, names: list[str]) -> None:
         report.add("archive_members_skipped", len(names), where=f"{shown}:{names[0]}")
 
 
-def _zip_members(handle: IO[bytes], shown: str, member: str | None, report: BuildReport):
+def _zip_members(handle: IO[bytes], shown: str, member: str | None, report: BuildReport, budget: _Budget):
     with zipfile.ZipFile(handle) as zf:
         files = [n for n in zf.namelist() if not n.endswith("/")]
         names = [n for n in files if _wanted(n, member)]
@@ -147,13 +243,17 @@ def _zip_members(handle: IO[bytes], shown: str, member: str | None, report: Buil
             _skipped(report, shown, [n for n in files if n not in names])
         for inner in names:
             with zf.open(inner) as stream:
-                yield f"{shown}:{inner}", stream
+                yield f"{shown}:{inner}", _Capped(stream, budget)
 
 
-def _tar_members(handle: IO[bytes], kind: str, shown: str, member: str | None, report: BuildReport):
+def _tar_members(handle: IO[bytes], kind: str, shown: str, member: str | None, report: BuildReport,
+                 budget: _Budget):
     found = False
     left_out: list[str] = []
-    with tarfile.open(fileobj=handle, mode="r|" + {"tar": "", "tar+gzip": "gz", "tar+bz2": "bz2"}[kind]) as tf:
+    stream: IO[bytes] | _Capped = handle   # a plain tar is as big as its file
+    if kind != "tar":   # the whole decompressed tar stream counts: members skipped are decompressed too
+        stream = _Capped(gzip.GzipFile(fileobj=handle, mode="rb") if kind == "tar+gzip" else bz2.BZ2File(handle), budget)
+    with tarfile.open(fileobj=stream, mode="r|") as tf:
         for info in tf:
             if not info.isfile():
                 continue

@@ -118,10 +118,12 @@ class ResultWriter:
         return self.path
 
     def abort(self) -> None:
+        """Remove the temporary file, also when closing it fails (a full disk fails the flush of what is left)."""
         import contextlib
         import os
 
-        self.handle.close()
+        with contextlib.suppress(OSError):
+            self.handle.close()
         with contextlib.suppress(OSError):
             os.unlink(self.tmp)
 

@@ -344,10 +344,19 @@ def attribute_mistakes(
 
 
 def load_window_dataset(dataset: str, config: str | None = None) -> Any:
-    """A window DatasetDict from a dataset repo folder (README `configs:`) or a Hub id."""
+    """A window DatasetDict from a dataset repo folder (README `configs:`) or a Hub id.
+
+    A local folder is read from its parquet files as they are now (``read_dataset_folder``): through
+    ``load_dataset`` a folder rebuilt with other input came back with the old windows from the ``datasets`` cache.
+    """
     from datasets import DatasetDict, load_dataset
 
-    loaded = load_dataset(dataset, name=config) if config else load_dataset(dataset)
+    if os.path.isdir(dataset):
+        from logllm.dataset.hub import read_dataset_folder
+
+        loaded = read_dataset_folder(dataset, config)
+    else:
+        loaded = load_dataset(dataset, name=config) if config else load_dataset(dataset)
     if not isinstance(loaded, DatasetDict):
         raise TypeError(f"{dataset}: expected train/validation/test splits, got {type(loaded).__name__}")
     missing = {"lines", "label"} - set(next(iter(loaded.values())).column_names)

@@ -402,9 +402,20 @@ def detect_path(
     progress: ProgressFn | None = None,
     max_bytes: int | None = None,
     source_name: str | None = None,
+    check: Callable[[], None] | None = None,
 ) -> DetectionReport:
-    """Read, window and score one file or folder; the function behind CLI and Space."""
-    return score_input(detector, read_input(path, fmt, window, max_bytes, source_name), threshold, progress)
+    """Read, window and score one file or folder; the function behind CLI and Space. ``check`` is called for every
+    window read and every batch scored, and may raise to stop (the Space's per-request time limit)."""
+    read = read_input(path, fmt, window, max_bytes, source_name, check=check)
+    if check is None:
+        return score_input(detector, read, threshold, progress)
+
+    def checked_progress(done: int, total: int) -> None:
+        check()
+        if progress is not None:
+            progress(done, total)
+
+    return score_input(detector, read, threshold, checked_progress)
 
 
 __all__ = ["Detector", "DetectionReport", "ModelNotFoundError", "WindowResult", "detect_path", "processor_notes",

@@ -146,4 +146,7 @@ def load_training_dataset(script_args: Any, seed: int) -> Any:
         )
     from logllm.report.evaluate import load_window_dataset
 
-    return load_window_dataset(script_args.dataset_name, script_args.dataset_config)
+    try:
+        return load_window_dataset(script_args.dataset_name, script_args.dataset_config)
+    except ValueError as error:  # a local folder without the config asked for, or unreadable parquet
+        raise TrainingDataError(str(error)) from error
