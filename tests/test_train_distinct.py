@@ -178,3 +178,25 @@ def test_length_grouped_batches_get_a_length_column(tmp_path):
                                      "--train_sampling_strategy", "group_by_length", recipe="frozen.yaml"),
                           dataset=dataset)
     assert result.stages[0]["distinct_windows"] == 5 and result.stages[0]["steps"] > 0
+
+
+@pytest.mark.parametrize("weighting", ["batch", "none"])
+def test_other_weightings_of_distinct_windows(tmp_path, weighting):
+    from tests.test_train_pipeline import tiny_args
+    from logllm.training.stages import run_training
+    from datasets import DatasetDict
+
+    rows = [{**row, "window_id": f"w{i}"} for i, row in enumerate(ROWS)]
+    dataset = DatasetDict(train=Dataset.from_list(rows), validation=Dataset.from_list(rows[:4]))
+    out = tmp_path / "run"
+    result = run_training(*tiny_args(out, "--distinct_windows", "true", "--distinct_weighting", weighting,
+                                     "--evaluate_test", "false", recipe="frozen.yaml"), dataset=dataset)
+    (stage,) = result.stages
+    assert stage["distinct_windows"] == 5 and stage["distinct_weighting"] == weighting
+
+
+def test_an_unknown_weighting_is_refused():
+    from logllm.training.recipes import parse_arguments
+
+    with pytest.raises(ValueError, match="distinct_weighting must be one of"):
+        parse_arguments(["--config", "fast", "--distinct_weighting", "sqrt"])

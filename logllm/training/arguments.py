@@ -201,6 +201,13 @@ class ScriptArguments:
                           "by how often it occurs (oversampling included): the epoch objective of the repeated windows "
                           "at a fraction of the forward passes (real logs repeat: 6,625 HDFS sessions, 1,065 distinct)"},
     )
+    distinct_weighting: str = field(
+        default="epoch",
+        metadata={"help": "with distinct_windows, how counts weigh: epoch (each row by its count, the loss scaled so an "
+                          "epoch's objective is the repeated windows'), batch (by count within a batch, every batch "
+                          "weighs the same: heavy windows cannot swamp Adam's statistics) or none (each distinct "
+                          "window once, unweighted)"},
+    )
     overwrite_output_dir: bool = field(default=False, metadata={"help": "start over even if output_dir has a run"})
     # After training
     evaluate_test: bool = field(default=True, metadata={"help": "score the test split, write <output_dir>/eval/"})
@@ -219,6 +226,9 @@ class ScriptArguments:
         default=None, init=False,
         metadata={"help": "set by the parser: the command line of the run (the model card's reproduce command)"},
     )
+
+
+DISTINCT_WEIGHTINGS = ("epoch", "batch", "none")
 
 
 @dataclass
@@ -266,6 +276,8 @@ def validate_arguments(script_args: ScriptArguments, model_args: LogLLMModelConf
             f"dedup_batch needs lora_dropout 0 (got {model_args.lora_dropout}): with dropout, the copies of a window in a "
             "batch see different masks, and running one copy would change the gradient"
         )
+    if script_args.distinct_weighting not in DISTINCT_WEIGHTINGS:
+        raise ValueError(f"distinct_weighting must be one of {DISTINCT_WEIGHTINGS}, got {script_args.distinct_weighting!r}")
     if script_args.novelty_index_max_lines < 0:
         raise ValueError(f"novelty_index_max_lines must be >= 0 (0: no index), got {script_args.novelty_index_max_lines}")
     if not 0 <= script_args.oversample_beta < 1:

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Iterator
 from logllm.modeling.processing_logllm import truncation_note
 from logllm.training.arguments import StageConfig
 from logllm.training.data import (
+    WEIGHT_COLUMN,
     answer_token_weight,
     check_trainable_labels,
     distinct_windows,
@@ -251,6 +252,7 @@ def run_stage(
     callbacks: Iterable[Any] = (),
     dedup_batch: bool = False,
     distinct: bool = False,
+    weighting: str = "epoch",
 ) -> dict[str, Any]:
     """Train one stage with a fresh Trainer (its own optimizer and schedule); return its record. With `distinct`,
     the stage's windows (after its sample) are collapsed to distinct ones weighted by their counts."""
@@ -259,7 +261,10 @@ def run_stage(
     windows, token_weight = len(train_data), None
     if distinct:
         train_data, _ = distinct_windows(train_data, max_lines_per_window)
-        token_weight = answer_token_weight(train_data, processor)
+        if weighting == "epoch":
+            token_weight = answer_token_weight(train_data, processor)
+        elif weighting == "none":
+            train_data = train_data.remove_columns(WEIGHT_COLUMN)
     if distinct and eval_split is not None:  # copies side by side, so that each batch runs its distinct windows once
         eval_lines = eval_split["lines"]
         eval_split = eval_split.select(sorted(range(len(eval_lines)), key=lambda i: tuple(eval_lines[i])))
@@ -269,7 +274,7 @@ def run_stage(
     logger.info(
         "stage %s: trains %s (%s parameters), %d windows%s x %g epoch(s), lr %.1e, effective batch %d%s",
         stage.name, stage.trains_text, f"{trainable:,}", windows,
-        f" ({len(train_data)} distinct, loss weighted by count)" if distinct else "", stage.epochs, stage.learning_rate,
+        f" ({len(train_data)} distinct, weighting {weighting})" if distinct else "", stage.epochs, stage.learning_rate,
         args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size),
         f", resuming from {resume_from}" if resume_from else "",
     )
@@ -307,6 +312,7 @@ def run_stage(
         "epochs": stage.epochs,
         "windows": windows,
         "distinct_windows": len(train_data) if distinct else None,
+        "distinct_weighting": weighting if distinct else None,
         "forward_passes": len(train_data) * stage.epochs,
         "trainable_parameters": trainable,
         "steps": int(trainer.state.global_step),
@@ -386,6 +392,7 @@ def train_stages(
                 output_dir=output_dir, seed=training_args.seed, resume_from=resume_from,
                 max_lines_per_window=model_args.max_lines_per_window, callbacks=callbacks,
                 dedup_batch=script_args.dedup_batch, distinct=script_args.distinct_windows,
+                weighting=getattr(script_args, "distinct_weighting", "epoch"),
             )
         )
     return records
