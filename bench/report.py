@@ -42,6 +42,14 @@ def generalization_section(results_dir: Path) -> str:
     return "\n" + text.rstrip("\n") + "\n\nPer-setting tables, data and plots: [results/generalization.md](results/generalization.md).\n"
 
 
+def hdfs_real_section(results_dir: Path) -> str:
+    """bench/hdfs_real.py's report (real HDFS at 1/60 scale, every row on the same sessions), one level down."""
+    path = results_dir / "hdfs_real.md"
+    if not path.is_file():
+        return ""
+    return "\n" + path.read_text(encoding="utf-8").replace("\n## ", "\n### ").replace("# ", "## ", 1)
+
+
 def gpu_section(results_dir: Path) -> str:
     """bench/train_gpu.py's report (QLoRA on a GPU, or why it has no number), one level down; empty when not run."""
     path = results_dir / "train_gpu.md"
@@ -54,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     (args,) = HfArgumentParser(ReportArguments).parse_args_into_dataclasses(args=argv)
-    text = (render(Path(args.results)).rstrip("\n") + "\n" + pretrained_section(Path(args.results))
+    text = (render(Path(args.results)).rstrip("\n") + "\n" + hdfs_real_section(Path(args.results))
+            + pretrained_section(Path(args.results))
             + generalization_section(Path(args.results)) + gpu_section(Path(args.results)))
     Path(args.output).write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
