@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", help="log file, folder of logs, .gz file, or - for standard input")
     parser.add_argument("--model", default=None,
                         help="saved model folder or Hub id (default: $LOGLLM_MODEL, else runs/quickstart/model)")
+    parser.add_argument("--baseline", action="append", default=None, metavar="GOOD_LOG",
+                        help="instead of a model: learn from this known-good log on the fly (as `logllm learn`) and "
+                             "report what in PATH is unlike it; repeatable")
     parser.add_argument("--format", dest="fmt", default="auto", choices=INPUT_FORMATS, help="log format (default: auto)")
     parser.add_argument("--window", default=None,
                         help=f"session | sliding:SIZE[:STEP] | time:SECONDS (defaults: {defaults})")
@@ -167,8 +170,16 @@ def run(args: argparse.Namespace) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
-                                 use_novelty=args.novelty)
+        if args.baseline:
+            detector = _baseline_detector(args, max_bytes, num_proc)
+        else:
+            detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
+                                     use_novelty=args.novelty)
+        templates = None
+        if detector.templates is not None:
+            from logllm.report.templates import TemplateTally
+
+            templates = TemplateTally()
         if not args.window_cache:
             detector.cache = WindowScoreCache(max_entries=0)
         if not args.line_cache:
@@ -201,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
                     for result in detector.score_stream(_guarded(unit.windows), block=STREAM_BLOCK, threshold=threshold,
                                                         progress=advance if not args.no_progress else None):
                         part.add(result)
+                        if templates is not None:
+                            templates.add(result)
                         if writer is not None:
                             try:
                                 writer.write(result)
@@ -225,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
         for note in report.notes:
             print(f"logllm detect: note: {note}", file=sys.stderr)
         print(format_table(report, top_k=args.top_k, max_rows=args.max_rows, tally=tally))
+        if templates is not None:
+            print(templates.format())
         if writer is not None:
             try:
                 written = writer.commit()
@@ -243,6 +258,30 @@ def run(args: argparse.Namespace) -> int:
         print("logllm detect: the input is unfamiliar to the model (see above); exit status 3", file=sys.stderr)
         return EXIT_UNFAMILIAR
     return EXIT_ANOMALY if args.fail_on_anomaly and tally.flagged_count else EXIT_OK
+
+
+def _baseline_detector(args: argparse.Namespace, max_bytes: int | None, num_proc: int):
+    """A detector learned on the fly from `--baseline` logs (`logllm learn`'s defaults; nothing saved)."""
+    from logllm.commands.learn import learn_from_inputs
+    from logllm.logs.errors import DetectionInputError
+    from logllm.scoring.detector import Detector
+    from logllm.scoring.learn import LearnSettings
+
+    if args.model:
+        raise DetectionInputError("--baseline learns a model from the good log: leave out --model")
+    if "-" in args.baseline and args.path == "-":
+        raise DetectionInputError("standard input (-) cannot be both PATH and --baseline")
+    model, processor, result, logs = learn_from_inputs(args.baseline, LearnSettings(), fmt=args.fmt,
+                                                      max_bytes=max_bytes, num_proc=num_proc,
+                                                      progress=not args.no_progress, label="baseline")
+    for note in logs.notes:
+        print(f"logllm detect: note: baseline: {note}", file=sys.stderr)
+    if logs.skipped:
+        raise DetectionInputError(f"--baseline: {len(logs.skipped)} file(s) could not be read: "
+                                  + "; ".join(f"{where}: {why}" for where, why in logs.skipped))
+    print(f"baseline: {result.describe()}", file=sys.stderr)
+    return Detector(model, processor, name="baseline " + ", ".join(args.baseline), batch_size=args.batch_size,
+                    threshold=args.threshold, use_novelty=args.novelty)
 
 
 def _check_output(path: Path) -> None:
