@@ -292,6 +292,11 @@ class TemplateIndex:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        ledger = self.folder / LEDGER_FILE if self.folder is not None else None
+        if ledger is not None and ledger.is_file() and ledger.resolve() != (folder / LEDGER_FILE).resolve():
+            import shutil
+
+            shutil.copyfile(ledger, folder / LEDGER_FILE)  # the ledger travels with its index (same model id)
         return target
 
     @classmethod

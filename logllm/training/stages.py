@@ -428,6 +428,40 @@ def build_training_novelty_index(model: Any, processor: Any, dataset: Any, scrip
     return report
 
 
+def build_training_template_index(model: Any, processor: Any, dataset: Any, script_args: Any) -> Any | None:
+    """The template index (logllm.modeling.templates_logllm) from the lines of the normal training windows, with
+    their counts, before oversampling; None when `novelty_index_max_lines` is 0 (no novelty evidence at all).
+
+    A model started from a folder that has one (`logllm train --init DIR`, e.g. a `logllm learn` folder) keeps it:
+    the training lines are added to its counts and its model id (and so its ledger of accepted lines) is kept."""
+    from logllm.modeling.templates_logllm import TemplateIndex, TemplateIndexBuilder
+
+    base = base_model_of(model)
+    previous = getattr(base, "template_index", None)
+    if script_args.novelty_index_max_lines <= 0:
+        return previous
+    train = limit_split(dataset["train"], script_args.max_train_windows)
+    builder = TemplateIndexBuilder()
+    for lines, label in zip(train["lines"], train["label"]):
+        if int(label) == 0:
+            builder.add_lines(lines)
+    index = builder.build(model_id=previous.model_id if previous is not None else None)
+    if previous is not None:
+        lines, templates = dict(previous.lines), dict(previous.templates)
+        for table, extra in ((lines, index.lines), (templates, index.templates)):
+            for text, count in extra.items():
+                table[text] = table.get(text, 0) + count
+        facts = {**index.facts, "lines_read": index.facts["lines_read"] + previous.facts.get("lines_read", 0),
+                 "started_from": previous.facts}
+        merged = TemplateIndex(lines, templates, model_id=previous.model_id, rare_below=previous.rare_below, facts=facts)
+        merged.folder, merged.ledger = previous.folder, previous.ledger
+        merged.apply_ledger(previous.ledger)
+        index = merged
+    base.set_template_index(index)
+    logger.info(index.describe())
+    return index
+
+
 def dataset_window(script_args: Any) -> dict[str, Any] | None:
     """How the training windows were cut, when the data says so: the window part of a built dataset's config name
     (`bgl_sliding_100_100`, `hdfs_session`, `plain_time_60_60`) or the synthetic kind (HDFS-like: sessions);
@@ -498,8 +532,12 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
     from logllm.training.artifact import save_model_artifact
 
     output_dir = Path(training_args.output_dir)
+    # the operating point of a folder training started from (`--init`, `model_name_or_path`) judged the old weights,
+    # and a `logllm learn` folder's says its decoder is untrained: a new one is chosen below
+    base_model_of(model).config.operating_point = None
     index = build_training_novelty_index(model, processor, dataset, script_args, int(training_args.seed),
                                          int(training_args.per_device_eval_batch_size))
+    templates = build_training_template_index(model, processor, dataset, script_args)
     window = dataset_window(script_args)
     point, evaluation = choose_operating_point_of(model, processor, dataset, script_args, training_args, label,
                                                   model_args.model_preset, window)
@@ -520,7 +558,7 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
         repo_id=training_args.hub_model_id if training_args.push_to_hub else None,
         base_models=base_model_ids(base_model_of(model).config),
         command=script_args.command,
-        novelty_index=index.describe() if index is not None else None,
+        novelty_index=" ".join(x.describe() for x in (index, templates) if x is not None) or None,
         warnings=warnings,
     )
     final_dir = save_model_artifact(
