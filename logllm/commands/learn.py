@@ -142,7 +142,7 @@ def learn_from_inputs(paths: Sequence[str], settings: Any, *, fmt: str = "auto",
         first = next(windows, None)  # unreadable input fails before the encoder loads
         if first is None:
             raise DetectionInputError(f"{', '.join(paths)}: no log lines to learn from")
-        model, processor = build_learner(seed=settings.seed)
+        model, processor = build_learner(seed=settings.seed, max_tokens_per_line=settings.max_tokens_per_line)
         with tqdm(unit="line", desc=label, file=sys.stderr, dynamic_ncols=True,
                   disable=True if not progress else None) as bar:
             from itertools import chain

@@ -360,7 +360,8 @@ class TemplateIndexBuilder:
 
     Each distinct line goes through Drain once; repeats only add to counts. Past `max_lines` distinct lines, new ones
     still count towards their template (a bounded memo remembers their cluster) but are not kept as lines. Drain
-    templates past `max_templates` keep the most frequent. Everything left out is counted in `facts`.
+    holds at most 4 x `max_templates` clusters (it forgets the least recently matched), and the index keeps the
+    `max_templates` most frequent. Everything left out is counted in `facts`.
     """
 
     max_lines: int = DEFAULT_MAX_LINES
@@ -377,6 +378,7 @@ class TemplateIndexBuilder:
             raise ValueError("max_lines and max_templates must be >= 1")
         config = TemplateMinerConfig()
         config.drain_sim_th, config.drain_depth, config.profiling_enabled = self.sim_th, self.depth, False
+        config.drain_max_clusters = 4 * self.max_templates  # bounded memory: past it Drain forgets the least recent
         self._miner = TemplateMiner(config=config)
         self._lines: dict[str, list[int]] = {}  # line -> [count, cluster id]
         self._overflow: OrderedDict[str, int] = OrderedDict()  # lines past the cap -> cluster id (bounded memo)
@@ -429,15 +431,24 @@ class TemplateIndexBuilder:
     def kept_lines(self) -> dict[str, int]:
         return {line: value[0] for line, value in self._lines.items()}
 
+    def representatives(self, per_template: int) -> list[str]:
+        """Up to `per_template` of the most frequent kept lines of each Drain cluster, most frequent clusters first:
+        what an embedding index needs to cover every kind of line without encoding every variant."""
+        by_cluster: dict[int, list[tuple[int, str]]] = {}
+        for line, (count, cid) in self._lines.items():
+            by_cluster.setdefault(cid, []).append((count, line))
+        ranked = sorted(by_cluster.values(), key=lambda rows: -sum(c for c, _ in rows))
+        return [line for rows in ranked for _, line in sorted(rows, key=lambda r: (-r[0], r[1]))[:per_template]]
+
     def build(self, model_id: str | None = None) -> TemplateIndex:
         templates: dict[str, int] = {}
         for cluster in self._miner.drain.clusters:
             text = cluster.get_template()
             templates[text] = templates.get(text, 0) + self._cluster_counts.get(cluster.cluster_id, 0)
-        left_out = 0
+        left_out = max(0, len(self._cluster_counts) - len(self._miner.drain.clusters))  # forgotten by Drain
         if len(templates) > self.max_templates:
             ranked = sorted(templates.items(), key=lambda kv: (-kv[1], kv[0]))
-            left_out = len(ranked) - self.max_templates
+            left_out += len(ranked) - self.max_templates
             templates = dict(ranked[: self.max_templates])
         facts = {
             "lines_read": self.lines_read,

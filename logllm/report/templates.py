@@ -26,7 +26,8 @@ class _Entry:
 
 @dataclass
 class TemplateTally:
-    """Occurrences of each new / rare template and unusual line (by template), the windows holding them, an example."""
+    """Occurrences of each new / rare template and unusual line (by template), the windows holding them, the windows
+    it flagged (its part is among the window's reasons) and, of those, the ones labelled normal (false alarms)."""
 
     parts: dict[str, dict[str, _Entry]] = field(default_factory=lambda: {
         "new template": {}, "rare template": {}, "unusual line": {}})
@@ -53,8 +54,9 @@ class TemplateTally:
             if (part, template) not in in_window:
                 in_window.add((part, template))
                 entry.windows += 1
-                entry.flagged_windows += bool(result.anomalous)
-                entry.false_alarms += bool(result.anomalous and result.label == 0)
+                flagged_by_it = bool(result.anomalous and part in (result.reason or "").split(" + "))
+                entry.flagged_windows += flagged_by_it
+                entry.false_alarms += flagged_by_it and result.label == 0
 
     def extend(self, results: Iterable[Any]) -> TemplateTally:
         for result in results:

@@ -39,6 +39,9 @@ class LearnSettings:
         max_templates (`int`): Drain templates kept (the most frequent).
         rare_below (`int`): a template seen fewer times is a *rare template*.
         index_max_lines (`int`): distinct lines encoded into the novelty index (a seeded sample past it).
+        index_lines_per_template (`int`): of each template, the most frequent lines encoded (0: all). Encoding is
+            what learning spends its time on (MiniLM on the CPU); a few lines per template cover its kind.
+        max_tokens_per_line (`int`): encoder tokens read per line (the folder's processor keeps it for detect).
         profile_lines (`int`): lines whose nearest-other-line distance makes the familiarity profile.
         novelty_quantile, novelty_floor: the novelty threshold = this quantile of the profile (at least the floor).
         novelty_decides (`bool`): whether an unusual line (embedding distance) flags a window on its own.
@@ -48,14 +51,16 @@ class LearnSettings:
     max_lines: int = 100_000
     max_templates: int = 20_000
     rare_below: int = 3
-    index_max_lines: int = 20_000
+    index_max_lines: int = 5_000
+    index_lines_per_template: int = 4
+    max_tokens_per_line: int = 64
     profile_lines: int = 2_000
     novelty_quantile: float = 0.99
     novelty_floor: float = 0.05
     novelty_decides: bool = NOVELTY_DECIDES
     rare_flags: bool = False
     seed: int = 0
-    batch_size: int = 256
+    batch_size: int = 64
 
 
 @dataclass
@@ -159,8 +164,10 @@ def learn_detector(
     seconds["templates"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    by_count = sorted(builder.kept_lines().items(), key=lambda kv: -kv[1])
-    lines = [line for line, _ in by_count]
+    if settings.index_lines_per_template > 0:
+        lines = builder.representatives(settings.index_lines_per_template)
+    else:
+        lines = [line for line, _ in sorted(builder.kept_lines().items(), key=lambda kv: -kv[1])]
     novelty = build_novelty_index(model, processor, lines, max_lines=settings.index_max_lines, seed=settings.seed,
                                   batch_size=settings.batch_size)
     seconds["encode"] = time.perf_counter() - started
@@ -184,12 +191,11 @@ def learn_detector(
     return LearnResult(index=index, novelty=asdict(novelty), profile=profile, seconds=seconds)
 
 
-def build_learner(seed: int = 0, max_tokens_per_line: int | None = None) -> tuple[Any, Any]:
+def build_learner(seed: int = 0, max_tokens_per_line: int = LearnSettings.max_tokens_per_line) -> tuple[Any, Any]:
     """The model a learned folder starts from: the `default` preset (pretrained MiniLM encoder, untrained decoder)."""
     from logllm.modeling.presets import build_default
 
-    kwargs = {"max_tokens_per_line": max_tokens_per_line} if max_tokens_per_line else {}
-    return build_default(seed=seed, **kwargs)
+    return build_default(seed=seed, max_tokens_per_line=max_tokens_per_line)
 
 
 def render_card(result: LearnResult, sources: Sequence[str], settings: LearnSettings, command: str | None = None) -> str:
