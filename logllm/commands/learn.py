@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an unusual line (embedding distance) flags a window on its own (default: evidence only)")
     parser.add_argument("--index-max-lines", type=int, default=d.index_max_lines,
                         help="distinct lines encoded into the novelty index (a seeded sample past it)")
+    parser.add_argument("--index-lines-per-template", type=int, default=d.index_lines_per_template,
+                        help=f"of each template, the most frequent lines encoded (default {d.index_lines_per_template}; 0: all)")
+    parser.add_argument("--max-tokens-per-line", type=int, default=d.max_tokens_per_line,
+                        help=f"encoder tokens read per line (default {d.max_tokens_per_line})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads for encoding (default: torch's)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -121,11 +125,14 @@ def settings_of(args: argparse.Namespace) -> Any:
     from logllm.logs.errors import DetectionInputError
     from logllm.scoring.learn import LearnSettings
 
-    for name in ("max_lines", "max_templates", "rare_below", "index_max_lines"):
+    for name in ("max_lines", "max_templates", "rare_below", "index_max_lines", "max_tokens_per_line"):
         if getattr(args, name) < 1:
             raise DetectionInputError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.index_lines_per_template < 0:
+        raise DetectionInputError("--index-lines-per-template must be >= 0 (0: every line)")
     return LearnSettings(max_lines=args.max_lines, max_templates=args.max_templates, rare_below=args.rare_below,
-                         index_max_lines=args.index_max_lines, novelty_decides=args.novelty_flags,
+                         index_max_lines=args.index_max_lines, index_lines_per_template=args.index_lines_per_template,
+                         max_tokens_per_line=args.max_tokens_per_line, novelty_decides=args.novelty_flags,
                          rare_flags=args.rare_flags, seed=args.seed)
 
 

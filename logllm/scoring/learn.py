@@ -24,8 +24,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# The embedding distance must not flag on its own by default: on the held-out alert kinds of the Thunderbird slice it
-# added false alarms without finding an alert the template rule missed (bench/results/learn.md). It still names
+# The embedding distance does not flag on its own by default: flagging on it too changed no decision on the Thunderbird
+# and HDFS settings, and alone it found under a tenth of the alerts (bench/results/learn.md). It still names
 # "unusual line" evidence and drives the unfamiliar-input check.
 NOVELTY_DECIDES = False
 
