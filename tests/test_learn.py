@@ -333,5 +333,33 @@ def test_train_init_from_a_learned_folder_keeps_its_index_and_ledger(tmp_path, l
     assert json.loads((final / LEDGER_FILE).read_text())["entries"][0]["note"] == "kept through training"
     config = json.loads((final / "config.json").read_text())
     assert config["operating_point"]["decoder_decides"] is True  # a trained decoder decides again
+    summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
+    assert summary["template_index"]["lines_read"] == after["facts"]["lines_read"]  # reported with the run
     with pytest.raises(ValueError, match="not a saved model folder"):
         init_as_model_path(["--init", str(tmp_path / "nowhere")])
+
+
+def test_watch_honours_an_accept_made_while_it_runs(tmp_path, learned):
+    """`logllm watch` alerts on a new template, then (after `accept`, no restart) not on the same template."""
+    import io
+
+    from logllm.commands.watch import Watcher
+    from logllm.modeling.loading import load_model
+    from logllm.scoring.detector import Detector
+    from logllm.scoring.feedback import Ledger
+
+    known = quiet_log(8, seed=3).splitlines()
+    log = tmp_path / "live.log"
+    log.write_text("\n".join(known[:4] + [NEW_LINE]) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    watcher = Watcher(log, Detector(*load_model(learned)), size=5, step=5, from_start=True, out=out)
+    watcher.step()
+    assert watcher.stats.alerts == 1 and "ALERT" in out.getvalue()
+    ledger = Ledger(learned)
+    ledger.add("template", [watcher.detector.templates.template_of(
+        watcher.detector.processor.preprocess_lines([NEW_LINE])[0])], note="expected after the upgrade")
+    ledger.save()
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(known[4:8] + [NEW_LINE]) + "\n")
+    watcher.step()
+    assert watcher.stats.windows == 2 and watcher.stats.alerts == 1

@@ -22,7 +22,7 @@ MODEL_FILE_PATTERNS = [
     "README.md", "config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json",
     "adapter_config.json", "*.py", "processor_config.json", "preprocessor_config.json", "tokenizer*",
     "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.*",
-    "encoder_tokenizer/*", "decoder_tokenizer/*", "adapters/*", "adapters/*/*", "eval/*", "template_index.json",
+    "encoder_tokenizer/*", "decoder_tokenizer/*", "adapters/*", "adapters/*/*", "eval/*", "template_index.json", "learned.json",
 ]  # not accepted.json: a ledger of accepted lines belongs to one deployment (logllm accept)
 # The evaluation files copied into the folder's eval/ (the numbers the card reports, and their plots).
 EVAL_FILE_PATTERNS = ("metrics.json", "*.png", "cost.json", "cost.md")

@@ -390,7 +390,8 @@ def run_training(
         result.eval_metrics, result.final_model_dir = finished["evaluation"], finished["final_model_dir"]
         result.seconds = time.perf_counter() - started
         write_summary(result, script_args, training_args, model_args, sizes, novelty_index=finished["novelty_index"],
-                      operating_point=finished["operating_point"], warnings=finished["warnings"])
+                      operating_point=finished["operating_point"], warnings=finished["warnings"],
+                      template_index=finished["template_index"])
         if training_args.push_to_hub:
             from logllm.training.artifact import push_model_folder
 
@@ -567,6 +568,7 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
     )
     return {"evaluation": evaluation, "final_model_dir": final_dir,
             "novelty_index": asdict(index) if index is not None else None,
+            "template_index": templates.facts if templates is not None else None,
             "operating_point": point.to_dict(), "warnings": warnings}
 
 
@@ -688,7 +690,7 @@ def stage_hyperparameters(records: list[dict[str, Any]]) -> list[dict[str, Any]]
 def write_summary(
     result: TrainResult, script_args: Any, training_args: Any, model_args: Any, sizes: dict[str, Any], *,
     novelty_index: dict[str, Any] | None = None, operating_point: dict[str, Any] | None = None,
-    warnings: list[str] | None = None,
+    warnings: list[str] | None = None, template_index: dict[str, Any] | None = None,
 ) -> Path:
     """training_summary.json: everything needed to say what was trained, on what, how long."""
     metrics = (result.eval_metrics or {}).get("metrics")
@@ -702,6 +704,7 @@ def write_summary(
         "stages": result.stages,
         "test_metrics": metrics,
         "novelty_index": novelty_index,
+        "template_index": template_index,
         "operating_point": operating_point,
         "warnings": list(warnings or []),
         "final_model": str(result.final_model_dir) if result.final_model_dir else None,
