@@ -37,8 +37,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 logger = logging.getLogger("bench.learn")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -181,25 +179,74 @@ def feedback(folder: Path, rows: list[dict[str, Any]], results: list[Any], top: 
 
 
 # ============================================================================ settings
-def thunderbird_tasks(args: LearnBenchArguments) -> list[dict[str, Any]]:
-    from generalization import GeneralizationArguments, _random_split, foreign_alert_task, load_loghub_windows
+def load_windows(path: Path, fmt: str, size: int, max_lines: int | None, max_chars: int) -> list[dict[str, Any]]:
+    """Full sliding windows (size = step) over a labelled Loghub file, lines cut to `max_chars`: the windows of
+    bench/generalization.py (`load_loghub_windows`), built the same way."""
+    from itertools import islice
 
+    from logllm.dataset.normal_only import _default_preprocess
+    from logllm.logs.formats import parse_file
+    from logllm.windows.windowing import sliding_windows
+
+    records = islice(parse_file(str(path), fmt), max_lines)
+    rows = [dict(w) for w in sliding_windows(records, size, size, _default_preprocess()) if len(w["lines"]) == size]
+    for row in rows:
+        row["lines"] = [x[:max_chars] for x in row["lines"]]
+        row["raw_lines"] = [x[:max_chars] for x in row["raw_lines"]]
+    return rows
+
+
+def random_split(rows: list[dict[str, Any]], seed: int, test: float = 0.3, val: float = 0.15):
+    """Seeded stratified train/validation/test (logllm.dataset.generalization.subsample_labels), as
+    bench/generalization.py splits these samples (their windows are not in time order)."""
+    from logllm.dataset.generalization import subsample_labels
+
+    def carve(part_of: list[dict[str, Any]], fraction: float, at: int):
+        part, _ = subsample_labels(part_of, fraction, seed=at)
+        ids = {r["window_id"] for r in part}
+        return list(part), [r for r in part_of if r["window_id"] not in ids]
+
+    test_rows, rest = carve(rows, test, seed)
+    val_rows, train_rows = carve(rest, val / (1 - test), seed + 1)
+    return train_rows, val_rows, test_rows
+
+
+def insert_foreign_alerts(test: list[dict[str, Any]], bgl: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """bench/generalization.py's `thunderbird_bgl_alerts_inserted` test windows: the held-out normal windows, half of
+    them (seeded) with one line replaced by a real BGL alert line of a single-category window."""
+    import random
+
+    rng = random.Random(seed)
+    found: dict[str, tuple[str, str, str]] = {}
+    for row in bgl:
+        if row["label"] and len(row["categories"]) == 1:
+            for line, raw, flag in zip(row["lines"], row["raw_lines"], row["line_labels"]):
+                if flag:
+                    found.setdefault(line, (line, raw, row["categories"][0]))
+    alerts = [found[k] for k in sorted(found)]
+    normals = [dict(r) for r in test if r["label"] == 0]
+    for row in rng.sample(normals, len(normals) // 2):
+        line, raw, category = rng.choice(alerts)
+        at = rng.randrange(len(row["lines"]))
+        for key, value in (("lines", line), ("raw_lines", raw), ("line_labels", 1)):
+            row[key] = list(row[key])
+            row[key][at] = value
+        row.update(label=1, categories=[f"BGL {category}"], window_id=f"{row['window_id']}+bgl@{at}")
+    return normals
+
+
+def thunderbird_tasks(args: LearnBenchArguments) -> list[dict[str, Any]]:
     loghub = Path(args.loghub_dir)
-    data = {
-        "thunderbird": load_loghub_windows(loghub / "thunderbird_subset" / "Thunderbird_part1_12000lines.log",
-                                           "thunderbird", args.window_size, args.thunderbird_lines, args.max_line_chars),
-        "bgl": load_loghub_windows(loghub / "loghub" / "BGL" / "BGL_2k.log", "bgl", args.window_size, None,
-                                   args.max_line_chars),
-    }
-    gen = GeneralizationArguments(window_size=args.window_size, thunderbird_lines=args.thunderbird_lines,
-                                  max_line_chars=args.max_line_chars, max_train_windows=10**9)
+    thunderbird = load_windows(loghub / "thunderbird_subset" / "Thunderbird_part1_12000lines.log", "thunderbird",
+                               args.window_size, args.thunderbird_lines, args.max_line_chars)
+    bgl = load_windows(loghub / "loghub" / "BGL" / "BGL_2k.log", "bgl", args.window_size, None, args.max_line_chars)
     tasks = []
     for seed in args.seeds:
-        train, val, test = _random_split(data["thunderbird"], seed)
+        train, val, test = random_split(thunderbird, seed)
         quiet = [r for r in train + val if r["label"] == 0]
         tasks.append({"setting": "thunderbird_normal_only", "seed": seed, "learn": quiet, "test": test})
-        inserted = foreign_alert_task(data, seed, gen)
-        tasks.append({"setting": "thunderbird_bgl_alerts_inserted", "seed": seed, "learn": quiet, "test": inserted.test})
+        tasks.append({"setting": "thunderbird_bgl_alerts_inserted", "seed": seed, "learn": quiet,
+                      "test": insert_foreign_alerts(test, bgl, seed)})
     return tasks
 
 

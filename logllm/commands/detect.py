@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from logllm.commands import add_decision_arguments, check_threshold
+from logllm.commands import _guarded, _ReadFailed, _stdin_to_file, add_decision_arguments, check_threshold
 
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_UNFAMILIAR = 0, 1, 2, 3
 DEFAULT_MAX_MB = 500.0
@@ -81,38 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="encode every batch's lines again (to measure the cache; same scores)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     return parser
-
-
-def _stdin_to_file(max_bytes: int | None, folder: Path) -> Path:
-    """Standard input is spooled to a temporary file so format detection can look at it twice."""
-    path = folder / "stdin.log"
-    written = 0
-    with open(path, "wb") as out:
-        while chunk := sys.stdin.buffer.read(1 << 20):
-            written += len(chunk)
-            if max_bytes is not None and written > max_bytes:
-                from logllm.logs.errors import DetectionInputError
-
-                raise DetectionInputError(f"<stdin>: more than {max_bytes / 1e6:.1f} MB; raise --max-mb")
-            out.write(chunk)
-    return path
-
-
-class _ReadFailed(Exception):
-    """Reading a file failed part way (its rows are taken back); not an error of scoring or of the output."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _guarded(windows):
-    from logllm.dataset.user_logs import UNREADABLE
-
-    try:
-        yield from windows
-    except UNREADABLE as error:
-        raise _ReadFailed(error) from error
 
 
 def _estimated_windows(unit, sessions: int) -> int | None:

@@ -51,7 +51,7 @@ class QuietLogs:
             shutil.rmtree(self._spool, ignore_errors=True)
 
     def windows(self) -> Iterator[dict[str, Any]]:
-        from logllm.commands.detect import _guarded, _ReadFailed, _stdin_to_file
+        from logllm.commands import _guarded, _ReadFailed, _stdin_to_file
         from logllm.dataset.user_logs import InputReader
 
         if self.paths.count("-") > 1:
