@@ -381,7 +381,7 @@ class Detector:
             parts = templates = None
             new = rare = 0
             line_nov, window_nov = s.line_novelty, s.novelty
-            if self.templates is not None:
+            if self.templates is not None and self.template_rule:  # off: decide and name evidence as before
                 parts, templates, new, rare, line_nov = self.line_parts(model_text, s.line_novelty)
                 window_nov = max(line_nov) if line_nov else s.novelty
             if self.use_novelty and line_nov is not None:
