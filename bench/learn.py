@@ -54,6 +54,9 @@ class LearnBenchArguments:
     threads: int = field(default=2, metadata={"help": "torch threads (the speed goal is for 2 cores)"})
     accept_top: int = field(default=3, metadata={"help": "templates accepted in the feedback experiment"})
     skip_hdfs: bool = field(default=False)
+    speed_repeats: int = field(default=3, metadata={"help": "`logllm learn` CLI runs per file (the machine is shared: "
+                                                            "each run and the fastest are reported)"})
+    only_speed: bool = field(default=False, metadata={"help": "measure the CLI speed again into an existing OUTPUT.json"})
 
 
 # ============================================================================ helpers
@@ -293,14 +296,22 @@ def hdfs_task(args: LearnBenchArguments, work: Path) -> dict[str, Any] | None:
 
 
 def speed_of_cli(args: LearnBenchArguments, work: Path, path: Path, lines: int) -> dict[str, Any]:
-    """`logllm learn` on a whole file, as a user runs it (process start, reading, encoder load, saving included)."""
+    """`logllm learn` on a whole file, as a user runs it (process start, reading, encoder load, saving included):
+    wall seconds, and CPU seconds of the process (user + system: what a shared machine's load does not inflate as
+    much)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "logllm", "learn", str(path), "--output", str(work / f"cli_{path.stem}"),
-                           "--no-progress", "--threads", str(args.threads)], capture_output=True, text=True)
+                           "--no-progress", "--overwrite", "--threads", str(args.threads)], capture_output=True,
+                          text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         return {"error": done.stderr[-500:]}
-    return {"input": str(path.name), "lines": lines, "wall_s": round(seconds, 1),
+    return {"input": str(path.name), "lines": lines, "wall_s": round(seconds, 1), "cpu_s": round(cpu, 1),
             "s_per_100k_lines": round(seconds * 100_000 / lines, 1), "stdout": done.stdout.strip().splitlines()[-2]}
 
 
@@ -337,9 +348,10 @@ def render(payload: dict[str, Any]) -> str:
                  f"{format_spread([r['variants'][v]['recall'] for r in runs], 2)})" for v in VARIANTS]
         out.append(f"| {setting} | " + " | ".join(cells) + " |")
     out += ["", "## Speed (goal < 30 s per 100,000 lines on 2 cores)", "", "| input | lines | seconds | s per 100k lines | "
-            "steps (s) |", "| --- | --- | --- | --- | --- |"]
+            "CPU s (per 100k lines) | steps (s) |", "| --- | --- | --- | --- | --- | --- |"]
     for row in payload["speed"]:
-        out.append(f"| {row['input']} | {row['lines']:,} | {row['seconds']} | {row['s_per_100k_lines']} | "
+        cpu = f"{row['cpu_s']} ({row['cpu_s_per_100k_lines']})" if "cpu_s" in row else ""
+        out.append(f"| {row['input']} | {row['lines']:,} | {row['seconds']} | {row['s_per_100k_lines']} | {cpu} | "
                    f"{row.get('steps', '')} |")
     out += ["", "`learn_detector` time (reading the windows already in memory, masking, Drain, MiniLM encoding of the "
             "distinct lines, profile) over the lines learned; `logllm learn` CLI rows include process start, reading "
@@ -376,6 +388,34 @@ def render(payload: dict[str, Any]) -> str:
 
 
 # ============================================================================ main
+def cli_speed(args: LearnBenchArguments, work: Path, payload: dict[str, Any]) -> None:
+    """`logllm learn` on whole files, `speed_repeats` times each: every wall time and the fastest (the load of the
+    shared machine comes and goes)."""
+    loghub = Path(args.loghub_dir)
+    payload["speed"] = [row for row in payload["speed"] if "(whole file, CLI)" not in row["input"]]
+    for path, lines in ((loghub / "thunderbird_subset" / "Thunderbird_part1_12000lines.log", 12_000),
+                        (loghub / "hdfs_2percent" / "HDFS_2percent.log.gz", 178_505)):
+        if not path.is_file() or (args.skip_hdfs and "hdfs" in path.name.lower()):
+            continue
+        runs = []
+        for _ in range(max(1, args.speed_repeats)):
+            load = os.getloadavg()[0]
+            cli = speed_of_cli(args, work, path, lines)
+            if "error" in cli:
+                payload["notes"][f"cli speed {path.name}"] = cli["error"]
+                break
+            runs.append({**cli, "load_before": round(load, 1)})
+        if runs:
+            best = min(runs, key=lambda r: r["wall_s"])
+            payload["speed"].append({
+                "input": f"`logllm learn {best['input']}` (whole file, CLI)", "lines": lines, "seconds": best["wall_s"],
+                "s_per_100k_lines": best["s_per_100k_lines"],
+                "cpu_s": best["cpu_s"], "cpu_s_per_100k_lines": round(best["cpu_s"] * 100_000 / lines, 1),
+                "steps": f"fastest of {len(runs)} runs (wall: {', '.join(str(r['wall_s']) for r in runs)} s; CPU: "
+                         f"{', '.join(str(r['cpu_s']) for r in runs)} s; 1-min load before each: "
+                         f"{', '.join(str(r['load_before']) for r in runs)}); {best['stdout']}"})
+
+
 def run(args: LearnBenchArguments) -> dict[str, Any]:
     import torch
 
@@ -384,6 +424,15 @@ def run(args: LearnBenchArguments) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     began, load_before = time.perf_counter(), os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="logllm-bench-learn-"))
+    if args.only_speed:
+        import json
+
+        payload = json.loads(Path(f"{args.output}.json").read_text(encoding="utf-8"))
+        cli_speed(args, work, payload)
+        payload["notes"]["cli speed"] = (f"measured again with --only_speed (1-minute load {load_before:.1f} at its "
+                                         f"start, {os.getloadavg()[0]:.1f} at its end)")
+        write_report(payload, args.output, render)
+        return payload
     payload: dict[str, Any] = {"args": asdict(args), "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores",
                                "settings": {}, "speed": [], "notes": {}}
     tasks = thunderbird_tasks(args) + bgl_tasks(args)
@@ -416,18 +465,7 @@ def run(args: LearnBenchArguments) -> dict[str, Any]:
                                      "steps": learned["steps_s"]})
         payload["wall_s"] = time.perf_counter() - began
         write_report(payload, args.output, render)
-    loghub = Path(args.loghub_dir)
-    for path, lines in ((loghub / "thunderbird_subset" / "Thunderbird_part1_12000lines.log", 12_000),
-                        (loghub / "hdfs_2percent" / "HDFS_2percent.log.gz", 178_505)):
-        if not path.is_file() or (args.skip_hdfs and "hdfs" in path.name.lower()):
-            continue
-        cli = speed_of_cli(args, work, path, lines)
-        if "error" not in cli:
-            payload["speed"].append({"input": f"`logllm learn {cli['input']}` (whole file, CLI)", "lines": cli["lines"],
-                                     "seconds": cli["wall_s"], "s_per_100k_lines": cli["s_per_100k_lines"],
-                                     "steps": cli["stdout"]})
-        else:
-            payload["notes"][f"cli speed {path.name}"] = cli["error"]
+    cli_speed(args, work, payload)
     payload["wall_s"] = time.perf_counter() - began
     payload["notes"]["machine load"] = (f"1-minute load average {load_before:.1f} at the start, "
                                         f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores shared with "
