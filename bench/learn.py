@@ -360,7 +360,11 @@ def render(payload: dict[str, Any]) -> str:
             "not with the number of lines: HDFS (31 templates in 178,505 lines) is well under the goal per 100,000 "
             "lines, while the Thunderbird slice (316 templates in 12,000 lines) costs about its encoding time "
             "whatever its length; its 's per 100k lines' is that time scaled linearly, an overestimate for longer "
-            "logs of the same system (no log of it larger than 12,000 lines is at hand to measure).", ""]
+            "logs of the same system (no log of it larger than 12,000 lines is at hand to measure). The benchmark runs "
+            "under `nice -n 10` on a 2-core machine shared with other jobs that are not niced, so its wall seconds "
+            "are mostly waiting for a core (the CLI processes used about a tenth of their wall time on the CPU); the "
+            "CPU seconds (user + system of the `logllm learn` process, both torch threads) are the work itself, and "
+            "bound what the same run takes on 2 idle cores.", ""]
     out += ["## Feedback: accept 3 templates behind false alarms, run again", "",
             "`frequent`: the 3 templates in the most false-alarm windows; `greedy`: one at a time, the template whose "
             "acceptance clears the most false-alarm windows (a window flagged by several new templates clears only when "
