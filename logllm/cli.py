@@ -20,6 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("logllm.commands.evaluate", "score a model on a dataset split: metrics, plots, reports"),
     "detect": ("logllm.commands.detect", "find anomalous windows and lines in your own log files"),
     "watch": ("logllm.commands.watch", "follow a growing log and alert on anomalous windows"),
+    "learn": ("logllm.commands.learn", "learn a detector from quiet-period logs: no labels, no training, seconds"),
+    "accept": ("logllm.commands.accept", "accept lines or templates as normal for a model (no retraining)"),
     "serve": ("logllm.space.app", "start the Gradio demo"),
 }
 
@@ -29,7 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # region, and 2 threads measured 3-30x slower than 1 (bench/results/scale.md); passive waiting kept 2 threads ahead
 # of 1. Training on the CPU (quickstart, train) waits the same way. Set before torch loads; an OMP_WAIT_POLICY already
 # set is kept.
-PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate", "quickstart", "train")
+PASSIVE_WAIT_COMMANDS = ("detect", "watch", "serve", "evaluate", "quickstart", "train", "learn")
 
 
 # What to do after Ctrl-C, for commands that do not say it themselves (`logllm train` names its own resume command).

@@ -155,6 +155,8 @@ def highlighted_lines(result: WindowResult | None, top_k: int = TOP_K,
         source = result.evidence_source(i, novelty_threshold) if number in suspicious else None
         if source == "unseen line":
             spans.append((f"{number:>6}  {text}   [unseen line, novelty {suspicious[number]:.3f}]\n", "unseen line"))
+        elif source in ("new template", "rare template", "unusual line"):  # models with a template index
+            spans.append((f"{number:>6}  {text}   [{source}, novelty {suspicious[number]:.3f}]\n", source))
         elif source == "the model":
             spans.append((f"{number:>6}  {text}   [evidence {suspicious[number]:+.3f} log-odds]\n", "the model"))
         else:
@@ -431,7 +433,8 @@ def build_demo(settings: ServerSettings | None = None) -> gr.Blocks:
                              label="Windows (highest probability first; click a header to sort)",
                              elem_id="windows-table")
         lines = gr.HighlightedText(label="Selected window: suspicious lines highlighted", combine_adjacent=False,
-                                   show_legend=True, color_map={"unseen line": "orange", "the model": "red"},
+                                   show_legend=True, color_map={"unseen line": "orange", "the model": "red", "new template": "orange",
+                                                                 "rare template": "yellow", "unusual line": "purple"},
                                    elem_id="window-lines")
         plot = gr.Plot(label="Scores")
         with gr.Row():

@@ -131,11 +131,20 @@ def test_a_line_never_seen_in_training_is_flagged_by_novelty_not_by_the_decoder(
     aware = with_novelty.score(windows, preprocessed=True, line_scores=False)
     assert [r.score for r in aware] == pytest.approx([r.score for r in plain])  # the same decoder
     assert aware[0].status == "normal"
-    assert (aware[1].status, aware[1].reason) == ("anomalous", "unseen line")
+    # the model carries a template index (built at the end of training): the unseen line is a new template, and far
+    # from every training line (issue 31: named parts)
+    assert (aware[1].status, aware[1].reason) == ("anomalous", "new template + unusual line")
     tau = with_novelty.novelty_threshold
+    assert aware[1].evidence_source(2, tau) == "new template"
+    assert all(aware[1].evidence_source(i, tau) is None for i in (0, 1, 3, 4))
+    assert aware[1].suspicious_lines(1, tau)[0][2] == UNSEEN
+    # without the template rule, the embedding distance alone flags it, as before the template index
+    with_novelty.point = replace(with_novelty.point, new_template_flags=False)
+    with_novelty.template_rule, with_novelty.templates = False, None
+    aware = with_novelty.score(windows, preprocessed=True, line_scores=False)
+    assert (aware[1].status, aware[1].reason) == ("anomalous", "unseen line")
     assert aware[1].evidence_source(2, tau) == "unseen line"
     assert all(aware[1].evidence_source(i, tau) != "unseen line" for i in (0, 1, 3, 4))
-    assert aware[1].suspicious_lines(1, tau)[0][2] == UNSEEN
 
 
 def test_normal_only_training_builds_the_index_from_its_normal_windows(tmp_path):
@@ -211,7 +220,7 @@ def test_detect_defaults_to_the_saved_operating_point_and_no_novelty_turns_novel
                     for name in ("aware.jsonl", "plain.jsonl"))
     assert all(row["score"] < 1 for row in plain) and not any(row["anomalous"] for row in plain)
     assert [row["anomalous"] for row in aware] == [False, True]
-    assert {"line": 8, "evidence": "unseen line", "text": UNSEEN}.items() <= aware[1]["suspicious_lines"][0].items()
+    assert {"line": 8, "evidence": "new template", "text": UNSEEN}.items() <= aware[1]["suspicious_lines"][0].items()
 
 
 def test_watch_threshold_defaults_to_the_model_and_novelty_can_be_turned_off():

@@ -53,6 +53,7 @@ def cli(argv: list[str] | None = None) -> int:
     """`logllm train ...`: a recipe or flag the parser refuses is one line on stderr, not a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        argv = init_as_model_path(list(sys.argv[1:] if argv is None else argv))
         script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
     except ValueError as err:
         print(f"logllm train: error: {err}", file=sys.stderr)
@@ -83,6 +84,30 @@ def resume_hint(argv: list[str] | None, training_args) -> str:
     if not any(a == "--resume_from_checkpoint" or a.startswith("--resume_from_checkpoint=") for a in args):
         args += ["--resume_from_checkpoint", "true"]
     return f"resume with `{shlex.join(['logllm', 'train', *args])}`"
+
+
+def init_as_model_path(argv: list[str]) -> list[str]:
+    """`--init DIR` (a `logllm learn` folder or any saved LogLLM) is `--model_name_or_path DIR`: training starts from
+    its weights and keeps its template index and ledger of accepted lines (logllm.training.stages)."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--init" or arg.startswith("--init="):
+            if arg == "--init":
+                if i + 1 >= len(argv):
+                    raise ValueError("--init needs a model folder (e.g. one made by `logllm learn`)")
+                value, i = argv[i + 1], i + 2
+            else:
+                value, i = arg.split("=", 1)[1], i + 1
+            from pathlib import Path
+
+            if not (Path(value) / "config.json").is_file():
+                raise ValueError(f"--init {value}: not a saved model folder (no config.json in it)")
+            out += ["--model_name_or_path", value]
+            continue
+        out.append(arg)
+        i += 1
+    return out
 
 
 def predictable_failure(err: Exception, script_args, training_args) -> str | None:

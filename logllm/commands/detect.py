@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from logllm.commands import add_decision_arguments, check_threshold
+from logllm.commands import _guarded, _ReadFailed, _stdin_to_file, add_decision_arguments, check_threshold
 from logllm.report.safe_text import escape_log_records, terminal_text
 
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_UNFAMILIAR = 0, 1, 2, 3
@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", help="log file, folder of logs, .gz file, or - for standard input")
     parser.add_argument("--model", default=None,
                         help="saved model folder or Hub id (default: $LOGLLM_MODEL, else runs/quickstart/model)")
+    parser.add_argument("--baseline", action="append", default=None, metavar="GOOD_LOG",
+                        help="instead of a model: learn from this known-good log on the fly (as `logllm learn`) and "
+                             "report what in PATH is unlike it; repeatable")
     parser.add_argument("--format", dest="fmt", default="auto", choices=INPUT_FORMATS, help="log format (default: auto)")
     parser.add_argument("--window", default=None,
                         help=f"session | sliding:SIZE[:STEP] | time:SECONDS (defaults: {defaults})")
@@ -81,38 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="encode every batch's lines again (to measure the cache; same scores)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     return parser
-
-
-def _stdin_to_file(max_bytes: int | None, folder: Path) -> Path:
-    """Standard input is spooled to a temporary file so format detection can look at it twice."""
-    path = folder / "stdin.log"
-    written = 0
-    with open(path, "wb") as out:
-        while chunk := sys.stdin.buffer.read(1 << 20):
-            written += len(chunk)
-            if max_bytes is not None and written > max_bytes:
-                from logllm.logs.errors import DetectionInputError
-
-                raise DetectionInputError(f"<stdin>: more than {max_bytes / 1e6:.1f} MB; raise --max-mb")
-            out.write(chunk)
-    return path
-
-
-class _ReadFailed(Exception):
-    """Reading a file failed part way (its rows are taken back); not an error of scoring or of the output."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _guarded(windows):
-    from logllm.dataset.user_logs import UNREADABLE
-
-    try:
-        yield from windows
-    except UNREADABLE as error:
-        raise _ReadFailed(error) from error
 
 
 def _estimated_windows(unit, sessions: int) -> int | None:
@@ -178,8 +149,16 @@ def _run(args: argparse.Namespace, max_bytes: int | None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
-                                 use_novelty=args.novelty)
+        if args.baseline:
+            detector = _baseline_detector(args, max_bytes, num_proc)
+        else:
+            detector = Detector.load(args.model, batch_size=args.batch_size, threshold=args.threshold,
+                                     use_novelty=args.novelty)
+        templates = None
+        if detector.templates is not None:
+            from logllm.report.templates import TemplateTally
+
+            templates = TemplateTally()
         if not args.window_cache:
             detector.cache = WindowScoreCache(max_entries=0)
         if not args.line_cache:
@@ -213,6 +192,8 @@ def _run(args: argparse.Namespace, max_bytes: int | None) -> int:
                     for result in detector.score_stream(_guarded(unit.windows), block=STREAM_BLOCK, threshold=threshold,
                                                         progress=advance if not args.no_progress else None):
                         part.add(result)
+                        if templates is not None:
+                            templates.add(result)
                         if writer is not None:
                             try:
                                 writer.write(result)
@@ -238,6 +219,8 @@ def _run(args: argparse.Namespace, max_bytes: int | None) -> int:
         for note in report.notes:  # notes name files: shown escaped like the log lines
             print(f"logllm detect: note: {terminal_text(note)}", file=sys.stderr)
         print(format_table(report, top_k=args.top_k, max_rows=args.max_rows, tally=tally))
+        if templates is not None:
+            print(templates.format())
         if writer is not None:
             try:
                 written = writer.commit()
@@ -267,6 +250,30 @@ def _output_errors(output: str):
         yield
     except OSError as err:
         raise DetectionInputError(f"cannot write --output {output}: {err.strerror or err}") from None
+
+
+def _baseline_detector(args: argparse.Namespace, max_bytes: int | None, num_proc: int):
+    """A detector learned on the fly from `--baseline` logs (`logllm learn`'s defaults; nothing saved)."""
+    from logllm.commands.learn import learn_from_inputs
+    from logllm.logs.errors import DetectionInputError
+    from logllm.scoring.detector import Detector
+    from logllm.scoring.learn import LearnSettings
+
+    if args.model:
+        raise DetectionInputError("--baseline learns a model from the good log: leave out --model")
+    if "-" in args.baseline and args.path == "-":
+        raise DetectionInputError("standard input (-) cannot be both PATH and --baseline")
+    model, processor, result, logs = learn_from_inputs(args.baseline, LearnSettings(), fmt=args.fmt,
+                                                      max_bytes=max_bytes, num_proc=num_proc,
+                                                      progress=not args.no_progress, label="baseline")
+    for note in logs.notes:
+        print(f"logllm detect: note: baseline: {note}", file=sys.stderr)
+    if logs.skipped:
+        raise DetectionInputError(f"--baseline: {len(logs.skipped)} file(s) could not be read: "
+                                  + "; ".join(f"{where}: {why}" for where, why in logs.skipped))
+    print(f"baseline: {result.describe()}", file=sys.stderr)
+    return Detector(model, processor, name="baseline " + ", ".join(args.baseline), batch_size=args.batch_size,
+                    threshold=args.threshold, use_novelty=args.novelty)
 
 
 def _check_output(path: Path) -> None:

@@ -369,6 +369,36 @@ class LogLLMForAnomalyDetection(LogLLMPreTrainedModel):
         top = similarity.topk(min(k, similarity.shape[1]), dim=1).values  # (N, k)
         return (1.0 - top.mean(dim=1)).clamp(min=0.0)
 
+    # ------------------------------------------------------------------ template index (see templates_logllm)
+
+    template_index = None  # a `TemplateIndex` of the normal logs (template_index.json beside the weights), or None
+
+    def set_template_index(self, index: Any | None) -> None:
+        """Keep `index` (a `templates_logllm.TemplateIndex`) as the model's template index; the config records it."""
+        self.template_index = index
+        self.config.template_index = index.config_entry() if index is not None else None
+
+    def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> Any:
+        """`PreTrainedModel.save_pretrained`, plus the template index (`template_index.json`) when there is one."""
+        if self.template_index is not None:
+            self.config.template_index = self.template_index.config_entry()
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if self.template_index is not None:
+            self.template_index.save(save_directory)
+        return result
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any) -> Any:
+        """`PreTrainedModel.from_pretrained`, plus the template index and its ledger when the config names one
+        (a missing, corrupt or foreign `template_index.json` raises `TemplateIndexError` naming the file)."""
+        from .templates_logllm import load_template_index
+
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        hub = {k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
+        model.template_index = load_template_index(pretrained_model_name_or_path, model.config, **hub)
+        return loaded
+
     # ------------------------------------------------------------------ line cache hook (see detection_logllm)
 
     def enable_line_cache(self, max_entries: int = 50_000) -> LineVectorCache:

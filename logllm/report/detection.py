@@ -51,10 +51,19 @@ def result_row(result: WindowResult, top_k: int = 3, novelty_threshold: float | 
         "unseen_share": None if result.unseen_share is None else round(result.unseen_share, 4),
         "label": result.label,
         "suspicious_lines": [
-            {"line": number, "score": round(score, 6), "evidence": _source(result, number, novelty_threshold), "text": text}
+            {"line": number, "score": round(score, 6), "evidence": _source(result, number, novelty_threshold), "text": text,
+             **_template(result, number)}
             for number, score, text in result.suspicious_lines(top_k, novelty_threshold)
         ],
     }
+
+
+def _template(result: WindowResult, line_number: int) -> dict[str, str]:
+    """{"template": ...} for a line with a template part (what `logllm accept --template` takes), else {}."""
+    if not result.line_templates or line_number not in result.line_numbers:
+        return {}
+    template = result.line_templates[result.line_numbers.index(line_number)]
+    return {"template": template} if template else {}
 
 
 def _source(result: WindowResult, line_number: int, novelty_threshold: float | None) -> str | None:

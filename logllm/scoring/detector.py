@@ -10,6 +10,7 @@ window-score cache that lives as long as the detector, so a stream of repeating 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,10 @@ class WindowResult:
     unseen_share: float | None = None  # share of distinct lines above the novelty threshold
     ranking: float | None = None  # one score agreeing with the decision (>= 0.5 flagged), for curves
     model_lines: list[str] | None = None  # the lines as the model read them (masked), when scored by `Detector.score`
+    # With a template index: each line's part ("new template", "rare template", "unusual line" or None) and, for
+    # lines with a part, the template to accept it by (`logllm accept --template`)
+    line_parts: list[str | None] | None = None
+    line_templates: list[str | None] | None = None
 
     def unseen_lines(self, threshold: float) -> set[int]:
         """Indices of lines whose novelty is above `threshold`."""
@@ -83,6 +88,13 @@ class WindowResult:
             picked.append((self.line_numbers[i], float(value), self.lines[i]))
             return len(picked) == k
 
+        if self.line_parts is not None:  # template index: new templates, then rare ones, then unusual lines
+            novelty = self.line_novelty or [1.0] * len(self.lines)
+            for part in ("new template", "rare template", "unusual line"):
+                for i in sorted((i for i, p in enumerate(self.line_parts) if p == part), key=lambda i: (-novelty[i], i)):
+                    if take(i, novelty[i]):
+                        return picked
+            novelty_threshold = None  # unusual lines were taken above
         if novelty_threshold is not None and self.line_novelty:
             for i in sorted(self.unseen_lines(novelty_threshold), key=lambda i: (-self.line_novelty[i], i)):
                 if take(i, self.line_novelty[i]):
@@ -97,8 +109,11 @@ class WindowResult:
 
     def evidence_source(self, line: int, novelty_threshold: float | None) -> str | None:
         """'unseen line' when line `line` (an index) is unlike training, 'the model' when it carries positive model
-        evidence, else None."""
-        if novelty_threshold is not None and self.line_novelty and self.line_novelty[line] > novelty_threshold:
+        evidence, else None. With a template index: the line's part ('new template', 'rare template', 'unusual
+        line') first."""
+        if self.line_parts is not None and self.line_parts[line]:
+            return self.line_parts[line]
+        if self.line_parts is None and novelty_threshold is not None and self.line_novelty and self.line_novelty[line] > novelty_threshold:
             return "unseen line"
         if self.line_scores and self.line_scores[line] > 0:
             return "the model"
@@ -180,6 +195,34 @@ class Detector:
         has_index = getattr(model, "novelty_index", None) is not None
         self.use_novelty = bool(use_novelty and has_index and self.point.novelty_threshold is not None)
         self.cache = WindowScoreCache()
+        # the template index (logllm.modeling.templates_logllm) and its ledger of accepted lines
+        self.templates = getattr(model, "template_index", None)
+        self.template_rule = bool(use_novelty and self.templates is not None and self.point.new_template_flags is not False)
+
+    def line_parts(self, model_text: Sequence[str], line_novelty: list[float] | None
+                   ) -> tuple[list[str | None], list[str | None], int, int, list[float] | None]:
+        """Per line of a window (model text): its part, its template (lines with a part), the window's distinct
+        new- and rare-template lines, and the line novelty with accepted lines at 0 (the ledger counts as normal)."""
+        index = self.templates
+        parts: list[str | None] = []
+        templates: list[str | None] = []
+        novelty = list(line_novelty) if line_novelty is not None else None
+        tau = self.point.novelty_threshold if self.use_novelty else None
+        new, rare = set(), set()
+        for i, line in enumerate(model_text):
+            part = index.part(line)
+            if part is None and index.accepted(line):
+                if novelty is not None:
+                    novelty[i] = 0.0
+            elif part is None and tau is not None and novelty is not None and novelty[i] > tau:
+                part = "unusual line"
+            parts.append(part)
+            templates.append(index.template_of(line) if part else None)
+            if part == "new template":
+                new.add(line)
+            elif part == "rare template":
+                rare.add(line)
+        return parts, templates, len(new), len(rare), novelty
 
     @property
     def threshold(self) -> float:
@@ -210,6 +253,9 @@ class Detector:
         window (`names[i]`: where window i is, e.g. ``app.log:51-100``)."""
         from logllm.modeling.detection_logllm import NonFiniteScoreError, score_windows
 
+        if not self.point.decoder_decides:  # an untrained decoder (`logllm learn`): its score is never computed
+            return self._score_without_decoder(texts, preprocessed=preprocessed, progress=progress,
+                                               novelty=self.use_novelty if novelty is None else novelty)
         try:
             return score_windows(
                 self.model, self.processor, texts, batch_size=self.batch_size, line_evidence=line_evidence,
@@ -224,6 +270,32 @@ class Detector:
             elif err.window is None:
                 where = "a window"
             raise DetectionInputError(f"model {self.name or '(in memory)'}: {where}: {err}") from err
+
+    def _score_without_decoder(self, texts: Sequence[Sequence[str]], *, preprocessed: bool,
+                               progress: ProgressFn | None, novelty: bool) -> list[Any]:
+        """`WindowScore`s with P(anomalous) 0 and only the line novelty measured (the encoder alone)."""
+        from logllm.modeling.detection_logllm import WindowScore, line_novelty, model_texts
+
+        texts = model_texts(texts, self.processor, preprocessed)
+        novel = None
+        if novelty and getattr(self.model, "novelty_index", None) is not None:
+            previous = self.model.line_cache
+            if previous is None:
+                self.model._line_cache = self.line_cache
+            try:
+                novel = line_novelty(self.model, self.processor, [line for w in texts for line in w],
+                                     k=self.point.novelty_k)
+            finally:
+                if previous is None:
+                    self.model.disable_line_cache()
+        results = []
+        for window in texts:
+            per_line = [novel[line] for line in window] if novel is not None else None
+            results.append(WindowScore(score=0.0, log_odds=-math.inf, novelty=max(per_line) if per_line else None,
+                                       line_novelty=per_line))
+        if progress is not None:
+            progress(len(texts), len(texts))
+        return results
 
     def scores(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True,
                progress: ProgressFn | None = None) -> np.ndarray:
@@ -246,14 +318,24 @@ class Detector:
         with_novelty = self.use_novelty if novelty is None else novelty
         results = self._score(texts, preprocessed=preprocessed, line_evidence=False, progress=progress, novelty=with_novelty)
         tau = self.point.novelty_threshold
+        templated = self.templates is not None and self.template_rule
         for i, (text, r) in enumerate(zip(texts, results)):
             out["score"][i] = r.score
-            if r.novelty is not None:
-                out["novelty"][i] = r.novelty
+            new = rare = 0
+            line_nov, window_nov = r.line_novelty, r.novelty
+            if templated:
+                lines = text if preprocessed else self.processor.preprocess_lines(text)
+                _, _, new, rare, line_nov = self.line_parts(lines, r.line_novelty)
+                window_nov = max(line_nov) if line_nov else r.novelty
+            if window_nov is not None:
+                out["novelty"][i] = window_nov
                 if tau is not None:
                     lines = text if preprocessed else self.processor.preprocess_lines(text)
-                    out["unseen_share"][i] = unseen_share(r.line_novelty, lines, tau)
-            out["ranking"][i] = ranking_score(self.point, r.score, r.novelty, self.use_novelty) if self.use_novelty else r.score
+                    out["unseen_share"][i] = unseen_share(line_nov, lines, tau)
+            if self.use_novelty or templated:
+                out["ranking"][i] = ranking_score(self.point, r.score, window_nov, self.use_novelty, new, rare, templated)
+            else:
+                out["ranking"][i] = r.score
         return out
 
     def line_evidence(self, windows: Sequence[Sequence[str]], *, preprocessed: bool = True) -> list[list[float]]:
@@ -288,24 +370,33 @@ class Detector:
         point = self.point if threshold == self.point.threshold else replace(self.point, threshold=threshold)
         texts = [list(_field(w, "lines")) for w in windows]
         self.processor.validate_windows(texts)
+        if self.templates is not None:
+            self.templates.refresh_ledger()  # an operator's `logllm accept` applies from the next block on
         model_lines = model_texts(texts, self.processor, preprocessed)  # masked once, for scoring and novelty
         scored = self._score(model_lines, preprocessed=True, line_evidence=line_scores is True, progress=progress,
                              names=[_where(w) for w in windows])
         results = []
         for w, text, model_text, s in zip(windows, texts, model_lines, scored, strict=True):
             share = None
-            if self.use_novelty and s.line_novelty is not None:
-                share = unseen_share(s.line_novelty, model_text, point.novelty_threshold)
-            status, reason = decide(point, s.score, s.novelty, share, self.use_novelty)
+            parts = templates = None
+            new = rare = 0
+            line_nov, window_nov = s.line_novelty, s.novelty
+            if self.templates is not None and self.template_rule:  # off: decide and name evidence as before
+                parts, templates, new, rare, line_nov = self.line_parts(model_text, s.line_novelty)
+                window_nov = max(line_nov) if line_nov else s.novelty
+            if self.use_novelty and line_nov is not None:
+                share = unseen_share(line_nov, model_text, point.novelty_threshold)
+            status, reason = decide(point, s.score, window_nov, share, self.use_novelty, new, rare, self.template_rule)
             results.append(WindowResult(
                 window_id=_field(w, "window_id", ""), source=_field(w, "source", ""),
                 line_numbers=list(_field(w, "line_numbers", []) or []), lines=text,
                 score=float(s.score), anomalous=status == "anomalous",
                 line_scores=list(s.line_evidence) if s.line_evidence is not None else None,
                 label=int(_field(w, "label", -1)), line_labels=list(_field(w, "line_labels", []) or []),
-                log_odds=float(s.log_odds), status=status, reason=reason, novelty=s.novelty,
-                line_novelty=s.line_novelty, unseen_share=share,
-                ranking=ranking_score(point, s.score, s.novelty, self.use_novelty), model_lines=model_text,
+                log_odds=float(s.log_odds), status=status, reason=reason, novelty=window_nov,
+                line_novelty=line_nov, unseen_share=share,
+                ranking=ranking_score(point, s.score, window_nov, self.use_novelty, new, rare, self.template_rule),
+                model_lines=model_text, line_parts=parts, line_templates=templates,
             ))
         if line_scores == "flagged":
             self.explain([r for r in results if r.anomalous], preprocessed=preprocessed)
@@ -355,6 +446,10 @@ class Detector:
         """Fill in per-line evidence for results that have none yet (in place)."""
         todo = [r for r in results if r.line_scores is None]
         if not todo:
+            return
+        if not self.point.decoder_decides:  # no trained decoder: no model evidence, only the lines' parts
+            for result in todo:
+                result.line_scores = [0.0] * len(result.lines)
             return
         if all(r.model_lines is not None for r in todo):  # already masked by `score`
             texts, preprocessed = [r.model_lines for r in todo], True

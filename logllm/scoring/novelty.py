@@ -67,6 +67,7 @@ def build_novelty_index(
     if not kept:
         model.set_novelty_index(None)
         return IndexReport(len(distinct), 0, 0, 0)
+    kept = sorted(kept, key=len)  # similar lengths share a batch: little padding (row order does not matter)
     was_training = model.training
     model.eval()
     vectors = []

@@ -55,6 +55,12 @@ class OperatingPoint:
     max_lines_per_window: int | None = None
     dataset: str | None = None
     validation: dict[str, Any] = field(default_factory=dict)
+    # The template rule (logllm.modeling.templates_logllm): a window holding a line of a template never seen in the
+    # normal logs is anomalous ("new template"). None: on when the model carries a template index.
+    new_template_flags: bool | None = None
+    rare_template_flags: bool = False  # also flag windows holding a template seen fewer than `rare_below` times
+    decoder_decides: bool = True  # False for a folder made by `logllm learn`: its decoder was never trained
+    novelty_decides: bool = True  # whether an embedding distance above `novelty_threshold` flags on its own
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,15 +105,34 @@ def unseen_share(line_novelty: Sequence[float], lines: Sequence[str], novelty_th
     return sum(1 for v in novelty_of.values() if v > novelty_threshold) / len(novelty_of)
 
 
+def template_reasons(point: OperatingPoint, new_templates: int = 0, rare_templates: int = 0,
+                     template_rule: bool = False) -> list[str]:
+    """The template parts that flag a window under `point` ("new template", "rare template")."""
+    if not template_rule:
+        return []
+    return (["new template"] if new_templates else []) + (
+        ["rare template"] if rare_templates and point.rare_template_flags else [])
+
+
 def decide(point: OperatingPoint, score: float, novelty: float | None, share_unseen: float | None,
-           use_novelty: bool = True) -> tuple[str, str | None]:
-    """(status, reason): status in `STATUSES`; reason "the model", "unseen line", "both" or None (normal)."""
+           use_novelty: bool = True, new_templates: int = 0, rare_templates: int = 0,
+           template_rule: bool = False) -> tuple[str, str | None]:
+    """(status, reason): status in `STATUSES`; reason "the model", "unseen line", "both" or None (normal).
+
+    With the template rule on (`template_rule`: the model carries a template index and the point does not turn it
+    off), the reason names every part that flagged, joined by " + ": "the model", "new template", "rare template",
+    "unusual line" (embedding distance)."""
     if (use_novelty and point.unfamiliar_line_share is not None and share_unseen is not None
             and share_unseen > point.unfamiliar_line_share):
         return "unfamiliar", None
-    by_model = score >= point.threshold
-    by_novelty = bool(use_novelty and point.novelty_threshold is not None and novelty is not None
-                      and novelty > point.novelty_threshold)
+    by_model = point.decoder_decides and score >= point.threshold
+    by_novelty = bool(use_novelty and point.novelty_decides and point.novelty_threshold is not None
+                      and novelty is not None and novelty > point.novelty_threshold)
+    if template_rule or not point.decoder_decides:
+        parts = (["the model"] if by_model else []) + template_reasons(point, new_templates, rare_templates,
+                                                                       template_rule)
+        parts += ["unusual line"] if by_novelty else []
+        return ("anomalous", " + ".join(parts)) if parts else ("normal", None)
     if by_model and by_novelty:
         return "anomalous", "both"
     if by_model:
@@ -117,14 +142,24 @@ def decide(point: OperatingPoint, score: float, novelty: float | None, share_uns
     return "normal", None
 
 
-def ranking_score(point: OperatingPoint, score: float, novelty: float | None, use_novelty: bool = True) -> float:
+def ranking_score(point: OperatingPoint, score: float, novelty: float | None, use_novelty: bool = True,
+                  new_templates: int = 0, rare_templates: int = 0, template_rule: bool = False) -> float:
     """One score for ROC/PR curves that agrees with `decide` (>= 0.5 exactly when a signal crosses its threshold):
-    the larger of P / threshold and novelty / novelty_threshold, mapped by r -> r / (1 + r)."""
-    ratio = score / point.threshold if point.threshold > 0 else math.inf
+    the larger of P / threshold, novelty / novelty_threshold and (template rule) 1 + the flagging template lines,
+    mapped by r -> r / (1 + r)."""
+    if point.decoder_decides:
+        ratio = score / point.threshold if point.threshold > 0 else math.inf
+    else:
+        ratio = 0.0
     by_novelty = bool(use_novelty and point.novelty_threshold and novelty is not None)
     if by_novelty:
         ratio = max(ratio, novelty / point.novelty_threshold)
-    flagged = score >= point.threshold or (by_novelty and novelty > point.novelty_threshold)
+    flagged = (point.decoder_decides and score >= point.threshold) or (
+        by_novelty and point.novelty_decides and novelty > point.novelty_threshold)
+    reasons = template_reasons(point, new_templates, rare_templates, template_rule)
+    if reasons:
+        flagged = True
+        ratio = max(ratio, 1.0 + new_templates + (rare_templates if point.rare_template_flags else 0))
     value = 1.0 if math.isinf(ratio) else ratio / (1.0 + ratio)
     # float rounding must not move a window across 0.5: the decision is the rule above, the value only ranks
     return max(value, 0.5) if flagged else min(value, 0.5 - 1e-12)
@@ -172,5 +207,6 @@ def choose_operating_point(
     return point
 
 
-__all__ = ["OperatingPoint", "STATUSES", "choose_operating_point", "decide", "ranking_score", "unseen_share",
+__all__ = ["OperatingPoint", "STATUSES", "choose_operating_point", "decide", "ranking_score", "template_reasons",
+           "unseen_share",
            "NOVELTY_QUANTILE", "NOVELTY_FLOOR", "UNFAMILIAR_LINE_SHARE"]

@@ -26,8 +26,8 @@ MODEL_FILE_PATTERNS = [
     "README.md", "config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json",
     "adapter_config.json", "*.py", "processor_config.json", "preprocessor_config.json", "tokenizer*",
     "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.*",
-    "encoder_tokenizer/*", "decoder_tokenizer/*", "adapters/*", "adapters/*/*", "eval/*",
-]
+    "encoder_tokenizer/*", "decoder_tokenizer/*", "adapters/*", "adapters/*/*", "eval/*", "template_index.json", "learned.json",
+]  # not accepted.json: a ledger of accepted lines belongs to one deployment (logllm accept)
 # The evaluation files copied into the folder's eval/ (the numbers the card reports, and their plots).
 EVAL_FILE_PATTERNS = ("metrics.json", "*.png", "cost.json", "cost.md")
 
@@ -84,6 +84,10 @@ def save_model_artifact(
         if to_save is not None:
             to_save.save_pretrained(str(tmp))
             processor.save_pretrained(str(tmp))
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            index = getattr(base, "template_index", None)  # a merged copy of a LoRA model does not carry it
+            if index is not None and not (tmp / "template_index.json").is_file():
+                index.save(tmp)
         if card is not None:
             from logllm.report.model_card import architecture_of, render_model_card, validate_model_card
 

@@ -470,7 +470,8 @@ def run_training(
         result.eval_metrics, result.final_model_dir = finished["evaluation"], finished["final_model_dir"]
         result.seconds = time.perf_counter() - started
         write_summary(result, script_args, training_args, model_args, sizes, novelty_index=finished["novelty_index"],
-                      operating_point=finished["operating_point"], warnings=finished["warnings"])
+                      operating_point=finished["operating_point"], warnings=finished["warnings"],
+                      template_index=finished["template_index"])
         if training_args.push_to_hub:
             from logllm.training.artifact import push_model_folder
 
@@ -506,6 +507,40 @@ def build_training_novelty_index(model: Any, processor: Any, dataset: Any, scrip
     if note:  # once, not per batch (the processor counts per batch)
         logger.warning("novelty index: %s", note)
     return report
+
+
+def build_training_template_index(model: Any, processor: Any, dataset: Any, script_args: Any) -> Any | None:
+    """The template index (logllm.modeling.templates_logllm) from the lines of the normal training windows, with
+    their counts, before oversampling; None when `novelty_index_max_lines` is 0 (no novelty evidence at all).
+
+    A model started from a folder that has one (`logllm train --init DIR`, e.g. a `logllm learn` folder) keeps it:
+    the training lines are added to its counts and its model id (and so its ledger of accepted lines) is kept."""
+    from logllm.modeling.templates_logllm import TemplateIndex, TemplateIndexBuilder
+
+    base = base_model_of(model)
+    previous = getattr(base, "template_index", None)
+    if script_args.novelty_index_max_lines <= 0:
+        return previous
+    train = limit_split(dataset["train"], script_args.max_train_windows)
+    builder = TemplateIndexBuilder()
+    for lines, label in zip(train["lines"], train["label"]):
+        if int(label) == 0:
+            builder.add_lines(lines)
+    index = builder.build(model_id=previous.model_id if previous is not None else None)
+    if previous is not None:
+        lines, templates = dict(previous.lines), dict(previous.templates)
+        for table, extra in ((lines, index.lines), (templates, index.templates)):
+            for text, count in extra.items():
+                table[text] = table.get(text, 0) + count
+        facts = {**index.facts, "lines_read": index.facts["lines_read"] + previous.facts.get("lines_read", 0),
+                 "started_from": previous.facts}
+        merged = TemplateIndex(lines, templates, model_id=previous.model_id, rare_below=previous.rare_below, facts=facts)
+        merged.folder, merged.ledger = previous.folder, previous.ledger
+        merged.apply_ledger(previous.ledger)
+        index = merged
+    base.set_template_index(index)
+    logger.info(index.describe())
+    return index
 
 
 def dataset_window(script_args: Any) -> dict[str, Any] | None:
@@ -578,8 +613,12 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
     from logllm.training.artifact import save_model_artifact
 
     output_dir = Path(training_args.output_dir)
+    # the operating point of a folder training started from (`--init`, `model_name_or_path`) judged the old weights,
+    # and a `logllm learn` folder's says its decoder is untrained: a new one is chosen below
+    base_model_of(model).config.operating_point = None
     index = build_training_novelty_index(model, processor, dataset, script_args, int(training_args.seed),
                                          int(training_args.per_device_eval_batch_size))
+    templates = build_training_template_index(model, processor, dataset, script_args)
     window = dataset_window(script_args)
     point, evaluation = choose_operating_point_of(model, processor, dataset, script_args, training_args, label,
                                                   model_args.model_preset, window)
@@ -600,7 +639,7 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
         repo_id=training_args.hub_model_id if training_args.push_to_hub else None,
         base_models=base_model_ids(base_model_of(model).config),
         command=script_args.command,
-        novelty_index=index.describe() if index is not None else None,
+        novelty_index=" ".join(x.describe() for x in (index, templates) if x is not None) or None,
         warnings=warnings,
     )
     final_dir = save_model_artifact(
@@ -609,6 +648,7 @@ def finish_model(model: Any, processor: Any, dataset: Any, records: list[dict[st
     )
     return {"evaluation": evaluation, "final_model_dir": final_dir,
             "novelty_index": asdict(index) if index is not None else None,
+            "template_index": templates.facts if templates is not None else None,
             "operating_point": point.to_dict(), "warnings": warnings}
 
 
@@ -735,7 +775,7 @@ def stage_hyperparameters(records: list[dict[str, Any]]) -> list[dict[str, Any]]
 def write_summary(
     result: TrainResult, script_args: Any, training_args: Any, model_args: Any, sizes: dict[str, Any], *,
     novelty_index: dict[str, Any] | None = None, operating_point: dict[str, Any] | None = None,
-    warnings: list[str] | None = None,
+    warnings: list[str] | None = None, template_index: dict[str, Any] | None = None,
 ) -> Path:
     """training_summary.json: everything needed to say what was trained, on what, how long."""
     metrics = (result.eval_metrics or {}).get("metrics")
@@ -749,6 +789,7 @@ def write_summary(
         "stages": result.stages,
         "test_metrics": metrics,
         "novelty_index": novelty_index,
+        "template_index": template_index,
         "operating_point": operating_point,
         "warnings": list(warnings or []),
         "final_model": str(result.final_model_dir) if result.final_model_dir else None,
