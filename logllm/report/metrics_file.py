@@ -55,6 +55,7 @@ class EvaluationRecord(_EvaluationRequired, total=False):
     operating_point: dict[str, Any] | None   # `OperatingPoint.to_dict()` (None: no full Detector)
     decoder_metrics: MetricValues | None     # the decoder alone, at `threshold`
     validation_metrics: MetricValues | None  # the same decisions on validation (when chosen there)
+    verbatim: dict[str, Any] | None          # test windows seen verbatim in training, metrics on the others
     inference_time_s: float
     windows_per_s: float | None
     lines_per_s: float | None
