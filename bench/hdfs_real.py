@@ -354,6 +354,8 @@ def render(payload: dict[str, Any]) -> str:
     lines += [f"| project proposal targets | > {t['precision']} | > {t['recall']} | > {t['f1']} |", "",
               "Line top-1: share of anomalous test sessions whose first suspicious line (as `logllm detect` shows it) is "
               "a template absent from training-normal sessions or an exception/error line.", ""]
+    if payload.get("notes"):
+        lines += ["## Goals, what was not run, notes", ""] + [f"- {note}" for note in payload["notes"]] + [""]
     return "\n".join(lines)
 
 
