@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from logllm.dataset.generalization import (
+    alert_lines,
+    insert_alert_lines,
     categorize_by_anomaly_templates,
     category_counts,
     combine_systems,
@@ -235,17 +237,6 @@ def unseen_type_tasks(data: dict[str, list[dict[str, Any]]], args: Generalizatio
     return tasks
 
 
-def _bgl_alert_lines(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(masked line, raw line, category) of the distinct anomalous BGL lines in windows of a single alert category."""
-    found: dict[str, tuple[str, str, str]] = {}
-    for row in rows:
-        if row["label"] and len(row["categories"]) == 1:
-            for line, raw, flag in zip(row["lines"], row["raw_lines"], row["line_labels"]):
-                if flag:
-                    found.setdefault(line, (line, raw, row["categories"][0]))
-    return [found[k] for k in sorted(found)]
-
-
 def foreign_alert_task(data: dict[str, list[dict[str, Any]]], seed: int, args: GeneralizationArguments) -> Task:
     """Real unseen kinds from another system: train and validate on Thunderbird (its anomalies are VAPI alerts); the
     test holds Thunderbird's held-out normal windows, and in a seeded half of them one line is replaced by a real
@@ -254,15 +245,8 @@ def foreign_alert_task(data: dict[str, list[dict[str, Any]]], seed: int, args: G
 
     rng = random.Random(seed)
     train, val, test = _random_split(data["thunderbird"], seed)
-    alerts = _bgl_alert_lines(data["bgl"])
-    normals = [dict(r) for r in test if r["label"] == 0]
-    for row in rng.sample(normals, len(normals) // 2):
-        line, raw, category = rng.choice(alerts)
-        at = rng.randrange(len(row["lines"]))
-        for key, value in (("lines", line), ("raw_lines", raw), ("line_labels", 1)):
-            row[key] = list(row[key])
-            row[key][at] = value
-        row.update(label=1, categories=[f"BGL {category}"], window_id=f"{row['window_id']}+bgl@{at}")
+    alerts = alert_lines(data["bgl"])
+    normals = insert_alert_lines([dict(r) for r in test if r["label"] == 0], alerts, rng, "BGL")
     return Task("unseen_type", "thunderbird_bgl_alerts_inserted", seed, _cap(train, args.max_train_windows, seed), val,
                 normals, info={"train_categories": sorted(category_counts(train)),
                                "test_categories": sorted(category_counts(normals)),

@@ -221,23 +221,10 @@ def insert_foreign_alerts(test: list[dict[str, Any]], bgl: list[dict[str, Any]],
     them (seeded) with one line replaced by a real BGL alert line of a single-category window."""
     import random
 
+    from logllm.dataset.generalization import alert_lines, insert_alert_lines
+
     rng = random.Random(seed)
-    found: dict[str, tuple[str, str, str]] = {}
-    for row in bgl:
-        if row["label"] and len(row["categories"]) == 1:
-            for line, raw, flag in zip(row["lines"], row["raw_lines"], row["line_labels"]):
-                if flag:
-                    found.setdefault(line, (line, raw, row["categories"][0]))
-    alerts = [found[k] for k in sorted(found)]
-    normals = [dict(r) for r in test if r["label"] == 0]
-    for row in rng.sample(normals, len(normals) // 2):
-        line, raw, category = rng.choice(alerts)
-        at = rng.randrange(len(row["lines"]))
-        for key, value in (("lines", line), ("raw_lines", raw), ("line_labels", 1)):
-            row[key] = list(row[key])
-            row[key][at] = value
-        row.update(label=1, categories=[f"BGL {category}"], window_id=f"{row['window_id']}+bgl@{at}")
-    return normals
+    return insert_alert_lines([dict(r) for r in test if r["label"] == 0], alert_lines(bgl), rng, "BGL")
 
 
 BGL_APP = ("APPCHILD", "APPOUT", "APPREAD", "APPRES", "APPSEV", "APPTO")  # as bench/generalization.py

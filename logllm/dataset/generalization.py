@@ -386,9 +386,35 @@ def combine_systems(parts: Mapping[str, Windows]) -> tuple[list[dict[str, Any]],
             systems.append(system)
     return rows, systems
 
+def alert_lines(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(masked line, raw line, category) of the distinct anomalous lines in windows of a single alert category."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for row in rows:
+        if row["label"] and len(row["categories"]) == 1:
+            for line, raw, flag in zip(row["lines"], row["raw_lines"], row["line_labels"]):
+                if flag:
+                    found.setdefault(line, (line, raw, row["categories"][0]))
+    return [found[k] for k in sorted(found)]
+
+
+def insert_alert_lines(normals: list[dict[str, Any]], alerts: Sequence[tuple[str, str, str]], rng: random.Random,
+                       system: str) -> list[dict[str, Any]]:
+    """Real unseen kinds from another system: in a seeded half of `normals` (changed in place), one line becomes an
+    alert line of `system` (`alert_lines`), labelled anomalous with the category `"<system> <category>"`."""
+    for row in rng.sample(normals, len(normals) // 2):
+        line, raw, category = rng.choice(alerts)
+        at = rng.randrange(len(row["lines"]))
+        for key, value in (("lines", line), ("raw_lines", raw), ("line_labels", 1)):
+            row[key] = list(row[key])
+            row[key][at] = value
+        row.update(label=1, categories=[f"{system} {category}"], window_id=f"{row['window_id']}+{system.lower()}@{at}")
+    return normals
+
 
 __all__ = [
     "NO_ANOMALY_ONLY_TEMPLATE",
+    "alert_lines",
+    "insert_alert_lines",
     "UnseenTypeSplit",
     "anomaly_only_templates",
     "as_unlabeled",
