@@ -345,7 +345,8 @@ def analyze(
     jsonl_path = write_results(report.results, work / "logllm_results.jsonl", TOP_K, report.novelty_threshold)
     cm, roc, label_text = label_plots(report, work)
     top = report.flagged[0] if report.flagged else max(report.results, key=lambda r: r.score, default=None)
-    state = {"results": {r.window_id: r for r in report.results}, "novelty_threshold": report.novelty_threshold}
+    state = {"results": {r.window_id: r for r in report.results}, "novelty_threshold": report.novelty_threshold,
+             "model": str(detector.name), "templates": flagged_templates(report)}
     return (
         summary_markdown(report), windows_table(report), highlighted_lines(top, TOP_K, report.novelty_threshold),
         score_figure(report) if report.results else None, cm, roc, label_text,
@@ -379,6 +380,74 @@ def show_window(state: dict | None, table: pd.DataFrame, evt: gr.SelectData) -> 
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
     window_id = table.iloc[int(row)]["window"]
     return highlighted_lines(state["results"].get(window_id), TOP_K, state.get("novelty_threshold"))
+
+
+def flagged_templates(report: DetectionReport) -> dict[str, str]:
+    """Template -> one of its lines, for the suspicious lines of the flagged windows whose evidence is their template
+    (new template, rare template, unusual line): what a visitor may accept as normal. Empty without a template
+    index."""
+    from logllm.scoring.feedback import TEMPLATE_PARTS
+
+    found: dict[str, str] = {}
+    for result in report.flagged:
+        if not result.line_parts or not result.line_templates:
+            continue
+        for part, template, number, text in zip(result.line_parts, result.line_templates, result.line_numbers,
+                                                result.lines):
+            if part in TEMPLATE_PARTS and template and template not in found:
+                found[template] = f"line {number}: {text[:80]}"
+    return found
+
+
+def accept_choices(state: dict | None) -> tuple[Any, str]:
+    """After a detection: the flagged lines' templates to pick from, or why there are none."""
+    templates = (state or {}).get("templates") or {}
+    choices = [(f"{template}   ({example})", template) for template, example in templates.items()]
+    if choices:
+        note = f"{len(choices)} template(s) behind flagged windows; accepting one treats its lines as normal from " \
+               "the next detection on."
+    elif state and any(r.line_parts is not None for r in state["results"].values()):
+        note = "No flagged window was flagged for a new or rare template: nothing to accept."
+    elif state:
+        note = "This model has no template index, so lines cannot be accepted as normal here (`logllm learn` makes " \
+               "one)."
+    else:
+        note = ""
+    return gr.update(choices=choices, value=choices[0][1] if choices else None), note
+
+
+def accept_template(state: dict | None, template: str | None, note: str | None) -> str:
+    """The page's and the API's ``/accept``: add one flagged template of this visitor's last detection to the ledger
+    of the model that detection used (the server's model, never a path or template the request makes up), through
+    ``logllm.scoring.feedback.Ledger``. Every refusal is a message for the page."""
+    from logllm.scoring.feedback import Ledger
+
+    if not state or not state.get("model"):
+        return "**Cannot accept.** Run a detection first, then pick one of its flagged templates."
+    model = state["model"]
+    label = model_label(model)
+    templates = state.get("templates") or {}
+    if not Path(model).is_dir():
+        return (f"**Cannot accept.** Model `{label}` is a Hub model: a ledger of accepted lines lives in a local model "
+                "folder (download it and serve the folder).")
+    try:
+        ledger = Ledger(model)   # refuses a folder without a template index, by name
+        if not template or template not in templates:
+            offered = "; ".join(templates) or "none"
+            raise DetectionInputError(f"{template!r} is not a template of a flagged line of the last detection "
+                                      f"(flagged templates: {offered})")
+        added = ledger.add("template", [template], note=(note or "").strip() or None, source="serve (Space page)")
+        ledger.save()
+    except (DetectionInputError, OSError) as err:
+        message = str(err).replace(str(Path(model).resolve()), label).replace(model, label)
+        if isinstance(err, OSError):
+            message = f"the model folder `{label}` cannot be written ({err.strerror or type(err).__name__})"
+        logger.info("accept refused: %s", err)
+        return f"**Cannot accept.** {message}"
+    if not added:
+        return f"`{template}` was already accepted for model `{label}`."
+    return (f"Accepted `{template}` as normal for model `{label}` (ledger entry {added[0].id}). Run the detection "
+            "again: windows flagged only for it are no longer flagged.")
 
 
 def window_lines(state: dict | None, window_id: str) -> list[tuple[str, str | None]]:
@@ -444,11 +513,25 @@ def build_demo(settings: ServerSettings | None = None) -> gr.Blocks:
         with gr.Row():
             csv_file = gr.File(label="Results (CSV)")
             jsonl_file = gr.File(label="Results (JSONL)")
+        with gr.Group():
+            gr.Markdown("### Accept as normal\nA flagged line that is fine? Accept its template: the server adds it "
+                        "to its model's ledger (`accepted.json`, as `logllm accept` does) and later detections treat "
+                        "its lines as normal.")
+            accept_status = gr.Markdown(elem_id="accept-status")
+            with gr.Row():
+                accept_pick = gr.Dropdown(choices=[], value=None, label="Template of a flagged line",
+                                          elem_id="accept-template", scale=3,
+                                          # the handler checks the value against this session's flagged templates
+                                          allow_custom_value=True)
+                accept_note = gr.Textbox(value="", label="Note (why it is normal)", elem_id="accept-note", scale=2)
+            accept_button = gr.Button("Accept as normal", elem_id="accept")
         run.click(
             analyze_request, inputs=[upload, pasted, example, model, fmt, window, threshold],
             outputs=[summary, table, lines, plot, cm, roc, label_text, csv_file, jsonl_file, state],
             api_name="analyze",
-        )
+        ).then(accept_choices, inputs=state, outputs=[accept_pick, accept_status], api_name=False)
+        accept_button.click(accept_template, inputs=[state, accept_pick, accept_note], outputs=accept_status,
+                            api_name="accept")
         table.select(show_window, inputs=[state, table], outputs=lines)
         window_id = gr.Textbox(visible=False)
         window_id.submit(window_lines, inputs=[state, window_id], outputs=lines, api_name="window_lines")

@@ -286,3 +286,16 @@ def test_model_names_never_show_a_server_path(tmp_path, monkeypatch):
     assert "0123abc" in config
     config = json.dumps(app.build_demo(app.ServerSettings()).get_config_file(), default=str)  # no model: a hint
     assert "This server has no trained model yet" in config and str(tmp_path) not in config
+
+
+def test_accept_on_a_model_without_a_template_index_is_a_message_in_the_page(server, model_dir):
+    """Issue 31: the served trained tiny model has no template index, so "Accept as normal" says why, with the
+    model's name (not its path), and writes no ledger."""
+    url, _, _ = server
+    client = Client(url, verbose=False)
+    summary = client.predict(None, planted_log(30), None, None, "auto", "sliding:10:10", None, api_name="/analyze")[0]
+    assert "**1 anomalous**" in summary, summary
+    message = client.predict(PLANTED, "", api_name="/accept")
+    assert message.startswith("**Cannot accept.**") and "has no template index" in message, message
+    assert model_dir not in message
+    assert not (Path(model_dir) / "accepted.json").exists()
