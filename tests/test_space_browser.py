@@ -6,6 +6,7 @@ Saves the page as bench/results/space_screenshot.png.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -147,3 +148,57 @@ def test_a_visitor_who_only_uploads_and_presses_detect_gets_the_models_operating
     assert "(given)" not in summary
     model_name = summary.split("model", 1)[1]
     assert "/tmp" not in model_name and "browser-model" in model_name  # the model by name, not its path
+
+
+@pytest.fixture(scope="module")
+def learned_server(tmp_path_factory):
+    """`logllm serve` with a `logllm learn` folder (tiny preset): a model with a template index and a ledger."""
+    from test_space_accept import learn_tiny
+
+    model = learn_tiny(tmp_path_factory.mktemp("browser-learned"))
+    proc, url = start_server(str(model), tmp_path_factory.mktemp("browser-accept") / "server.log")
+    yield url, model
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_accept_as_normal_in_a_real_browser_clears_the_window(chromium, learned_server, tmp_path):
+    """Issue 31: upload, Detect, pick the flagged line's template, Accept as normal, Detect again: not flagged."""
+    from playwright.sync_api import sync_playwright
+    from test_learn import new_log
+
+    url, model = learned_server
+    log = tmp_path / "new.log"
+    log.write_text(new_log(), encoding="utf-8")
+    done = "() => /at threshold|Cannot analyse/.test(document.querySelector('#summary').innerText)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 2200})
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+            page.locator("#run").wait_for(timeout=120_000)
+            page.locator("#log-upload input[type=file]").set_input_files(str(log))
+            page.locator("#window textarea, #window input").first.fill("sliding:20")
+            page.locator("#run").click()
+            page.wait_for_function(done, timeout=120_000)
+            assert "1 anomalous" in page.locator("#summary").inner_text()
+            page.locator("#accept-status").get_by_text("template(s) behind flagged windows").wait_for(timeout=30_000)
+            pick = page.locator("#accept-template input").first
+            shown = pick.input_value()   # the flagged line's template is preselected, shown with its line
+            assert "error on device <*> reading directory failed" in shown and "line 26" in shown, shown
+            page.locator("#accept-note textarea, #accept-note input").first.fill("known disk noise")
+            page.locator("#accept").click()
+            page.locator("#accept-status").get_by_text("Accepted").wait_for(timeout=30_000)
+            page.locator("#run").click()
+            page.wait_for_function(  # the new summary (the first one said "1 anomalous")
+                "() => /0 anomalous|Cannot analyse/.test(document.querySelector('#summary').innerText)",
+                timeout=120_000)
+            summary = page.locator("#summary").inner_text()
+        finally:
+            browser.close()
+    assert "0 anomalous" in summary, summary
+    entry = json.loads((model / "accepted.json").read_text())["entries"][0]
+    assert entry["note"] == "known disk noise" and entry["text"] == "kernel: <*> error on device <*> reading directory failed"
