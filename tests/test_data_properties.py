@@ -149,3 +149,14 @@ def test_oversampling_formula_matches_paper():
     # alpha = 0.1, beta = 0.3, N = 1000 -> 0.3 * 0.9 / 0.7 * 1000 = 385.7 -> 386 minority samples
     assert minority_target(1000, 100, 0.3) == math.ceil(0.3 * 0.9 / 0.7 * 1000)
     assert minority_target(1000, 400, 0.3) == 400 and minority_target(1000, 100, 0.0) == 100
+
+
+def test_a_line_just_before_the_first_window_within_the_lateness_is_kept():
+    """Found by the property above: times 1e-138, 1.0, 0.0 (length = step = 1) lost the third line, whose window lay
+    before the first one and counted as emitted; it now starts a new time segment."""
+    records = [LogRecord(source="t.log", line_number=i + 1, content="x", timestamp=t, label=0)
+               for i, t in enumerate([1.595405400556326e-138, 1.0, 0.0])]
+    report = BuildReport()
+    windows = list(time_windows(records, 1.0, 1.0, report=report))
+    assert {n for w in windows for n in w["line_numbers"]} == {1, 2, 3}
+    assert report["time_order_resets"] == 1

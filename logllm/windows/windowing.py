@@ -272,7 +272,10 @@ def time_windows(
         if t is None:
             report.add("lines_without_timestamp", where=f"{record.source}:{record.line_number}")
             continue
-        if not started or t < newest - lateness:
+        # further back than the lateness allows, or only into windows already emitted (a time just before the
+        # first one, within the lateness): a new time segment, never a dropped line
+        behind = started and (t < newest - lateness or math.floor((t - origin) / step) < closed_below)
+        if not started or behind:
             if started:
                 report.add("time_order_resets", where=f"{record.source}:{record.line_number}")
                 for k in sorted(open_windows):
