@@ -47,6 +47,15 @@ def _session_temp_dir(prefix: str) -> Path:
     return out
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a `start_server` process: terminate, then kill if it has not exited within 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @functools.lru_cache(maxsize=None)
 def untrained_tiny_model_dir(seed: int = 0) -> Path:
     """An untrained `build_tiny` saved once per test process (tests must not modify it)."""

@@ -5,7 +5,6 @@ template index flags the one new line of `test_learn.new_log`."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import start_server  # noqa: E402
+from detect_support import start_server, stop_server  # noqa: E402
 from test_learn import NEW_LINE, new_log, quiet_log  # noqa: E402
 
 from logllm.modeling.templates_logllm import LEDGER_FILE  # noqa: E402
@@ -39,11 +38,7 @@ def learned_server(tmp_path_factory):
     model = learn_tiny(tmp_path_factory.mktemp("accept-model"))
     proc, url = start_server(str(model), tmp_path_factory.mktemp("accept") / "server.log")
     yield url, model
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def detect(client: Client, log: Path) -> tuple:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import PLANTED, planted_log, start_server, trained_tiny_model_dir  # noqa: E402
+from detect_support import PLANTED, planted_log, start_server, stop_server, trained_tiny_model_dir  # noqa: E402
 
 MAX_MB = 0.5
 MAX_DECOMPRESSED_MB = 2.0
@@ -37,11 +36,7 @@ def server(model_dir, tmp_path_factory):
     proc, url = start_server(model_dir, log, max_mb=MAX_MB, tmpdir=server_tmp,
                              extra_args=("--max-decompressed-mb", str(MAX_DECOMPRESSED_MB)))
     yield url, log, server_tmp
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def analyze(client: Client, model_dir: str, upload=None, pasted: str = "", example=None, window: str = "",

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect_support import ROOT, planted_log, start_server  # noqa: E402
+from detect_support import ROOT, planted_log, start_server, stop_server  # noqa: E402
+from test_space_accept import learned_server  # noqa: E402,F401  (`logllm serve` of a learned folder: index + ledger)
 
 pytestmark = pytest.mark.browser
 CANDIDATES = (
@@ -67,11 +67,7 @@ def server(tmp_path_factory):
     processor.save_pretrained(model_dir)
     proc, url = start_server(str(model_dir), tmp_path_factory.mktemp("browser") / "server.log")
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 def numbered_rows(text: str) -> list[int]:
@@ -148,21 +144,6 @@ def test_a_visitor_who_only_uploads_and_presses_detect_gets_the_models_operating
     assert "(given)" not in summary
     model_name = summary.split("model", 1)[1]
     assert "/tmp" not in model_name and "browser-model" in model_name  # the model by name, not its path
-
-
-@pytest.fixture(scope="module")
-def learned_server(tmp_path_factory):
-    """`logllm serve` with a `logllm learn` folder (tiny preset): a model with a template index and a ledger."""
-    from test_space_accept import learn_tiny
-
-    model = learn_tiny(tmp_path_factory.mktemp("browser-learned"))
-    proc, url = start_server(str(model), tmp_path_factory.mktemp("browser-accept") / "server.log")
-    yield url, model
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def test_accept_as_normal_in_a_real_browser_clears_the_window(chromium, learned_server, tmp_path):
